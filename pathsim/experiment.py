@@ -1,0 +1,185 @@
+"""Experiment and topology files: validated with pydantic, refused with one ConfigError naming the field.
+
+An experiment is model + training + plan + runtime + a topology file. Defaults live here and only here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pathsim.errors import ConfigError
+
+AXIS_KINDS = ("data", "fsdp", "tensor", "pipeline")
+AxisKind = Literal["data", "fsdp", "tensor", "pipeline"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ModelConfig(_Strict):
+    """A decoder-only transformer."""
+
+    name: str = "transformer"
+    n_layers: int = Field(gt=0)
+    d_model: int = Field(gt=0)
+    n_heads: int = Field(gt=0)
+    n_kv_heads: int | None = Field(default=None, gt=0)  # None: multi-head (= n_heads); 1: multi-query
+    head_dim: int | None = Field(default=None, gt=0)  # None: d_model // n_heads
+    d_ff: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    seq_len: int = Field(gt=0)
+    block: Literal["parallel", "serial"] = "serial"
+    mlp: Literal["swiglu", "gelu", "relu"] = "gelu"
+    tied_embeddings: bool = True
+
+    @model_validator(mode="after")
+    def _heads(self) -> "ModelConfig":
+        kv = self.kv_heads
+        if self.n_heads % kv:
+            raise ValueError(f"n_kv_heads ({kv}) must divide n_heads ({self.n_heads})")
+        if self.head_dim is None and self.d_model % self.n_heads:
+            raise ValueError("d_model must be divisible by n_heads when head_dim is not given")
+        return self
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_heads if self.n_kv_heads is not None else self.n_heads
+
+    @property
+    def q_head_dim(self) -> int:
+        return self.head_dim if self.head_dim is not None else self.d_model // self.n_heads
+
+
+class TrainingConfig(_Strict):
+    global_batch_seqs: int = Field(gt=0)
+    param_bytes: int = Field(default=2, gt=0)  # bf16 weights, as PaLM trained
+    grad_bytes: int = Field(default=2, gt=0)
+    activation_bytes: int = Field(default=2, gt=0)
+    optimizer: Literal["adafactor", "adam", "sgd"] = "adafactor"
+    remat: Literal["none", "full", "palm"] = "none"
+
+
+class PlanConfig(_Strict):
+    """Named mesh axes, MaxText style: `ici` axes live on torus dims, `dcn` axes span islands."""
+
+    ici: dict[AxisKind, int] = Field(default_factory=dict)
+    dcn: dict[AxisKind, int] = Field(default_factory=dict)
+    # Optional: which torus dims each ICI axis uses, e.g. {tensor: [x], fsdp: [y, z]} or {tensor: ["x:4"]}.
+    placement: dict[AxisKind, list[str]] = Field(default_factory=dict)
+    tensor_style: Literal["2d", "megatron"] = "2d"
+    microbatches: int = Field(default=1, gt=0)
+    pipeline_schedule: Literal["gpipe", "1f1b"] = "gpipe"
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "PlanConfig":
+        for where, axes in (("ici", self.ici), ("dcn", self.dcn)):
+            for kind, size in axes.items():
+                if size <= 0:
+                    raise ValueError(f"{where}.{kind} must be a positive axis size, got {size}")
+        for kind in self.placement:
+            if kind not in self.ici:
+                raise ValueError(f"placement.{kind} names an axis that plan.ici does not have")
+        return self
+
+    def degree(self, kind: str) -> int:
+        return self.ici.get(kind, 1) * self.dcn.get(kind, 1)
+
+
+class RuntimeConfig(_Strict):
+    dispatch: Literal["pathways_async", "pathways_sequential", "multi_controller"] = "pathways_async"
+    # PaLM's Pathways program starts the cross-pod gradient transfer only once the gradients are done.
+    overlap_dcn_gradients: bool = False
+    weight_prefetch_layers: int = Field(default=1, ge=0)
+
+
+class IslandConfig(_Strict):
+    name: str | None = None
+    shape: list[int] = Field(min_length=1)
+    count: int = Field(default=1, gt=0)
+
+
+class TopologyConfig(_Strict):
+    """A deployment: islands (pods or slices) of one chip type joined by the DCN."""
+
+    name: str
+    chip: str
+    islands: list[IslandConfig] = Field(min_length=1)
+    # What-if overrides of catalog values (a slower link, a faster DCN): reported as overrides.
+    overrides: dict[Literal["ici_link_bytes_per_s", "dcn_bytes_per_s_per_host", "hbm_bytes_per_s",
+                            "peak_bf16_flops_per_s", "ici_hop_latency_s"], float] = Field(default_factory=dict)
+
+
+class ExperimentConfig(_Strict):
+    name: str
+    description: str = ""
+    topology: str
+    model: ModelConfig
+    training: TrainingConfig
+    plan: PlanConfig
+    runtime: RuntimeConfig = RuntimeConfig()
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc if not str(part).startswith("function-after"))
+
+
+def _one_line(exc: ValidationError, prefix: str) -> ConfigError:
+    err = exc.errors()[0]
+    loc = _field_path(err["loc"])
+    field = ".".join(p for p in (prefix, loc) if p)
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (a typo?)"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return ConfigError(field or prefix, msg)
+
+
+def read_yaml(path: Path, field: str) -> dict[str, Any]:
+    """The mapping in a YAML file, or a ConfigError naming `field`."""
+    if not path.is_file():
+        raise ConfigError(field, f"file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(field, f"{path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(field, f"{path} must hold a mapping of keys to values")
+    return data
+
+
+def parse_experiment(data: dict[str, Any]) -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _one_line(exc, "") from None
+
+
+def parse_topology(data: dict[str, Any]) -> TopologyConfig:
+    try:
+        return TopologyConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _one_line(exc, "topology") from None
+
+
+def resolve_topology_path(experiment_path: Path, topology: str) -> Path:
+    """Topology paths are relative to the experiment file, then to the working directory."""
+    candidate = Path(topology)
+    if candidate.is_absolute():
+        return candidate
+    beside = (experiment_path.parent / candidate)
+    return beside if beside.exists() else candidate
+
+
+def load_experiment(path: str | Path) -> tuple[ExperimentConfig, TopologyConfig]:
+    path = Path(path)
+    exp = parse_experiment(read_yaml(path, "experiment"))
+    topo = parse_topology(read_yaml(resolve_topology_path(path, exp.topology), "topology"))
+    return exp, topo

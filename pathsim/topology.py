@@ -1,0 +1,146 @@
+"""The platform: islands of chips on an ICI torus, hosts of a few chips each, the DCN joining islands.
+
+`build_cluster` turns a TopologyConfig into a frozen Cluster; `Cluster.graph()` builds the networkx graph
+(chips, hosts, one DCN switch) for analysis and for full-fidelity simulation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from pathsim.catalog.hardware import ChipSpec, chip_spec
+from pathsim.errors import ConfigError
+from pathsim.experiment import TopologyConfig
+
+DIM_NAMES = ("x", "y", "z")
+
+
+@dataclass(frozen=True)
+class Island:
+    """One pod or slice: a torus of chips joined by ICI, gang-scheduled as one unit."""
+
+    name: str
+    shape: tuple[int, ...]
+    wraparound: tuple[bool, ...]
+
+    @property
+    def chips(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return DIM_NAMES[: len(self.shape)]
+
+    def dim_size(self, dim: str) -> int:
+        return self.shape[self.dims.index(dim)]
+
+    def dim_wraps(self, dim: str) -> bool:
+        return self.wraparound[self.dims.index(dim)]
+
+    def ici_diameter_hops(self) -> int:
+        """Longest shortest path: half a ring on a wrapped axis, the whole line otherwise."""
+        return sum(n // 2 if wrap else n - 1 for n, wrap in zip(self.shape, self.wraparound))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    chip: ChipSpec
+    islands: tuple[Island, ...]
+    overrides: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def chips(self) -> int:
+        return sum(island.chips for island in self.islands)
+
+    def hosts_in(self, island: Island) -> int:
+        return math.ceil(island.chips / self.chip.chips_per_host)
+
+    @property
+    def hosts(self) -> int:
+        return sum(self.hosts_in(island) for island in self.islands)
+
+    @cached_property
+    def _graph(self) -> nx.Graph:
+        return _build_graph(self)
+
+    def graph(self) -> nx.Graph:
+        return self._graph
+
+
+def _wraparound(shape: tuple[int, ...], chip: ChipSpec) -> tuple[bool, ...]:
+    """Reference/hardware.md: wraparound on an axis only when it is a multiple of the rule's length, and
+    never on slices smaller than a full cube."""
+    big_enough = math.prod(shape) >= chip.wraparound_min_chips
+    return tuple(big_enough and n % chip.wraparound_multiple == 0 and n > 2 for n in shape)
+
+
+def build_cluster(topo: TopologyConfig) -> Cluster:
+    chip = chip_spec(topo.chip, "topology.chip")
+    if topo.overrides:
+        chip = dataclasses.replace(chip, **topo.overrides)
+    islands: list[Island] = []
+    for i, spec in enumerate(topo.islands):
+        field = f"topology.islands.{i}.shape"
+        if len(spec.shape) != chip.torus_dims:
+            raise ConfigError(field, f"{chip.name} has a {chip.torus_dims}D torus, got {len(spec.shape)} dims")
+        if any(n <= 0 for n in spec.shape):
+            raise ConfigError(field, f"every dim must be positive, got {spec.shape}")
+        shape = tuple(spec.shape)
+        if math.prod(shape) > chip.max_slice_chips:
+            raise ConfigError(field, f"{math.prod(shape)} chips exceed the {chip.name} maximum of {chip.max_slice_chips}")
+        for k in range(spec.count):
+            base = spec.name or f"island{len(islands)}"
+            name = base if spec.count == 1 else f"{base}{k}"
+            islands.append(Island(name=name, shape=shape, wraparound=_wraparound(shape, chip)))
+    names = [island.name for island in islands]
+    if len(set(names)) != len(names):
+        raise ConfigError("topology.islands", f"island names must be unique, got {names}")
+    return Cluster(name=topo.name, chip=chip, islands=tuple(islands), overrides=tuple(sorted(topo.overrides.items())))
+
+
+def _host_block(chip: ChipSpec, ndims: int) -> tuple[int, ...]:
+    """Chips of one host as a block of the torus: 2x2x1 trays on 3D tori, 2x4 boards on 2D ones."""
+    if ndims == 3:
+        return (2, 2, max(1, chip.chips_per_host // 4))
+    return (2, max(1, chip.chips_per_host // 2))
+
+
+def _build_graph(cluster: Cluster) -> nx.Graph:
+    g = nx.Graph()
+    g.add_node(("dcn",), kind="dcn")
+    host_bw = cluster.chip.dcn_bytes_per_s_per_host
+    for ii, island in enumerate(cluster.islands):
+        block = _host_block(cluster.chip, len(island.shape))
+        for coord in itertools.product(*(range(n) for n in island.shape)):
+            chip = ("chip", ii, coord)
+            host = ("host", ii, tuple(c // b for c, b in zip(coord, block)))
+            g.add_node(chip, kind="chip", island=ii)
+            if host not in g:
+                g.add_node(host, kind="host", island=ii)
+                g.add_edge(host, ("dcn",), kind="dcn", bytes_per_s=host_bw)
+            g.add_edge(chip, host, kind="pcie")
+            for d, n in enumerate(island.shape):
+                if n == 1:
+                    continue
+                nxt = list(coord)
+                nxt[d] = coord[d] + 1
+                wrapped = nxt[d] == n
+                if wrapped and not island.wraparound[d]:
+                    continue
+                nxt[d] %= n
+                g.add_edge(chip, ("chip", ii, tuple(nxt)), kind="ici", dim=DIM_NAMES[d],
+                           bytes_per_s=cluster.chip.ici_link_bytes_per_s, wraparound=wrapped)
+    return g
+
+
+def ici_subgraph(cluster: Cluster, island_index: int) -> nx.Graph:
+    g = cluster.graph()
+    chips = [n for n, data in g.nodes(data=True) if data["kind"] == "chip" and data["island"] == island_index]
+    return g.subgraph(chips)
