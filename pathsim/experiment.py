@@ -114,6 +114,10 @@ class TopologyConfig(_Strict):
                             "peak_bf16_flops_per_s", "ici_hop_latency_s"], float] = Field(default_factory=dict)
 
 
+class CalibrationConfig(_Strict):
+    profile: str  # a profile written by `pathsim calibrate`, relative to the experiment file
+
+
 class ExperimentConfig(_Strict):
     name: str
     description: str = ""
@@ -122,6 +126,7 @@ class ExperimentConfig(_Strict):
     training: TrainingConfig
     plan: PlanConfig
     runtime: RuntimeConfig = RuntimeConfig()
+    calibration: CalibrationConfig | None = None
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -169,8 +174,8 @@ def parse_topology(data: dict[str, Any]) -> TopologyConfig:
         raise _one_line(exc, "topology") from None
 
 
-def resolve_topology_path(experiment_path: Path, topology: str) -> Path:
-    """Topology paths are relative to the experiment file, then to the working directory."""
+def resolve_relative(experiment_path: Path, topology: str) -> Path:
+    """Paths in an experiment are relative to the experiment file, then to the working directory."""
     candidate = Path(topology)
     if candidate.is_absolute():
         return candidate
@@ -181,5 +186,5 @@ def resolve_topology_path(experiment_path: Path, topology: str) -> Path:
 def load_experiment(path: str | Path) -> tuple[ExperimentConfig, TopologyConfig]:
     path = Path(path)
     exp = parse_experiment(read_yaml(path, "experiment"))
-    topo = parse_topology(read_yaml(resolve_topology_path(path, exp.topology), "topology"))
+    topo = parse_topology(read_yaml(resolve_relative(path, exp.topology), "topology"))
     return exp, topo

@@ -64,8 +64,10 @@ def shard_for(exp: ExperimentConfig) -> Shard:
     if stages > model.n_layers:
         raise ConfigError("plan.pipeline", f"{stages} stages exceed the model's {model.n_layers} layers")
     replicas = d_deg * f_deg
-    _require_divisible(training.global_batch_seqs, replicas * micro, "training.global_batch_seqs",
-                       f"global batch over data x fsdp ({replicas}) x microbatches ({micro})")
+    if training.global_batch_seqs % (replicas * micro):
+        raise ConfigError("training.global_batch_seqs",
+                          f"{training.global_batch_seqs} sequences do not split over data x fsdp x microbatches "
+                          f"= {d_deg} x {f_deg} x {micro} = {replicas * micro}")
     seqs = training.global_batch_seqs // (replicas * micro)
     kv = model.kv_heads
     kv_local = kv // m_deg if kv % m_deg == 0 else kv  # e.g. multi-query K/V are replicated over tensor

@@ -1,0 +1,81 @@
+"""Metrics --report--> a readable text report and a JSON object."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pathsim.api import SimulationResult
+from pathsim.catalog.hardware import GIB
+
+
+def result_dict(result: SimulationResult) -> dict[str, Any]:
+    m, mem = result.metrics, result.memory
+    return {
+        "experiment": result.experiment.name,
+        "chips": m.chips,
+        "step_time_s": m.step_time_s,
+        "tokens_per_s": m.tokens_per_s,
+        "mfu": m.mfu,
+        "hfu": m.hfu,
+        "model_flops_per_token": m.model_flops_per_token,
+        "hardware_flops_per_token": m.hardware_flops_per_token,
+        "breakdown": m.breakdown.as_dict(),
+        "compute_by_phase_s": dict(m.compute_by_phase_s),
+        "memory": mem.as_dict(),
+        "feasible": mem.feasible,
+        "cost_model": result.cost_model,
+        "simulated_events": result.timeline.events_processed,
+        "overrides": dict(result.cluster.overrides),
+    }
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / GIB:.2f} GiB"
+
+
+def text_report(result: SimulationResult) -> str:
+    exp, m, mem = result.experiment, result.metrics, result.memory
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=False, color_system=None)
+    islands = result.cluster.islands
+    shape = "x".join(map(str, islands[0].shape))
+    console.print(f"[b]{exp.name}[/b]: {exp.description}" if exp.description else exp.name)
+    console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
+                  f"plan ici={dict(exp.plan.ici)} dcn={dict(exp.plan.dcn)} ({exp.plan.tensor_style}); "
+                  f"remat {exp.training.remat}; dispatch {exp.runtime.dispatch}")
+    console.print(f"op costs: {result.cost_model}")
+    if result.cluster.overrides:
+        console.print(f"what-if overrides: {dict(result.cluster.overrides)}")
+    summary = Table(title="Step", show_header=False)
+    summary.add_row("step time", f"{m.step_time_s:.3f} s")
+    summary.add_row("tokens/s", f"{m.tokens_per_s:,.0f}")
+    summary.add_row("MFU", f"{100 * m.mfu:.1f}%  (model FLOPs {m.model_flops_per_token / 1e12:.3f} TFLOP/token)")
+    summary.add_row("HFU", f"{100 * m.hfu:.1f}%  (with remat {m.hardware_flops_per_token / 1e12:.3f} TFLOP/token)")
+    console.print(summary)
+    breakdown = Table(title="Where the step goes (mean over device groups)")
+    breakdown.add_column("category")
+    breakdown.add_column("seconds", justify="right")
+    breakdown.add_column("share", justify="right")
+    for key, value in m.breakdown.as_dict().items():
+        breakdown.add_row(key.removesuffix("_s").replace("_", " "), f"{value:.3f}", f"{100 * value / m.step_time_s:.1f}%")
+    for phase, value in m.compute_by_phase_s:
+        breakdown.add_row(f"  compute: {phase}", f"{value:.3f}", f"{100 * value / m.step_time_s:.1f}%")
+    console.print(breakdown)
+    memory = Table(title="Memory per chip")
+    memory.add_column("category")
+    memory.add_column("size", justify="right")
+    for key, value in mem.as_dict().items():
+        if key not in ("hbm_bytes", "total_bytes"):
+            memory.add_row(key.removesuffix("_bytes"), _gib(value))
+    memory.add_row("total", _gib(mem.total_bytes))
+    memory.add_row("HBM", _gib(mem.hbm_bytes))
+    console.print(memory)
+    if mem.feasible:
+        console.print(f"fits: {_gib(mem.total_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip")
+    else:
+        console.print(f"DOES NOT FIT: needs {_gib(mem.total_bytes)} per chip, HBM holds {_gib(mem.hbm_bytes)}")
+    return out.getvalue()
