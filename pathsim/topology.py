@@ -96,8 +96,10 @@ def build_cluster(topo: TopologyConfig) -> Cluster:
         if math.prod(shape) > chip.max_slice_chips:
             raise ConfigError(field, f"{math.prod(shape)} chips exceed the {chip.name} maximum of {chip.max_slice_chips}")
         for k in range(spec.count):
-            base = spec.name or f"island{len(islands)}"
-            name = base if spec.count == 1 else f"{base}{k}"
+            if spec.name is None:
+                name = f"island{len(islands)}"
+            else:
+                name = spec.name if spec.count == 1 else f"{spec.name}{k}"
             islands.append(Island(name=name, shape=shape, wraparound=_wraparound(shape, chip)))
     names = [island.name for island in islands]
     if len(set(names)) != len(names):
