@@ -7,11 +7,14 @@ from pathlib import Path
 
 from pathsim.costs import AnalyticCostModel, ComputeCostModel
 from pathsim.engine import simulate
+from pathsim.engine.fabric import FullFabric
 from pathsim.experiment import ExperimentConfig, TopologyConfig, load_experiment, resolve_relative
+from pathsim.goodput import Goodput, goodput
 from pathsim.lowering import lower
 from pathsim.memory import MemoryUse, memory_use
 from pathsim.metrics import StepMetrics, measure
 from pathsim.placement import Placement, place
+from pathsim.scenario import choose_mode, link_state, slowdowns
 from pathsim.timeline import Timeline
 from pathsim.topology import Cluster, build_cluster
 
@@ -26,6 +29,8 @@ class SimulationResult:
     memory: MemoryUse
     cost_model: str
     program_ops: int
+    mode: str  # "folded" (one chip per device group) or "full" (every chip and link)
+    goodput: Goodput | None
 
 
 def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | None) -> ComputeCostModel:
@@ -38,20 +43,32 @@ def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | Non
 
 
 def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path | None = None,
-                    record_links: bool = True) -> SimulationResult:
+                    record_links: bool = True, mode: str | None = None) -> SimulationResult:
     cluster = build_cluster(topo)
     placement = place(exp, cluster)
     program = lower(exp, placement.chips_per_group)
     cost = cost_model_for(exp, cluster, base_dir)
-    timeline = simulate(program, placement, cluster, cost, exp.runtime.dispatch, record_links=record_links)
+    chosen = choose_mode(exp.scenario, mode)
+    fabric, record = None, None
+    if chosen == "full":
+        slow = slowdowns(exp.scenario, cluster)
+        fabric = FullFabric(program, placement, cluster, slowdowns=slow, links=link_state(exp.scenario, cluster))
+        # Timelines of every chip would not fit in memory: keep one chip per group and every straggler.
+        record = {next(i for i, u in enumerate(fabric.units) if u.group == g) for g in range(len(program.groups))}
+        record |= {i for i, u in enumerate(fabric.units) if u.slowdown != 1.0}
+        record_links = False
+    timeline = simulate(program, placement, cluster, cost, exp.runtime.dispatch, record_links=record_links,
+                        fabric=fabric, record_units=record)
+    metrics = measure(timeline, exp, cluster)
+    failures = exp.scenario.failures
     return SimulationResult(
-        experiment=exp, cluster=cluster, placement=placement, timeline=timeline,
-        metrics=measure(timeline, exp, cluster), memory=memory_use(exp, cluster), cost_model=cost.name,
-        program_ops=program.op_count(),
+        experiment=exp, cluster=cluster, placement=placement, timeline=timeline, metrics=metrics,
+        memory=memory_use(exp, cluster), cost_model=cost.name, program_ops=program.op_count(), mode=chosen,
+        goodput=goodput(failures, cluster, metrics.tokens_per_s) if failures is not None else None,
     )
 
 
-def run_experiment(path: str | Path, record_links: bool = True) -> SimulationResult:
+def run_experiment(path: str | Path, record_links: bool = True, mode: str | None = None) -> SimulationResult:
     path = Path(path)
     exp, topo = load_experiment(path)
-    return simulate_config(exp, topo, base_dir=path.parent, record_links=record_links)
+    return simulate_config(exp, topo, base_dir=path.parent, record_links=record_links, mode=mode)

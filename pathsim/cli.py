@@ -40,7 +40,7 @@ def _run(args: argparse.Namespace) -> int:
     from pathsim.api import run_experiment
     from pathsim.report import result_dict, text_report
 
-    result = run_experiment(path)
+    result = run_experiment(path, mode=args.mode)
     if args.trace:
         from pathsim.trace import write_trace
 
@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     run.add_argument("--trace", metavar="FILE", help="write the timeline as a Chrome/Perfetto trace")
     run.add_argument("--out", metavar="CSV", help="results table (runtime experiments)")
+    run.add_argument("--mode", choices=("auto", "folded", "full"),
+                     help="folded: one chip per device group; full: every chip and link (default: the "
+                          "experiment's scenario.mode, auto)")
     run.set_defaults(handler=_run)
     for module in _FEATURE_CLIS:
         if _has_module(module):

@@ -37,6 +37,12 @@ def member_bytes(kind: str, v_bytes: float, n: int) -> float:
     return BYTE_FACTOR[kind] * v_bytes * (n - 1) / n
 
 
+def ici_member_bytes(kind: str, v_bytes: float, axis: AxisPlacement) -> float:
+    """Bytes each member of an ICI axis moves; a twisted torus shortens all-to-all's paths."""
+    gain = axis.all_to_all_gain if kind == "all_to_all" else 1.0
+    return member_bytes(kind, v_bytes, axis.size) / gain
+
+
 def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec) -> FlowSpec:
     w = chip.ici_bidirectional_bytes_per_s
     segs = axis.segments
@@ -52,7 +58,7 @@ def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec) -> 
     for seg, eff in zip(segs, effective):
         usage[f"ici.{seg.dim}"] = usage.get(f"ici.{seg.dim}", 0.0) + (eff / total) * seg.link_load
     hops = sum(seg.latency_hops for seg in segs)
-    return FlowSpec(bytes=member_bytes(kind, v_bytes, axis.size), usage=tuple(sorted(usage.items())),
+    return FlowSpec(bytes=ici_member_bytes(kind, v_bytes, axis), usage=tuple(sorted(usage.items())),
                     min_duration_s=LATENCY_FACTOR[kind] * chip.ici_hop_latency_s * hops)
 
 

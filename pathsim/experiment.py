@@ -101,6 +101,7 @@ class IslandConfig(_Strict):
     name: str | None = None
     shape: list[int] = Field(min_length=1)
     count: int = Field(default=1, gt=0)
+    twisted: bool = False  # a twisted torus (n x n x 2n or n x 2n x 2n shapes only)
 
 
 class TopologyConfig(_Strict):
@@ -112,6 +113,53 @@ class TopologyConfig(_Strict):
     # What-if overrides of catalog values (a slower link, a faster DCN): reported as overrides.
     overrides: dict[Literal["ici_link_bytes_per_s", "dcn_bytes_per_s_per_host", "hbm_bytes_per_s",
                             "peak_bf16_flops_per_s", "ici_hop_latency_s"], float] = Field(default_factory=dict)
+
+
+class StragglerConfig(_Strict):
+    """A chip, or a whole host, whose compute runs `slowdown` times slower."""
+
+    island: int = Field(default=0, ge=0)
+    chip: list[int] | None = None  # torus coordinate
+    host: list[int] | None = None  # host coordinate: the chip coordinate divided by the host's block
+    slowdown: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "StragglerConfig":
+        if (self.chip is None) == (self.host is None):
+            raise ValueError("give exactly one of chip or host")
+        return self
+
+
+class LinkConfig(_Strict):
+    """The ICI link from `chip` to its + neighbour along `dim`, at `factor` of its bandwidth (0: failed)."""
+
+    island: int = Field(default=0, ge=0)
+    chip: list[int]
+    dim: Literal["x", "y", "z"]
+    factor: float = Field(ge=0, le=1)
+
+
+class FailureConfig(_Strict):
+    """Failures over a whole training run (goodput), with a checkpoint/restart policy."""
+
+    chip_failures_per_hour: float = Field(default=0.0, ge=0)
+    host_failures_per_hour: float = Field(default=0.0, ge=0)
+    checkpoint_interval_s: float = Field(gt=0)
+    checkpoint_write_s: float = Field(default=0.0, ge=0)
+    restart_s: float = Field(default=0.0, ge=0)
+    train_tokens: float = Field(gt=0)
+    seed: int = 0
+
+
+class ScenarioConfig(_Strict):
+    mode: Literal["auto", "folded", "full"] = "auto"
+    stragglers: list[StragglerConfig] = Field(default_factory=list)
+    links: list[LinkConfig] = Field(default_factory=list)
+    failures: FailureConfig | None = None
+
+    @property
+    def breaks_symmetry(self) -> bool:
+        return bool(self.stragglers or self.links)
 
 
 class CalibrationConfig(_Strict):
@@ -127,6 +175,7 @@ class ExperimentConfig(_Strict):
     plan: PlanConfig
     runtime: RuntimeConfig = RuntimeConfig()
     calibration: CalibrationConfig | None = None
+    scenario: ScenarioConfig = ScenarioConfig()
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

@@ -45,6 +45,7 @@ class AxisPlacement:
     size: int
     network: Literal["ici", "dcn"]
     segments: tuple[AxisSegment, ...] = ()
+    all_to_all_gain: float = 1.0  # a twisted torus's all-to-all speed-up (reference/hardware.md)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,8 @@ def place(exp: ExperimentConfig, cluster: Cluster) -> Placement:
             raise ConfigError(f"plan.ici.{kind}", f"size {size} does not fit the torus dims left {left}; "
                               "set plan.placement to choose dims")
         segments = tuple(pool.take(d, n) for d, n in factors)
-        placed[f"ici.{kind}"] = AxisPlacement(axis=f"ici.{kind}", size=size, network="ici", segments=segments)
+        placed[f"ici.{kind}"] = AxisPlacement(axis=f"ici.{kind}", size=size, network="ici", segments=segments,
+                                              all_to_all_gain=island.all_to_all_gain)
     for kind, size in plan.dcn.items():
         placed[f"dcn.{kind}"] = AxisPlacement(axis=f"dcn.{kind}", size=size, network="dcn")
     # Groups: the island of a group is the mixed-radix number of its DCN coordinates.

@@ -28,6 +28,8 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
         "memory": mem.as_dict(),
         "feasible": mem.feasible,
         "cost_model": result.cost_model,
+        "mode": result.mode,
+        "goodput": result.goodput.as_dict() if result.goodput else None,
         "simulated_events": result.timeline.events_processed,
         "overrides": dict(result.cluster.overrides),
     }
@@ -47,23 +49,23 @@ def text_report(result: SimulationResult) -> str:
     console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
                   f"plan ici={dict(exp.plan.ici)} dcn={dict(exp.plan.dcn)} ({exp.plan.tensor_style}); "
                   f"remat {exp.training.remat}; dispatch {exp.runtime.dispatch}")
-    console.print(f"op costs: {result.cost_model}")
+    console.print(f"op costs: {result.cost_model}; simulation: {result.mode}")
     if result.cluster.overrides:
         console.print(f"what-if overrides: {dict(result.cluster.overrides)}")
     summary = Table(title="Step", show_header=False)
-    summary.add_row("step time", f"{m.step_time_s:.3f} s")
+    summary.add_row("step time", f"{m.step_time_s:.4g} s")
     summary.add_row("tokens/s", f"{m.tokens_per_s:,.0f}")
-    summary.add_row("MFU", f"{100 * m.mfu:.1f}%  (model FLOPs {m.model_flops_per_token / 1e12:.3f} TFLOP/token)")
-    summary.add_row("HFU", f"{100 * m.hfu:.1f}%  (with remat {m.hardware_flops_per_token / 1e12:.3f} TFLOP/token)")
+    summary.add_row("MFU", f"{100 * m.mfu:.1f}%  (model FLOPs {m.model_flops_per_token:.4g} per token)")
+    summary.add_row("HFU", f"{100 * m.hfu:.1f}%  (with remat {m.hardware_flops_per_token:.4g} per token)")
     console.print(summary)
     breakdown = Table(title="Where the step goes (mean over device groups)")
     breakdown.add_column("category")
     breakdown.add_column("seconds", justify="right")
     breakdown.add_column("share", justify="right")
     for key, value in m.breakdown.as_dict().items():
-        breakdown.add_row(key.removesuffix("_s").replace("_", " "), f"{value:.3f}", f"{100 * value / m.step_time_s:.1f}%")
+        breakdown.add_row(key.removesuffix("_s").replace("_", " "), f"{value:.4g}", f"{100 * value / m.step_time_s:.1f}%")
     for phase, value in m.compute_by_phase_s:
-        breakdown.add_row(f"  compute: {phase}", f"{value:.3f}", f"{100 * value / m.step_time_s:.1f}%")
+        breakdown.add_row(f"  compute: {phase}", f"{value:.4g}", f"{100 * value / m.step_time_s:.1f}%")
     console.print(breakdown)
     memory = Table(title="Memory per chip")
     memory.add_column("category")
@@ -78,4 +80,10 @@ def text_report(result: SimulationResult) -> str:
         console.print(f"fits: {_gib(mem.total_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip")
     else:
         console.print(f"DOES NOT FIT: needs {_gib(mem.total_bytes)} per chip, HBM holds {_gib(mem.hbm_bytes)}")
+    if result.goodput is not None:
+        g = result.goodput
+        days = 86400.0
+        console.print(f"failures: MTBF {g.mtbf_s / 3600:.2f} h; goodput {100 * g.goodput:.1f}% (closed form), "
+                      f"{100 * g.simulated_goodput:.1f}% (simulated run, {g.simulated_failures} failures); "
+                      f"time to train {g.time_to_train_s / days:.2f} days (failure-free {g.useful_s / days:.2f})")
     return out.getvalue()

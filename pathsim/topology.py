@@ -14,7 +14,12 @@ from functools import cached_property
 
 import networkx as nx
 
-from pathsim.catalog.hardware import ChipSpec, chip_spec
+from pathsim.catalog.hardware import (
+    TWISTED_ALL_TO_ALL_GAIN,
+    TWISTED_ALL_TO_ALL_GAIN_WIDE,
+    ChipSpec,
+    chip_spec,
+)
 from pathsim.errors import ConfigError
 from pathsim.experiment import TopologyConfig
 
@@ -28,6 +33,7 @@ class Island:
     name: str
     shape: tuple[int, ...]
     wraparound: tuple[bool, ...]
+    twisted: bool = False
 
     @property
     def chips(self) -> int:
@@ -42,6 +48,15 @@ class Island:
 
     def dim_wraps(self, dim: str) -> bool:
         return self.wraparound[self.dims.index(dim)]
+
+    @property
+    def all_to_all_gain(self) -> float:
+        """A twisted torus speeds all-to-all up (reference/hardware.md); other collectives are unchanged."""
+        if not self.twisted:
+            return 1.0
+        small, _, large = sorted(self.shape)
+        return (TWISTED_ALL_TO_ALL_GAIN if large == 2 * small and sorted(self.shape)[1] == small
+                else TWISTED_ALL_TO_ALL_GAIN_WIDE).value
 
     def ici_diameter_hops(self) -> int:
         """Longest shortest path: half a ring on a wrapped axis, the whole line otherwise."""
@@ -95,16 +110,40 @@ def build_cluster(topo: TopologyConfig) -> Cluster:
         shape = tuple(spec.shape)
         if math.prod(shape) > chip.max_slice_chips:
             raise ConfigError(field, f"{math.prod(shape)} chips exceed the {chip.name} maximum of {chip.max_slice_chips}")
+        _check_slice_shape(shape, chip, field)
+        if spec.twisted and not _twistable(shape):
+            raise ConfigError(f"topology.islands.{i}.twisted", f"a twisted torus needs an n x n x 2n or "
+                              f"n x 2n x 2n shape, got {'x'.join(map(str, shape))}")
         for k in range(spec.count):
             if spec.name is None:
                 name = f"island{len(islands)}"
             else:
                 name = spec.name if spec.count == 1 else f"{spec.name}{k}"
-            islands.append(Island(name=name, shape=shape, wraparound=_wraparound(shape, chip)))
+            islands.append(Island(name=name, shape=shape, wraparound=_wraparound(shape, chip), twisted=spec.twisted))
     names = [island.name for island in islands]
     if len(set(names)) != len(names):
         raise ConfigError("topology.islands", f"island names must be unique, got {names}")
     return Cluster(name=topo.name, chip=chip, islands=tuple(islands), overrides=tuple(sorted(topo.overrides.items())))
+
+
+def _check_slice_shape(shape: tuple[int, ...], chip: ChipSpec, field: str) -> None:
+    """What a pod can hold (reference/hardware.md): on 3D tori, slices of a cube or more are made of whole
+    cubes joined by the OCS (4i x 4j x 4k), smaller ones fit inside one cube; 2D tori are at most one
+    pod edge long on each axis."""
+    edge = chip.wraparound_multiple
+    text = "x".join(map(str, shape))
+    if len(shape) == 3 and math.prod(shape) >= chip.wraparound_min_chips:
+        if any(n % edge for n in shape):
+            raise ConfigError(field, f"{text} is not made of whole {edge}x{edge}x{edge} cubes")
+    elif any(n > edge for n in shape):
+        raise ConfigError(field, f"{text} does not fit: each axis is at most {edge} chips here")
+
+
+def _twistable(shape: tuple[int, ...]) -> bool:
+    if len(shape) != 3:
+        return False
+    a, b, c = sorted(shape)
+    return (a == b and c == 2 * a) or (b == c and b == 2 * a)
 
 
 def _host_block(chip: ChipSpec, ndims: int) -> tuple[int, ...]:

@@ -42,9 +42,25 @@ def test_palm_pods():
     assert g.degree[("dcn",)] == 1536
 
 
-def test_wraparound_needs_multiple_of_four():
-    island = cluster([4, 4, 6]).islands[0]
-    assert island.wraparound == (True, True, False)
+def test_slices_are_whole_cubes_or_fit_in_one():
+    assert cluster([8, 16, 24]).islands[0].wraparound == (True, True, True)
+    with pytest.raises(ConfigError, match="whole 4x4x4 cubes"):
+        cluster([4, 4, 6])
+    with pytest.raises(ConfigError, match="at most 4"):
+        cluster([1, 2, 8])
+
+
+def test_twisted_torus_shapes():
+    twisted = build_cluster(parse_topology({"name": "t", "chip": "tpu_v4",
+                                            "islands": [{"shape": [4, 4, 8], "twisted": True}]}))
+    assert twisted.islands[0].all_to_all_gain == pytest.approx(1.63)
+    wide = build_cluster(parse_topology({"name": "t", "chip": "tpu_v4",
+                                         "islands": [{"shape": [4, 8, 8], "twisted": True}]}))
+    assert wide.islands[0].all_to_all_gain == pytest.approx(1.31)
+    assert cluster([4, 4, 8]).islands[0].all_to_all_gain == 1.0
+    with pytest.raises(ConfigError, match="topology.islands.0.twisted"):
+        build_cluster(parse_topology({"name": "t", "chip": "tpu_v4",
+                                      "islands": [{"shape": [4, 8, 12], "twisted": True}]}))
 
 
 def test_2d_chip_needs_2d_shape():

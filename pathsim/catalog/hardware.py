@@ -144,6 +144,12 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
 )
 
 
+# ISCA 2023 TPU v4 paper [uncertain]: all-to-all throughput of a twisted torus over the regular one,
+# measured on 4x4x8 (n x n x 2n) and 4x8x8 (n x 2n x 2n); assumed for larger shapes of those proportions.
+TWISTED_ALL_TO_ALL_GAIN = Sourced(1.63, "ISCA 2023 via reference/hardware.md, 4x4x8 [uncertain]")
+TWISTED_ALL_TO_ALL_GAIN_WIDE = Sourced(1.31, "ISCA 2023 via reference/hardware.md, 4x8x8 [uncertain]")
+
+
 def chip_spec(name: str, field_name: str = "chip") -> ChipSpec:
     """The catalog entry for `name`, or a ConfigError naming the field."""
     try:

@@ -1,9 +1,11 @@
-"""The discrete-event engine: runs a Program on a Placement over a Cluster and returns its Timeline.
+"""The discrete-event engine: runs a Program over a Fabric (folded groups or every chip) and returns its
+Timeline.
 
-One representative chip per device group. Its compute ops run one at a time in program order; its
-communication ops run as flows on the shared network model as soon as their dependencies are done, so
-overlap and contention come out of the timeline, not out of a formula. The Pathways runtime (controller,
-one gang scheduler per island, host executors) decides when each computation is enqueued.
+Each unit's compute ops run one at a time in program order (a TPU runs one kernel at a time); runs of
+compute ops that nothing else waits on are simulated as one timed segment. Communication ops start as
+soon as their dependencies are done: a collective is a gang that starts when its last member is ready,
+and its flows share links with everything else in flight. The Pathways runtime (controller, one gang
+scheduler per island, host executors) decides when each computation is enqueued.
 """
 
 from __future__ import annotations
@@ -14,237 +16,301 @@ from dataclasses import dataclass, field
 import simpy
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
-from pathsim.collectives import dcn_chip_bytes_per_s, dcn_flow_bytes, dcn_latency_s, ici_flow
 from pathsim.costs import ComputeCostModel
+from pathsim.engine.fabric import FoldedFabric
 from pathsim.engine.network import Network
-from pathsim.placement import Placement
 from pathsim.program import CommOp, ComputeOp, Program, RecvOp
 from pathsim.timeline import Span, Timeline
-from pathsim.topology import Cluster
+
+
+@dataclass(frozen=True)
+class _GroupPlan:
+    """Static facts about one group's program, shared by every unit that runs it.
+
+    A compute op waits only on its communication dependencies: the in-order stream already ran every
+    compute op before it. So only compute ops that communication waits on need to announce completion."""
+
+    deps_count: tuple[int, ...]  # dependencies each op waits on (communication only, for compute ops)
+    dependents: tuple[tuple[int, ...], ...]
+    segments: tuple[tuple[int, ...], ...]  # compute ops simulated as one timed run each
+    segment_s: tuple[float, ...]  # each segment's duration at full speed
+    announce: tuple[tuple[int, ...], ...]  # per segment: its ops that communication waits on
+    durations_s: tuple[float, ...]  # per op (0 for communication)
+    is_compute: tuple[bool, ...]
+    computation: tuple[str, ...]
+
+
+def _plan_group(ops, cost: ComputeCostModel) -> _GroupPlan:
+    n = len(ops)
+    is_compute = tuple(isinstance(op, ComputeOp) for op in ops)
+    counted = [[d for d in op.deps if not (is_compute[j] and is_compute[d])] for j, op in enumerate(ops)]
+    dependents: list[list[int]] = [[] for _ in range(n)]
+    for j, deps in enumerate(counted):
+        for d in deps:
+            dependents[d].append(j)
+    segments: list[list[int]] = []
+    open_run = False
+    for i, op in enumerate(ops):
+        if not is_compute[i]:
+            continue
+        if not open_run or counted[i] or op.computation != ops[segments[-1][-1]].computation:
+            segments.append([i])
+        else:
+            segments[-1].append(i)
+        open_run = not dependents[i]
+    durations = tuple(cost.op_time_s(op) if is_compute[i] else 0.0 for i, op in enumerate(ops))
+    return _GroupPlan(
+        deps_count=tuple(len(d) for d in counted), dependents=tuple(tuple(d) for d in dependents),
+        segments=tuple(tuple(s) for s in segments),
+        segment_s=tuple(sum(durations[i] for i in s) for s in segments),
+        announce=tuple(tuple(i for i in s if dependents[i]) for s in segments),
+        durations_s=durations, is_compute=is_compute, computation=tuple(op.computation for op in ops))
 
 
 @dataclass
-class _Rendezvous:
-    """Participants of a collective that spans groups: it starts when the last one is ready."""
-
+class _Gang:
     expected: int
-    arrived: list[int] = field(default_factory=list)
-    started: simpy.Event | None = None
-    finished: simpy.Event | None = None
+    arrived: list[tuple[int, int]] = field(default_factory=list)  # (unit, op index)
 
 
 class _Run:
-    def __init__(self, program: Program, placement: Placement, cluster: Cluster, cost: ComputeCostModel,
-                 dispatch: str, latencies: RuntimeLatencies, record_links: bool) -> None:
+    def __init__(self, program: Program, fabric, cost: ComputeCostModel, dispatch: str,
+                 latencies: RuntimeLatencies, record_links: bool, record_units: set[int] | None,
+                 island_names: tuple[str, ...]) -> None:
         self.env = simpy.Environment()
-        self.program, self.placement, self.cluster, self.cost = program, placement, cluster, cost
-        self.dispatch, self.lat = dispatch, latencies
-        self.chip = cluster.chip
-        self.names = [g.name for g in program.groups]
-        capacity: dict[tuple[str, str], float] = {}
-        island = cluster.islands[0]
-        for name in self.names:
-            for dim in island.dims:
-                capacity[(name, f"ici.{dim}")] = self.chip.ici_bidirectional_bytes_per_s
-            capacity[(name, "dcn.out")] = dcn_chip_bytes_per_s(self.chip)
-            capacity[(name, "dcn.in")] = dcn_chip_bytes_per_s(self.chip)
-        self.net = Network(self.env, capacity, record=record_links)
-        self.done = [[self.env.event() for _ in g.ops] for g in program.groups]
-        self.enqueued = {(gi, c): self.env.event() for gi in range(len(self.names)) for c in program.computations}
-        self.recv: dict[str, simpy.Event] = {}
-        self.rendezvous: dict[tuple, _Rendezvous] = {}
+        self.program, self.fabric, self.dispatch, self.lat = program, fabric, dispatch, latencies
+        self.units = fabric.units
+        self.island_names = island_names
+        self.net = Network(self.env, fabric.capacity, record=record_links)
+        self.plans = [_plan_group(g.ops, cost) for g in program.groups]
+        self.count = [list(self.plans[u.group].deps_count) for u in self.units]
+        self.done = [bytearray(len(self.plans[u.group].deps_count)) for u in self.units]
+        self.waiting: dict[tuple[int, int], simpy.Event] = {}
+        self.gated: dict[tuple[int, str], list[int]] = {}
+        self.open_gates: set[tuple[int, str]] = set()
+        self.gangs: dict[tuple, _Gang] = {}
+        self.sent: set[tuple[str, int]] = set()
+        self.receivers: dict[tuple[str, int], int] = {}
+        self.record = record_units if record_units is not None else set(range(len(self.units)))
         self.spans: list[Span] = []
-        self.axis_index = {a: i for i, (a, _) in enumerate(program.group_axes)}
-        self.coords = [tuple(c for _, c in g.coords) for g in program.groups]
-        self.index_of = {c: i for i, c in enumerate(self.coords)}
+        self.watchers: dict[tuple[int, int], simpy.Event] = {}
+        self.last_completion_s = 0.0
 
-    # --- helpers -------------------------------------------------------------------------------------
-    def _wait(self, gi: int, op) -> simpy.Event | None:
-        events = [self.done[gi][d] for d in op.deps if not self.done[gi][d].processed]
-        gate = self.enqueued[(gi, op.computation)]
-        if not gate.processed:
-            events.append(gate)
-        if not events:
-            return None
-        return events[0] if len(events) == 1 else self.env.all_of(events)
+    # --- dependency bookkeeping ----------------------------------------------------------------------
+    def _ops(self, u: int):
+        return self.program.groups[self.units[u].group].ops
 
-    def _recv_event(self, key: str) -> simpy.Event:
-        if key not in self.recv:
-            self.recv[key] = self.env.event()
-        return self.recv[key]
+    def _ready(self, u: int, i: int) -> bool:
+        return self.count[u][i] == 0 and (u, self.plans[self.units[u].group].computation[i]) in self.open_gates
 
-    # --- processes -----------------------------------------------------------------------------------
-    def compute_stream(self, gi: int):
-        group = self.program.groups[gi]
-        for oi, op in enumerate(group.ops):
-            if not isinstance(op, ComputeOp):
-                continue
-            gate = self._wait(gi, op)
-            if gate is not None:
-                yield gate
+    def _complete(self, u: int, i: int, plan: _GroupPlan | None = None) -> None:
+        self.done[u][i] = 1
+        self.last_completion_s = self.env.now
+        if self.watchers:
+            watcher = self.watchers.pop((u, i), None)
+            if watcher is not None:
+                watcher.succeed()
+        plan = plan or self.plans[self.units[u].group]
+        count = self.count[u]
+        for j in plan.dependents[i]:
+            count[j] -= 1
+            if count[j] == 0:
+                self._on_deps_done(u, j, plan)
+
+    def _on_deps_done(self, u: int, j: int, plan: _GroupPlan) -> None:
+        if (u, plan.computation[j]) not in self.open_gates:
+            self.gated.setdefault((u, plan.computation[j]), []).append(j)
+            return
+        if plan.is_compute[j]:
+            event = self.waiting.pop((u, j), None)
+            if event is not None:
+                event.succeed()
+        else:
+            self._start_comm(u, j)
+
+    def open_gate(self, u: int, computation: str) -> None:
+        self.open_gates.add((u, computation))
+        plan = self.plans[self.units[u].group]
+        for i, c in enumerate(plan.computation):
+            if c == computation and plan.deps_count[i] == 0:
+                self._on_deps_done(u, i, plan)
+        for j in self.gated.pop((u, computation), []):
+            self._on_deps_done(u, j, plan)
+
+    def _span(self, u: int, track: str, lane: str, op, start: float, end: float, nbytes: float = 0.0,
+              flops: float = 0.0) -> None:
+        if u in self.record:
+            self.spans.append(Span(self.units[u].name, track, lane, op.name, op.phase, start, end, flops, nbytes))
+
+    # --- compute -------------------------------------------------------------------------------------
+    def compute_stream(self, u: int):
+        unit = self.units[u]
+        plan = self.plans[unit.group]
+        ops = self._ops(u)
+        recorded = u in self.record
+        done = self.done[u]
+        for k, segment in enumerate(plan.segments):
+            first = segment[0]
+            if not self._ready(u, first):
+                event = self.waiting[(u, first)] = self.env.event()
+                yield event
             start = self.env.now
-            yield self.env.timeout(self.cost.op_time_s(op))
-            self.spans.append(Span(group.name, "compute", "compute", op.name, op.phase, start, self.env.now,
-                                   flops=op.flops, bytes=op.hbm_bytes))
-            self.done[gi][oi].succeed()
+            yield self.env.timeout(plan.segment_s[k] * unit.slowdown)
+            for i in segment:
+                done[i] = 1
+            if recorded:
+                t = start
+                for i in segment:
+                    end = t + plan.durations_s[i] * unit.slowdown
+                    self._span(u, "compute", "compute", ops[i], t, end, nbytes=ops[i].hbm_bytes, flops=ops[i].flops)
+                    t = end
+            self.last_completion_s = self.env.now
+            for i in plan.announce[k]:
+                self._complete(u, i, plan)
 
-    def comm(self, gi: int, oi: int, op: CommOp | RecvOp):
-        gate = self._wait(gi, op)
-        if gate is not None:
-            yield gate
+    # --- communication -------------------------------------------------------------------------------
+    def _after(self, events: list[simpy.Event], floor_s: float, then) -> None:
+        """Call `then()` once every event has fired and at least floor_s has passed since now."""
+        not_before = self.env.now + floor_s
+        gate = events[0] if len(events) == 1 else self.env.all_of(events)
+
+        def finished(_event):
+            rest = not_before - self.env.now
+            if rest > 1e-15:
+                self.env.timeout(rest).callbacks.append(lambda _e: then())
+            else:
+                then()
+
+        gate.callbacks.append(finished)
+
+    def _start_comm(self, u: int, i: int) -> None:
+        op = self._ops(u)[i]
         if isinstance(op, RecvOp):
-            yield self._recv_event(op.key)
-        elif op.axis.startswith("dcn.") and op.collective != "send":
-            yield from self._dcn_collective(gi, op)
+            if (op.key, u) in self.sent:
+                self._complete(u, i)
+            else:
+                self.receivers[(op.key, u)] = i
         elif op.collective == "send":
-            yield from self._send(gi, op)
+            self._send(u, i, op)
         else:
-            yield from self._ici_collective(gi, op)
-        self.done[gi][oi].succeed()
+            self._collective(u, i, op)
 
-    def _ici_collective(self, gi: int, op: CommOp):
-        name = self.names[gi]
-        flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip)
+    def _send(self, u: int, i: int, op: CommOp) -> None:
+        peer = self.fabric.peer(u, op)
+        flow = self.fabric.send_flow(u, peer, op)
         start = self.env.now
-        yield self.net.transfer(flow.bytes, {(name, res): w for res, w in flow.usage})
-        rest = start + flow.min_duration_s - self.env.now
-        if rest > 0:
-            yield self.env.timeout(rest)
-        self.spans.append(Span(name, "ici", op.axis, op.name, op.phase, start, self.env.now, bytes=flow.bytes))
+        track = "dcn" if op.axis.startswith("dcn.") else "ici"
 
-    def _send(self, gi: int, op: CommOp):
-        name, peer = self.names[gi], self.names[op.peer_group]
+        def arrived():
+            self._span(u, track, op.axis, op, start, self.env.now, nbytes=op.bytes)
+            self._complete(u, i)
+            j = self.receivers.pop((op.key, peer), None)
+            if j is None:
+                self.sent.add((op.key, peer))
+            else:
+                self._complete(peer, j)
+
+        self._after([self.net.transfer(flow.nbytes, flow.usage)], flow.min_duration_s, arrived)
+
+    def _collective(self, u: int, i: int, op: CommOp) -> None:
+        key, members = self.fabric.members(u, op)
+        gang = self.gangs.setdefault((op.key, key), _Gang(expected=len(members)))
+        gang.arrived.append((u, i))
+        if len(gang.arrived) < gang.expected:
+            return
+        del self.gangs[(op.key, key)]
+        flows, floor = self.fabric.flows(op, [m for m in members])
         start = self.env.now
-        if op.axis.startswith("dcn."):
-            yield self.net.transfer(op.bytes, {(name, "dcn.out"): 1.0, (peer, "dcn.in"): 1.0})
-            floor, track = dcn_latency_s("send", 2), "dcn"
-        else:
-            flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip)
-            yield self.net.transfer(flow.bytes, {(name, res): w for res, w in flow.usage})
-            floor, track = flow.min_duration_s, "ici"
-        rest = start + floor - self.env.now
-        if rest > 0:
-            yield self.env.timeout(rest)
-        self.spans.append(Span(name, track, op.axis, op.name, op.phase, start, self.env.now, bytes=op.bytes))
-        self._recv_event(op.key).succeed()
+        track = "dcn" if op.axis.startswith("dcn.") else "ici"
+        events = [self.net.transfer(f.nbytes, f.usage) for f in flows]
 
-    def _participants(self, gi: int, axis: str) -> tuple[tuple, list[int]]:
-        k = self.axis_index[axis]
-        mine = self.coords[gi]
-        others = mine[:k] + mine[k + 1:]
-        n = self.program.group_axes[k][1]
-        members = [self.index_of[mine[:k] + (j,) + mine[k + 1:]] for j in range(n)]
-        return others, members
+        def finished():
+            for unit, index in gang.arrived:
+                self._span(unit, track, op.axis, op, start, self.env.now, nbytes=flows[0].nbytes)
+                self._complete(unit, index)
 
-    def _dcn_collective(self, gi: int, op: CommOp):
-        others, members = self._participants(gi, op.axis)
-        key = (op.key, op.axis, others)
-        rv = self.rendezvous.get(key)
-        if rv is None:
-            rv = self.rendezvous[key] = _Rendezvous(expected=len(members), started=self.env.event(),
-                                                    finished=self.env.event())
-        rv.arrived.append(gi)
-        if len(rv.arrived) == rv.expected:
-            self.env.process(self._run_dcn_ring(op, members, rv))
-        yield rv.started
-        start = self.env.now
-        yield rv.finished
-        n = len(members)
-        self.spans.append(Span(self.names[gi], "dcn", op.axis, op.name, op.phase, start, self.env.now,
-                               bytes=dcn_flow_bytes(op.collective, op.bytes, n)))
-
-    def _run_dcn_ring(self, op: CommOp, members: list[int], rv: _Rendezvous):
-        """Ring over the islands: each member sends to its successor, hosts paired 1:1 (PaLM section 4)."""
-        rv.started.succeed()
-        start = self.env.now
-        n = len(members)
-        nbytes = dcn_flow_bytes(op.collective, op.bytes, n)
-        flows = []
-        for i, gi in enumerate(members):
-            succ = members[(i + 1) % n]
-            flows.append(self.net.transfer(nbytes, {(self.names[gi], "dcn.out"): 1.0,
-                                                    (self.names[succ], "dcn.in"): 1.0}))
-        yield self.env.all_of(flows)
-        rest = start + dcn_latency_s(op.collective, n) - self.env.now
-        if rest > 0:
-            yield self.env.timeout(rest)
-        rv.finished.succeed()
+        self._after(events, floor, finished)
 
     # --- the runtime ---------------------------------------------------------------------------------
-    def _island_groups(self) -> dict[int, list[int]]:
+    def _island_units(self) -> dict[int, list[int]]:
         by_island: dict[int, list[int]] = {}
-        for gi, island in enumerate(self.placement.group_islands):
-            by_island.setdefault(island, []).append(gi)
+        for u, unit in enumerate(self.units):
+            by_island.setdefault(unit.island, []).append(u)
         return by_island
 
-    def _last_op_events(self, computation: str) -> list[simpy.Event]:
-        events = []
-        for gi, group in enumerate(self.program.groups):
-            idx = [i for i, op in enumerate(group.ops) if op.computation == computation]
-            events.extend(self.done[gi][i] for i in idx)
-        return events
+    def _computation_done(self, computation: str) -> list[simpy.Event]:
+        """Events for the last op of `computation` on every unit that has not finished it."""
+        pending = []
+        for u in range(len(self.units)):
+            ops = self._ops(u)
+            last = max((i for i, op in enumerate(ops) if op.computation == computation), default=None)
+            if last is not None and not self.done[u][last]:
+                event = self.watchers[(u, last)] = self.env.event()
+                pending.append(event)
+        return pending
 
-    def _enqueue_on_island(self, island: int, groups: list[int], computation: str):
+    def _enqueue_on_island(self, island: int, units: list[int], computation: str):
         """The island's gang scheduler receives the computation and has every host enqueue it."""
         start = self.env.now
         yield self.env.timeout(self.lat.dcn_message_s + self.lat.host_enqueue_s)
-        for gi in groups:
-            self.enqueued[(gi, computation)].succeed()
-        island_name = self.cluster.islands[island].name
-        self.spans.append(Span(island_name, "scheduler", "gang scheduler", f"enqueue {computation}", "dispatch",
-                               start, self.env.now))
+        for u in units:
+            self.open_gate(u, computation)
+        self.spans.append(Span(self.island_names[island], "scheduler", "gang scheduler", f"enqueue {computation}",
+                               "dispatch", start, self.env.now))
 
     def controller(self):
-        islands = self._island_groups()
+        islands = self._island_units()
         computations = self.program.computations
         if self.dispatch == "multi_controller":
             # Every host dispatches its own shard: no controller, no cross-host message.
             yield self.env.timeout(self.lat.host_enqueue_s)
-            for event in self.enqueued.values():
-                event.succeed()
+            for computation in computations:
+                for u in range(len(self.units)):
+                    self.open_gate(u, computation)
             return
         for ci, computation in enumerate(computations):
             if self.dispatch == "pathways_async" and ci == 0:
                 # Dispatched asynchronously during the previous step: already enqueued in steady state.
-                for gi in range(len(self.names)):
-                    self.enqueued[(gi, computation)].succeed()
+                for u in range(len(self.units)):
+                    self.open_gate(u, computation)
                 continue
             if self.dispatch == "pathways_sequential" and ci > 0:
-                pending = [e for e in self._last_op_events(computations[ci - 1]) if not e.processed]
+                pending = self._computation_done(computations[ci - 1])
                 if pending:
                     yield self.env.all_of(pending)
                 yield self.env.timeout(self.lat.dcn_message_s)  # the results reach the client
-            for island, groups in islands.items():
+            for island, units in islands.items():
                 start = self.env.now
                 yield self.env.timeout(self.lat.controller_work_s)
                 self.spans.append(Span("controller", "controller", "dispatch", f"dispatch {computation}",
                                        "dispatch", start, self.env.now))
-                self.env.process(self._enqueue_on_island(island, groups, computation))
+                self.env.process(self._enqueue_on_island(island, units, computation))
 
     def run(self) -> Timeline:
         env = self.env
         env.process(self.controller())
-        for gi, group in enumerate(self.program.groups):
-            env.process(self.compute_stream(gi))
-            for oi, op in enumerate(group.ops):
-                if not isinstance(op, ComputeOp):
-                    env.process(self.comm(gi, oi, op))
+        for u in range(len(self.units)):
+            env.process(self.compute_stream(u))
         steps = 0
         while env.peek() < math.inf:
             env.step()
             steps += 1
-        stuck = [(self.names[gi], op.name) for gi, g in enumerate(self.program.groups)
-                 for oi, op in enumerate(g.ops) if not self.done[gi][oi].processed]
+        stuck = [(self.units[u].name, self._ops(u)[i].name) for u in range(len(self.units))
+                 for i, flag in enumerate(self.done[u]) if not flag]
         if stuck:
             raise RuntimeError(f"simulation ended with {len(stuck)} ops never run, first: {stuck[:3]}")
-        end = max((s.end_s for s in self.spans), default=0.0)
+        recorded = sorted(self.record)
         pipelined = any(a.endswith("pipeline") for a, _ in self.program.group_axes)
-        return Timeline(spans=tuple(self.spans), link_samples=tuple(self.net.samples), groups=tuple(self.names),
-                        group_chips=tuple(g.chips for g in self.program.groups), pipelined=pipelined,
-                        end_s=end, events_processed=steps)
+        return Timeline(spans=tuple(self.spans), link_samples=tuple(self.net.samples),
+                        groups=tuple(self.units[u].name for u in recorded),
+                        group_chips=tuple(self.units[u].chips for u in recorded), pipelined=pipelined,
+                        end_s=self.last_completion_s, events_processed=steps)
 
 
-def simulate(program: Program, placement: Placement, cluster: Cluster, cost: ComputeCostModel,
-             dispatch: str = "pathways_async", latencies: RuntimeLatencies = RUNTIME,
-             record_links: bool = True) -> Timeline:
-    return _Run(program, placement, cluster, cost, dispatch, latencies, record_links).run()
+def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispatch: str = "pathways_async",
+             latencies: RuntimeLatencies = RUNTIME, record_links: bool = True, fabric=None,
+             record_units: set[int] | None = None) -> Timeline:
+    """Folded by default; pass a FullFabric (pathsim.engine.fabric) to simulate every chip."""
+    fabric = fabric if fabric is not None else FoldedFabric(program, placement, cluster)
+    names = tuple(island.name for island in cluster.islands)
+    return _Run(program, fabric, cost, dispatch, latencies, record_links, record_units, names).run()

@@ -1,0 +1,337 @@
+"""Who runs what, and over which links: the simulated units and the flows of each collective.
+
+- `FoldedFabric`: one unit per device group (all chips of a group run the same SPMD program); a unit's
+  resources are one chip's links per torus dim and its share of the host's DCN bandwidth, standing for
+  every chip of the group. Fast; exact while every chip of a group behaves the same.
+- `FullFabric`: one unit per chip, every directed ICI link and every host NIC a resource. A collective is
+  a gang over the chips of its mesh-axis group and one flow over all the links of their rings. Slow, but
+  stragglers, degraded or failed links and shared slices are seen where they happen.
+
+On symmetric cases both give the same rates (the per-link weights below are the folded load factors
+spread over the links), which tests check.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Hashable
+
+from pathsim.collectives import (
+    LATENCY_FACTOR,
+    dcn_chip_bytes_per_s,
+    dcn_flow_bytes,
+    dcn_latency_s,
+    ici_flow,
+    ici_member_bytes,
+)
+from pathsim.placement import Placement
+from pathsim.program import CommOp, Program
+from pathsim.topology import Cluster
+
+Resource = tuple  # hashable resource id
+Usage = dict  # Resource -> load per byte
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    group: int  # index of the GroupProgram it runs
+    island: int
+    chips: int  # chips it stands for
+    coord: tuple[int, ...] = ()  # full mode: the chip's torus coordinate in its island
+    slowdown: float = 1.0  # compute time multiplier (a straggler > 1)
+
+
+@dataclass(frozen=True)
+class Flow:
+    nbytes: float
+    usage: Usage
+    min_duration_s: float
+
+
+class FoldedFabric:
+    def __init__(self, program: Program, placement: Placement, cluster: Cluster) -> None:
+        self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
+        self.units = tuple(Unit(name=g.name, group=i, island=placement.group_islands[i], chips=g.chips)
+                           for i, g in enumerate(program.groups))
+        self.capacity: dict[Resource, float] = {}
+        for unit in self.units:
+            for dim in cluster.islands[unit.island].dims:
+                self.capacity[(unit.name, f"ici.{dim}")] = self.chip.ici_bidirectional_bytes_per_s
+            self.capacity[(unit.name, "dcn.out")] = dcn_chip_bytes_per_s(self.chip)
+            self.capacity[(unit.name, "dcn.in")] = dcn_chip_bytes_per_s(self.chip)
+        self._axis_index = {a: i for i, (a, _) in enumerate(program.group_axes)}
+        self._coords = [tuple(c for _, c in g.coords) for g in program.groups]
+        self._index_of = {c: i for i, c in enumerate(self._coords)}
+
+    def group_members(self, u: int, axis: str) -> tuple[Hashable, list[int]]:
+        """Units that differ from unit u only along a group axis (DCN axes, the pipeline)."""
+        k = self._axis_index[axis]
+        mine = self._coords[u]
+        n = self.program.group_axes[k][1]
+        members = [self._index_of[mine[:k] + (j,) + mine[k + 1:]] for j in range(n)]
+        return mine[:k] + mine[k + 1:], members
+
+    def members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
+        if op.axis.startswith("dcn."):
+            return self.group_members(u, op.axis)
+        return (u,), [u]
+
+    def peer(self, u: int, op: CommOp) -> int:
+        return op.peer_group
+
+    def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+        if op.axis.startswith("dcn."):
+            return _dcn_ring(op, members, lambda a, b: {(self.units[a].name, "dcn.out"): 1.0,
+                                                        (self.units[b].name, "dcn.in"): 1.0})
+        flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip)
+        name = self.units[members[0]].name
+        return [Flow(flow.bytes, {(name, res): w for res, w in flow.usage}, 0.0)], flow.min_duration_s
+
+    def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
+        if op.axis.startswith("dcn."):
+            return Flow(op.bytes, {(self.units[u].name, "dcn.out"): 1.0, (self.units[peer].name, "dcn.in"): 1.0},
+                        dcn_latency_s("send", 2))
+        flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip)
+        return Flow(flow.bytes, {(self.units[u].name, res): w for res, w in flow.usage}, flow.min_duration_s)
+
+
+def _dcn_ring(op: CommOp, members: list[int], usage_of) -> tuple[list[Flow], float]:
+    """Each member sends to its ring successor over the DCN, hosts paired 1:1 (PaLM section 4)."""
+    n = len(members)
+    nbytes = dcn_flow_bytes(op.collective, op.bytes, n)
+    flows = [Flow(nbytes, usage_of(a, members[(i + 1) % n]), 0.0) for i, a in enumerate(members)]
+    return flows, dcn_latency_s(op.collective, n)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """Scenario changes to ICI links: capacity factors (0 = failed) keyed by undirected link."""
+
+    factors: tuple[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], float], ...] = ()
+
+    def as_dict(self) -> dict:
+        out = {}
+        for (island, a, b), f in self.factors:
+            out[(island, a, b)] = f
+            out[(island, b, a)] = f
+        return out
+
+
+class FullFabric:
+    """Every chip a unit; resources are directed ICI links (island, src, dst) and host NICs."""
+
+    def __init__(self, program: Program, placement: Placement, cluster: Cluster,
+                 slowdowns: dict[tuple[int, tuple[int, ...]], float] | None = None,
+                 links: LinkState = LinkState()) -> None:
+        self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
+        slowdowns = slowdowns or {}
+        self.ici_axes = [a for a in placement.axes if a.network == "ici"]
+        group_axes = [a for a, _ in program.group_axes]
+        index_of = {tuple(c for _, c in g.coords): i for i, g in enumerate(program.groups)}
+        units: list[Unit] = []
+        self.mesh: list[dict[str, int]] = []
+        for ii, island in enumerate(cluster.islands):
+            dcn_coords = self._dcn_coords(ii)
+            for coord in itertools.product(*(range(n) for n in island.shape)):
+                mesh = {a.axis: self._axis_coord(coord, a) for a in self.ici_axes}
+                gcoords = tuple(mesh[a] if a in mesh else dcn_coords[a] for a in group_axes)
+                g = index_of[gcoords]
+                units.append(Unit(name=f"{island.name}{list(coord)}", group=g, island=ii, chips=1, coord=coord,
+                                  slowdown=slowdowns.get((ii, coord), 1.0)))
+                self.mesh.append(mesh)
+        self.units = tuple(units)
+        self._unit_at = {(u.island, u.coord): i for i, u in enumerate(units)}
+        link_factor = links.as_dict()
+        self.capacity: dict[Resource, float] = {}
+        one_way = self.chip.ici_link_bytes_per_s
+        for ii, island in enumerate(cluster.islands):
+            for coord in itertools.product(*(range(n) for n in island.shape)):
+                for d in range(len(island.shape)):
+                    for step in (1, -1):
+                        nxt = self._neighbour(island, coord, d, step)
+                        if nxt is not None:
+                            self.capacity[(ii, coord, nxt)] = one_way * link_factor.get((ii, coord, nxt), 1.0)
+        host_bw = self.chip.dcn_bytes_per_s_per_host
+        for u in self.units:
+            host = self._host(u)
+            self.capacity[host + ("out",)] = host_bw
+            self.capacity[host + ("in",)] = host_bw
+        self._usage_cache: dict = {}
+        self._members_cache: dict = {}
+
+    # --- coordinates ---------------------------------------------------------------------------------
+    def _dcn_coords(self, island: int) -> dict[str, int]:
+        """Mixed-radix digits of the island index over the DCN axes (placement's group order)."""
+        dcn = [(a, n) for a, n in self.program.group_axes if a.startswith("dcn.")]
+        coords, rest = {}, island
+        for a, n in reversed(dcn):
+            coords[a] = rest % n
+            rest //= n
+        return coords
+
+    def _axis_coord(self, coord: tuple[int, ...], axis) -> int:
+        index = 0
+        dims = self.cluster.islands[0].dims
+        for seg in axis.segments:
+            index = index * seg.size + (coord[dims.index(seg.dim)] // seg.stride) % seg.size
+        return index
+
+    @staticmethod
+    def _neighbour(island, coord, d, step):
+        n = island.shape[d]
+        if n == 1:
+            return None
+        nxt = list(coord)
+        nxt[d] += step
+        if not 0 <= nxt[d] < n:
+            if not island.wraparound[d]:
+                return None
+            nxt[d] %= n
+        return tuple(nxt)
+
+    def _host(self, u: Unit) -> tuple:
+        block = (2, 2, 1) if len(u.coord) == 3 else (2, self.chip.chips_per_host // 2)
+        return ("host", u.island, tuple(c // b for c, b in zip(u.coord, block)))
+
+    # --- collectives ---------------------------------------------------------------------------------
+    def group_members(self, u: int, axis: str) -> tuple[Hashable, list[int]]:
+        """Chips with the same torus coordinate on the other islands along a DCN axis."""
+        unit = self.units[u]
+        dcn = self._dcn_coords(unit.island)
+        n = dict(self.program.group_axes)[axis]
+        members = []
+        for j in range(n):
+            target = dict(dcn, **{axis: j})
+            island = 0
+            for a, size in [(a, s) for a, s in self.program.group_axes if a.startswith("dcn.")]:
+                island = island * size + target[a]
+            members.append(self._unit_at[(island, unit.coord)])
+        key = (unit.coord, tuple(sorted((a, c) for a, c in dcn.items() if a != axis)))
+        return key, members
+
+    def members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
+        cached = self._members_cache.get((op.axis, u))
+        if cached is None:
+            cached = self._find_members(u, op)
+            for m in cached[1]:
+                self._members_cache[(op.axis, m)] = cached
+        return cached
+
+    def _find_members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
+        if op.axis.startswith("dcn."):
+            return self.group_members(u, op.axis)
+        unit = self.units[u]
+        axis = self.placement.axis(op.axis)
+        dims = self.cluster.islands[unit.island].dims
+        # The chips of the axis group: vary this axis's segments, keep every other coordinate.
+        coords = [list(unit.coord)]
+        for seg in axis.segments:
+            d = dims.index(seg.dim)
+            base = [c for c in coords]
+            coords = []
+            for c in base:
+                start = c[d] - ((c[d] // seg.stride) % seg.size) * seg.stride
+                for k in range(seg.size):
+                    moved = list(c)
+                    moved[d] = start + k * seg.stride
+                    coords.append(moved)
+        members = sorted(self._unit_at[(unit.island, tuple(c))] for c in coords)
+        return (unit.island, op.axis, members[0]), members
+
+    def peer(self, u: int, op: CommOp) -> int:
+        """The chip of the receiving group with the same coordinate on every other axis."""
+        unit = self.units[u]
+        if op.axis.startswith("dcn."):
+            _, members = self.group_members(u, op.axis)
+            return next(m for m in members if self.units[m].group == op.peer_group)
+        axis = self.placement.axis(op.axis)
+        seg = axis.segments[0]
+        d = self.cluster.islands[unit.island].dims.index(seg.dim)
+        step = 1 if op.peer_group > unit.group else -1
+        target = list(unit.coord)
+        target[d] += step * seg.stride
+        return self._unit_at[(unit.island, tuple(target))]
+
+    def _path(self, island: int, a: tuple[int, ...], d: int, hops: int, step: int) -> list[tuple]:
+        """Directed links from chip a, `hops` steps along dim d, rerouting around failed links."""
+        isl = self.cluster.islands[island]
+        links, cur = [], a
+        for _ in range(hops):
+            nxt = self._neighbour(isl, cur, d, step)
+            links.extend(self._route(island, cur, nxt, d))
+            cur = nxt
+        return links
+
+    def _route(self, island, a, b, d) -> list[tuple]:
+        """A failed link's traffic detours through a neighbouring ring: across, along, back."""
+        if self.capacity.get((island, a, b), 0.0) > 0.0:
+            return [(island, a, b)]
+        isl = self.cluster.islands[island]
+        for k in range(len(isl.shape)):
+            if k == d:
+                continue
+            for side in (1, -1):
+                a2, b2 = self._neighbour(isl, a, k, side), self._neighbour(isl, b, k, side)
+                if a2 is None or b2 is None:
+                    continue
+                detour = [(island, a, a2), (island, a2, b2), (island, b2, b)]
+                if all(self.capacity.get(link, 0.0) > 0.0 for link in detour):
+                    return detour
+        raise RuntimeError(f"no route around failed link {a}->{b} on island {island}")
+
+    def _ring_usage(self, members: list[int], axis) -> Usage:
+        """Per member byte, the load on each directed link of the members' rings (or lines)."""
+        first = self.units[members[0]]
+        island = first.island
+        dims = self.cluster.islands[island].dims
+        w = self.chip.ici_bidirectional_bytes_per_s
+        effective = [w / seg.link_load for seg in axis.segments]
+        total = sum(effective)
+        usage: Usage = {}
+        member_set = {self.units[m].coord for m in members}
+        for seg, eff in zip(axis.segments, effective):
+            share = eff / total
+            d = dims.index(seg.dim)
+            # A wrapped ring sends half each way; a line runs a one-way ring whose return crosses every link.
+            weight = share * (0.5 if seg.ring else 1.0)
+            for coord in member_set:
+                pos = (coord[d] // seg.stride) % seg.size
+                if seg.ring or pos < seg.size - 1:
+                    for link in self._path(island, coord, d, seg.stride, +1):
+                        usage[link] = usage.get(link, 0.0) + weight
+                    nxt = list(coord)
+                    nxt[d] = (coord[d] + seg.stride) % self.cluster.islands[island].shape[d]
+                    for link in self._path(island, tuple(nxt), d, seg.stride, -1):
+                        usage[link] = usage.get(link, 0.0) + weight
+        return usage
+
+    def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+        if op.axis.startswith("dcn."):
+            return _dcn_ring(op, members, lambda a, b: {self._host(self.units[a]) + ("out",): 1.0,
+                                                        self._host(self.units[b]) + ("in",): 1.0})
+        axis = self.placement.axis(op.axis)
+        key = (op.axis, members[0])
+        usage = self._usage_cache.get(key)
+        if usage is None:
+            usage = self._usage_cache[key] = self._ring_usage(members, axis)
+        hops = sum(seg.latency_hops for seg in axis.segments)
+        floor = LATENCY_FACTOR[op.collective] * self.chip.ici_hop_latency_s * hops
+        return [Flow(ici_member_bytes(op.collective, op.bytes, axis), usage, 0.0)], floor
+
+    def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
+        a, b = self.units[u], self.units[peer]
+        if op.axis.startswith("dcn."):
+            return Flow(op.bytes, {self._host(a) + ("out",): 1.0, self._host(b) + ("in",): 1.0},
+                        dcn_latency_s("send", 2))
+        seg = self.placement.axis(op.axis).segments[0]
+        d = self.cluster.islands[a.island].dims.index(seg.dim)
+        step = 1 if b.group > a.group else -1
+        links = self._path(a.island, a.coord, d, seg.stride, step)
+        return Flow(op.bytes, {link: 1.0 for link in links}, self.chip.ici_hop_latency_s * seg.stride)
+
+
+def chips_of(cluster: Cluster) -> int:
+    return sum(math.prod(i.shape) for i in cluster.islands)

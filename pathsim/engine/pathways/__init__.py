@@ -1,0 +1,15 @@
+"""The Pathways control plane as simpy actors: clients, a resource manager, one gang scheduler per island,
+per-host executors, device queues with HBM back-pressure, and the dataflow between islands.
+
+Inputs and outputs are the frozen dataclasses of `specs`; the drivers in pathsim.pathways build them from
+experiment files and turn the results into tables.
+"""
+
+from pathsim.engine.pathways.dataflow import run_data_parallel, run_pipeline
+from pathsim.engine.pathways.deadlock import run_deadlock
+from pathsim.engine.pathways.dispatch import run_dispatch
+from pathsim.engine.pathways.resource_manager import ResourceManager, VirtualSlice
+from pathsim.engine.pathways.tenancy import run_tenancy
+
+__all__ = ["ResourceManager", "VirtualSlice", "run_data_parallel", "run_deadlock", "run_dispatch",
+           "run_pipeline", "run_tenancy"]

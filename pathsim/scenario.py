@@ -1,0 +1,70 @@
+"""Scenario --> what the engine needs: the simulation mode, per-chip slowdowns and ICI link changes,
+checked against the cluster (a straggler on a chip that does not exist is refused, naming the field)."""
+
+from __future__ import annotations
+
+import itertools
+
+from pathsim.engine.fabric import LinkState
+from pathsim.errors import ConfigError
+from pathsim.experiment import ScenarioConfig
+from pathsim.topology import DIM_NAMES, Cluster
+
+
+def choose_mode(scenario: ScenarioConfig, override: str | None) -> str:
+    mode = override or scenario.mode
+    if mode == "auto":
+        return "full" if scenario.breaks_symmetry else "folded"
+    if mode == "folded" and scenario.breaks_symmetry:
+        raise ConfigError("scenario.mode", "folded mode assumes identical chips; stragglers and link changes "
+                          "need mode full (or auto)")
+    return mode
+
+
+def _island(cluster: Cluster, index: int, field: str):
+    if index >= len(cluster.islands):
+        raise ConfigError(field, f"island {index} does not exist; the topology has {len(cluster.islands)}")
+    return cluster.islands[index]
+
+
+def _check_coord(coord: list[int], shape: tuple[int, ...], field: str, what: str) -> tuple[int, ...]:
+    if len(coord) != len(shape) or any(not 0 <= c < n for c, n in zip(coord, shape)):
+        raise ConfigError(field, f"{what} {coord} is outside {'x'.join(map(str, shape))}")
+    return tuple(coord)
+
+
+def slowdowns(scenario: ScenarioConfig, cluster: Cluster) -> dict[tuple[int, tuple[int, ...]], float]:
+    out: dict[tuple[int, tuple[int, ...]], float] = {}
+    for k, s in enumerate(scenario.stragglers):
+        field = f"scenario.stragglers.{k}"
+        island = _island(cluster, s.island, f"{field}.island")
+        if s.chip is not None:
+            chips = [_check_coord(s.chip, island.shape, f"{field}.chip", "chip")]
+        else:
+            block = (2, 2, 1) if len(island.shape) == 3 else (2, cluster.chip.chips_per_host // 2)
+            hosts = tuple(max(1, -(-n // b)) for n, b in zip(island.shape, block))
+            host = _check_coord(s.host, hosts, f"{field}.host", "host")
+            ranges = [range(h * b, min((h + 1) * b, n)) for h, b, n in zip(host, block, island.shape)]
+            chips = list(itertools.product(*ranges))
+        for chip in chips:
+            out[(s.island, chip)] = max(out.get((s.island, chip), 1.0), s.slowdown)
+    return out
+
+
+def link_state(scenario: ScenarioConfig, cluster: Cluster) -> LinkState:
+    factors = []
+    for k, link in enumerate(scenario.links):
+        field = f"scenario.links.{k}"
+        island = _island(cluster, link.island, f"{field}.island")
+        a = _check_coord(link.chip, island.shape, f"{field}.chip", "chip")
+        d = DIM_NAMES.index(link.dim)
+        if d >= len(island.shape):
+            raise ConfigError(f"{field}.dim", f"{link.dim} is not a dim of a {len(island.shape)}D torus")
+        b = list(a)
+        b[d] += 1
+        if b[d] == island.shape[d]:
+            if not island.wraparound[d]:
+                raise ConfigError(f"{field}.chip", f"chip {list(a)} has no + neighbour along {link.dim}")
+            b[d] = 0
+        factors.append(((link.island, a, tuple(b)), link.factor))
+    return LinkState(factors=tuple(factors))
