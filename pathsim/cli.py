@@ -37,6 +37,15 @@ def _run(args: argparse.Namespace) -> int:
             print(summarize(data["kind"], table))
             print(f"results: {out}")
             return 0
+    from pathsim.jobs import is_shared_pod, jobs_report, run_shared_pod
+
+    if is_shared_pod(data):
+        results = run_shared_pod(path)
+        if args.json:
+            print(json.dumps([dict(vars(r), slowdown=r.slowdown) for r in results], indent=2))
+        else:
+            print(jobs_report(data.get("name", path.stem), results), end="")
+        return 0
     from pathsim.api import run_experiment
     from pathsim.report import result_dict, text_report
 

@@ -44,3 +44,4 @@ class Timeline:
     pipelined: bool
     end_s: float
     events_processed: int
+    group_end_s: tuple[float, ...] = ()  # when each program group finished its last op

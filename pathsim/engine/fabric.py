@@ -14,7 +14,6 @@ spread over the links), which tests check.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
 from typing import Hashable
 
@@ -125,8 +124,9 @@ class FullFabric:
 
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
                  slowdowns: dict[tuple[int, tuple[int, ...]], float] | None = None,
-                 links: LinkState = LinkState()) -> None:
+                 links: LinkState = LinkState(), slot: "PodSlot | None" = None) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
+        self.slot = slot
         slowdowns = slowdowns or {}
         self.ici_axes = [a for a in placement.axes if a.network == "ici"]
         group_axes = [a for a, _ in program.group_axes]
@@ -139,12 +139,13 @@ class FullFabric:
                 mesh = {a.axis: self._axis_coord(coord, a) for a in self.ici_axes}
                 gcoords = tuple(mesh[a] if a in mesh else dcn_coords[a] for a in group_axes)
                 g = index_of[gcoords]
-                units.append(Unit(name=f"{island.name}{list(coord)}", group=g, island=ii, chips=1, coord=coord,
+                prefix = f"{slot.job}:" if slot else ""
+                units.append(Unit(name=f"{prefix}{island.name}{list(coord)}", group=g, island=ii, chips=1, coord=coord,
                                   slowdown=slowdowns.get((ii, coord), 1.0)))
                 self.mesh.append(mesh)
         self.units = tuple(units)
         self._unit_at = {(u.island, u.coord): i for i, u in enumerate(units)}
-        link_factor = links.as_dict()
+        self._factor = links.as_dict()
         self.capacity: dict[Resource, float] = {}
         one_way = self.chip.ici_link_bytes_per_s
         for ii, island in enumerate(cluster.islands):
@@ -153,7 +154,8 @@ class FullFabric:
                     for step in (1, -1):
                         nxt = self._neighbour(island, coord, d, step)
                         if nxt is not None:
-                            self.capacity[(ii, coord, nxt)] = one_way * link_factor.get((ii, coord, nxt), 1.0)
+                            for res in self._physical(ii, coord, nxt, d, step):
+                                self.capacity[res] = one_way * self._factor.get((ii, coord, nxt), 1.0)
         host_bw = self.chip.dcn_bytes_per_s_per_host
         for u in self.units:
             host = self._host(u)
@@ -194,7 +196,18 @@ class FullFabric:
 
     def _host(self, u: Unit) -> tuple:
         block = (2, 2, 1) if len(u.coord) == 3 else (2, self.chip.chips_per_host // 2)
+        if self.slot is not None:
+            coord = tuple(c + o for c, o in zip(u.coord, self.slot.origin))
+            return ("host", "pod", tuple(c // b for c, b in zip(coord, block)))
         return ("host", u.island, tuple(c // b for c, b in zip(u.coord, block)))
+
+    def _physical(self, island: int, a: tuple[int, ...], b: tuple[int, ...], d: int, step: int) -> list[tuple]:
+        """The physical links carrying the slice's link a->b: itself, or, in a shared pod, the pod's link
+        between the same chips; a slice's wraparound is an OCS circuit of its own, or without the OCS the
+        way round the rest of the pod's ring (through other jobs' chips)."""
+        if self.slot is None:
+            return [(island, a, b)]
+        return self.slot.physical(a, b, d, step)
 
     # --- collectives ---------------------------------------------------------------------------------
     def group_members(self, u: int, axis: str) -> tuple[Hashable, list[int]]:
@@ -261,14 +274,17 @@ class FullFabric:
         links, cur = [], a
         for _ in range(hops):
             nxt = self._neighbour(isl, cur, d, step)
-            links.extend(self._route(island, cur, nxt, d))
+            links.extend(self._route(island, cur, nxt, d, step))
             cur = nxt
         return links
 
-    def _route(self, island, a, b, d) -> list[tuple]:
+    def _alive(self, island, a, b) -> bool:
+        return self._factor.get((island, a, b), 1.0) > 0.0
+
+    def _route(self, island, a, b, d, step) -> list[tuple]:
         """A failed link's traffic detours through a neighbouring ring: across, along, back."""
-        if self.capacity.get((island, a, b), 0.0) > 0.0:
-            return [(island, a, b)]
+        if self._alive(island, a, b):
+            return self._physical(island, a, b, d, step)
         isl = self.cluster.islands[island]
         for k in range(len(isl.shape)):
             if k == d:
@@ -277,9 +293,9 @@ class FullFabric:
                 a2, b2 = self._neighbour(isl, a, k, side), self._neighbour(isl, b, k, side)
                 if a2 is None or b2 is None:
                     continue
-                detour = [(island, a, a2), (island, a2, b2), (island, b2, b)]
-                if all(self.capacity.get(link, 0.0) > 0.0 for link in detour):
-                    return detour
+                hops = [(a, a2, k, side), (a2, b2, d, step), (b2, b, k, -side)]
+                if all(self._alive(island, x, y) for x, y, _, _ in hops):
+                    return [r for x, y, dim, st in hops for r in self._physical(island, x, y, dim, st)]
         raise RuntimeError(f"no route around failed link {a}->{b} on island {island}")
 
     def _ring_usage(self, members: list[int], axis) -> Usage:
@@ -333,5 +349,27 @@ class FullFabric:
         return Flow(op.bytes, {link: 1.0 for link in links}, self.chip.ici_hop_latency_s * seg.stride)
 
 
-def chips_of(cluster: Cluster) -> int:
-    return sum(math.prod(i.shape) for i in cluster.islands)
+@dataclass(frozen=True)
+class PodSlot:
+    """Where a job's single-island slice sits in a shared pod's torus."""
+
+    job: str
+    origin: tuple[int, ...]
+    pod_shape: tuple[int, ...]
+    pod_wraps: tuple[bool, ...]
+    ocs: bool
+
+    def physical(self, a: tuple[int, ...], b: tuple[int, ...], d: int, step: int) -> list[tuple]:
+        pa = tuple(c + o for c, o in zip(a, self.origin))
+        pb = tuple(c + o for c, o in zip(b, self.origin))
+        if abs(a[d] - b[d]) == 1:
+            return [("pod", pa, pb)]
+        if self.ocs:
+            return [("ocs", self.job, pa, pb)]
+        links, cur = [], pa
+        while cur != pb:  # the long way round the pod's ring
+            nxt = list(cur)
+            nxt[d] = (cur[d] + step) % self.pod_shape[d]
+            links.append(("pod", cur, tuple(nxt)))
+            cur = tuple(nxt)
+        return links

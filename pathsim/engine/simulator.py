@@ -95,6 +95,7 @@ class _Run:
         self.spans: list[Span] = []
         self.watchers: dict[tuple[int, int], simpy.Event] = {}
         self.last_completion_s = 0.0
+        self.group_end_s = [0.0] * len(program.groups)
 
     # --- dependency bookkeeping ----------------------------------------------------------------------
     def _ops(self, u: int):
@@ -105,7 +106,7 @@ class _Run:
 
     def _complete(self, u: int, i: int, plan: _GroupPlan | None = None) -> None:
         self.done[u][i] = 1
-        self.last_completion_s = self.env.now
+        self._finished_at(u)
         if self.watchers:
             watcher = self.watchers.pop((u, i), None)
             if watcher is not None:
@@ -116,6 +117,13 @@ class _Run:
             count[j] -= 1
             if count[j] == 0:
                 self._on_deps_done(u, j, plan)
+
+    def _finished_at(self, u: int) -> None:
+        now = self.env.now
+        self.last_completion_s = now
+        group = self.units[u].group
+        if now > self.group_end_s[group]:
+            self.group_end_s[group] = now
 
     def _on_deps_done(self, u: int, j: int, plan: _GroupPlan) -> None:
         if (u, plan.computation[j]) not in self.open_gates:
@@ -164,7 +172,7 @@ class _Run:
                     end = t + plan.durations_s[i] * unit.slowdown
                     self._span(u, "compute", "compute", ops[i], t, end, nbytes=ops[i].hbm_bytes, flops=ops[i].flops)
                     t = end
-            self.last_completion_s = self.env.now
+            self._finished_at(u)
             for i in plan.announce[k]:
                 self._complete(u, i, plan)
 
@@ -304,7 +312,8 @@ class _Run:
         return Timeline(spans=tuple(self.spans), link_samples=tuple(self.net.samples),
                         groups=tuple(self.units[u].name for u in recorded),
                         group_chips=tuple(self.units[u].chips for u in recorded), pipelined=pipelined,
-                        end_s=self.last_completion_s, events_processed=steps)
+                        end_s=self.last_completion_s, events_processed=steps,
+                        group_end_s=tuple(self.group_end_s))
 
 
 def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispatch: str = "pathways_async",

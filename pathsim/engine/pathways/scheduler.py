@@ -77,7 +77,7 @@ class GangScheduler:
             latency = self._dispatch_latency_s(len(req.hosts))
             idle_at = max(self.est_idle_s[h] for h in req.hosts)
             early = idle_at - env.now - latency - lat.scheduler_lookahead_s
-            if early > 0:
+            if early > 1e-12:  # a tolerance: float rounding must not re-arm ever smaller waits
                 yield env.timeout(early)  # the devices are busy long enough: decide later
                 continue
             self.pending[req.client].popleft()
