@@ -85,9 +85,11 @@ class _Run:
         self.plans = [_plan_group(g.ops, cost) for g in program.groups]
         self.count = [list(self.plans[u.group].deps_count) for u in self.units]
         self.done = [bytearray(len(self.plans[u.group].deps_count)) for u in self.units]
-        self.waiting: dict[tuple[int, int], simpy.Event] = {}
+        self.unit_plan = [self.plans[u.group] for u in self.units]
+        self.segment_at = [0] * len(self.units)  # the next segment of each unit's compute stream
+        self.stalled: set[int] = set()  # units whose stream waits for its next segment's dependencies
         self.gated: dict[tuple[int, str], list[int]] = {}
-        self.open_gates: set[tuple[int, str]] = set()
+        self.gates: list[set[str]] = [set() for _ in self.units]  # computations enqueued on each unit
         self.gangs: dict[tuple, _Gang] = {}
         self.sent: set[tuple[str, int]] = set()
         self.receivers: dict[tuple[str, int], int] = {}
@@ -102,7 +104,7 @@ class _Run:
         return self.program.groups[self.units[u].group].ops
 
     def _ready(self, u: int, i: int) -> bool:
-        return self.count[u][i] == 0 and (u, self.plans[self.units[u].group].computation[i]) in self.open_gates
+        return self.count[u][i] == 0 and self.unit_plan[u].computation[i] in self.gates[u]
 
     def _complete(self, u: int, i: int, plan: _GroupPlan | None = None) -> None:
         self.done[u][i] = 1
@@ -111,7 +113,7 @@ class _Run:
             watcher = self.watchers.pop((u, i), None)
             if watcher is not None:
                 watcher.succeed()
-        plan = plan or self.plans[self.units[u].group]
+        plan = plan or self.unit_plan[u]
         count = self.count[u]
         for j in plan.dependents[i]:
             count[j] -= 1
@@ -126,19 +128,19 @@ class _Run:
             self.group_end_s[group] = now
 
     def _on_deps_done(self, u: int, j: int, plan: _GroupPlan) -> None:
-        if (u, plan.computation[j]) not in self.open_gates:
+        if plan.computation[j] not in self.gates[u]:
             self.gated.setdefault((u, plan.computation[j]), []).append(j)
             return
         if plan.is_compute[j]:
-            event = self.waiting.pop((u, j), None)
-            if event is not None:
-                event.succeed()
+            if u in self.stalled and plan.segments[self.segment_at[u]][0] == j:
+                self.stalled.discard(u)
+                self._run_segment(u)
         else:
             self._start_comm(u, j)
 
     def open_gate(self, u: int, computation: str) -> None:
-        self.open_gates.add((u, computation))
-        plan = self.plans[self.units[u].group]
+        self.gates[u].add(computation)
+        plan = self.unit_plan[u]
         for i, c in enumerate(plan.computation):
             if c == computation and plan.deps_count[i] == 0:
                 self._on_deps_done(u, i, plan)
@@ -151,30 +153,40 @@ class _Run:
             self.spans.append(Span(self.units[u].name, track, lane, op.name, op.phase, start, end, flops, nbytes))
 
     # --- compute -------------------------------------------------------------------------------------
-    def compute_stream(self, u: int):
-        unit = self.units[u]
-        plan = self.plans[unit.group]
-        ops = self._ops(u)
-        recorded = u in self.record
+    def _next_segment(self, u: int) -> None:
+        """Run the unit's next segment of compute ops, or stall until its dependencies are done."""
+        plan = self.unit_plan[u]
+        k = self.segment_at[u]
+        if k == len(plan.segments):
+            return
+        if self._ready(u, plan.segments[k][0]):
+            self._run_segment(u)
+        else:
+            self.stalled.add(u)
+
+    def _run_segment(self, u: int) -> None:
+        k = self.segment_at[u]
+        start = self.env.now
+        timer = self.env.timeout(self.unit_plan[u].segment_s[k] * self.units[u].slowdown)
+        timer.callbacks.append(lambda _e: self._segment_done(u, k, start))
+
+    def _segment_done(self, u: int, k: int, start: float) -> None:
+        plan = self.unit_plan[u]
+        segment = plan.segments[k]
         done = self.done[u]
-        for k, segment in enumerate(plan.segments):
-            first = segment[0]
-            if not self._ready(u, first):
-                event = self.waiting[(u, first)] = self.env.event()
-                yield event
-            start = self.env.now
-            yield self.env.timeout(plan.segment_s[k] * unit.slowdown)
+        for i in segment:
+            done[i] = 1
+        if u in self.record:
+            ops, slowdown, t = self._ops(u), self.units[u].slowdown, start
             for i in segment:
-                done[i] = 1
-            if recorded:
-                t = start
-                for i in segment:
-                    end = t + plan.durations_s[i] * unit.slowdown
-                    self._span(u, "compute", "compute", ops[i], t, end, nbytes=ops[i].hbm_bytes, flops=ops[i].flops)
-                    t = end
-            self._finished_at(u)
-            for i in plan.announce[k]:
-                self._complete(u, i, plan)
+                end = t + plan.durations_s[i] * slowdown
+                self._span(u, "compute", "compute", ops[i], t, end, nbytes=ops[i].hbm_bytes, flops=ops[i].flops)
+                t = end
+        self._finished_at(u)
+        self.segment_at[u] = k + 1
+        for i in plan.announce[k]:
+            self._complete(u, i, plan)
+        self._next_segment(u)
 
     # --- communication -------------------------------------------------------------------------------
     def _after(self, events: list[simpy.Event], floor_s: float, then) -> None:
@@ -298,7 +310,7 @@ class _Run:
         env = self.env
         env.process(self.controller())
         for u in range(len(self.units)):
-            env.process(self.compute_stream(u))
+            self._next_segment(u)
         steps = 0
         while env.peek() < math.inf:
             env.step()
