@@ -94,14 +94,18 @@ def _sub_block_core(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, phase: Ph
     return last
 
 
+def _norm_and_gather(b: GroupBuilder, s: Shard, tag: str, x: int | None) -> int | None:
+    """Layer norm of the per-chip activation, then (2D sharding) its all-gather over tensor."""
+    norm = b.compute(f"{tag}.norm", "norm", "forward", deps=(x,), hbm_bytes=_norm_bytes(s))
+    if s.style != "2d":
+        return norm
+    return b.collective(f"{tag}.ag_x", "all_gather", TENSOR, s.activation_bytes_full, "forward", deps=(norm,)) or norm
+
+
 def forward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, x: int | None,
                       weights: int | None) -> int | None:
     """Returns the op whose completion makes the sub-block's output available."""
-    norm = b.compute(f"{tag}.norm", "norm", "forward", deps=(x,), hbm_bytes=_norm_bytes(s))
-    x_full = norm
-    if s.style == "2d":
-        x_full = b.collective(f"{tag}.ag_x", "all_gather", TENSOR, s.activation_bytes_full, "forward",
-                              deps=(norm,)) or norm
+    x_full = _norm_and_gather(b, s, tag, x)
     proj_in = b.compute(f"{tag}.proj_in", "matmul", "forward", deps=(x_full, weights),
                         matmul=MatmulShape(m=s.tokens, k=s.d_model, n=_in_width(s, sb)))
     core = _sub_block_core(b, s, sb, tag, "forward", proj_in, 1.0, 1.0)
@@ -192,11 +196,7 @@ def loss_forward_backward(b: GroupBuilder, s: Shard, tag: str, x: int | None,
     """Final norm, logits over the vocabulary shard, softmax cross-entropy and its gradient.
 
     Returns (op making d(loss)/d(input) available, ops producing the output-embedding gradient)."""
-    norm = b.compute(f"{tag}.final_norm", "norm", "forward", deps=(x,), hbm_bytes=_norm_bytes(s))
-    x_full = norm
-    if s.style == "2d":
-        x_full = b.collective(f"{tag}.final_ag_x", "all_gather", TENSOR, s.activation_bytes_full, "forward",
-                              deps=(norm,)) or norm
+    x_full = _norm_and_gather(b, s, f"{tag}.final", x)
     logits = b.compute(f"{tag}.logits", "matmul", "forward", deps=(x_full, table),
                        matmul=MatmulShape(m=s.tokens, k=s.d_model, n=s.vocab_local))
     # f32 logits written, read for max/sum and read again for the gradient, which is written.
