@@ -17,6 +17,21 @@ class RuntimeLatencies:
     host_enqueue_s: float = 20e-6
     # Controller-side work per computation per island (allocation, scheduling, coordination).
     controller_work_s: float = 50e-6
+    # --- Pathways control plane (pathsim.engine.pathways); chosen before any comparison with the paper ---
+    # CPU time one process spends to send or to receive one small RPC (serialize, syscall, completion
+    # queue): the order of a gRPC small-message cost, tens of microseconds. It is what makes a single
+    # controller's fan-out to H hosts cost O(H) per dispatched unit.
+    rpc_cpu_s: float = 20e-6
+    # Python-side cost of one JAX-style call (argument flattening, cache lookup, hand-off to C++): JAX
+    # documents its per-call dispatch overhead as tens of microseconds. Paid by every multi-controller
+    # host per call, and by the Pathways client per call.
+    python_call_s: float = 30e-6
+    # Device-side fixed cost of running one already-enqueued compiled program (launch, a scalar op):
+    # a few microseconds, the order of an accelerator kernel launch.
+    device_program_s: float = 5e-6
+    # How far ahead of the devices a gang scheduler commits work: reference/pathways.md says the
+    # scheduler implements policy "at a millisecond time scale".
+    scheduler_lookahead_s: float = 1e-3
 
 
 RUNTIME = RuntimeLatencies()

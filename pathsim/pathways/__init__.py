@@ -1,0 +1,37 @@
+"""Pathways experiments: configs, sweep drivers and summaries (no simpy here; the actors live in
+pathsim.engine.pathways).
+
+`run_pathways_experiment(path, out_csv)` runs one experiments/pathways_*.yaml whose `kind` is in
+PATHWAYS_KINDS and returns its results as a DataFrame (also written as CSV when `out_csv` is given).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pathsim.errors import ConfigError
+from pathsim.experiment import read_yaml
+from pathsim.pathways import deadlock, dispatch, multiisland, multitenancy
+from pathsim.pathways.config import PATHWAYS_KINDS, parse
+
+_DRIVERS = {"pathways_dispatch": dispatch, "pathways_multitenancy": multitenancy,
+            "pathways_multiisland": multiisland, "pathways_deadlock": deadlock}
+
+
+def run_pathways_experiment(path: Path, out_csv: Path | None = None) -> pd.DataFrame:
+    cfg = parse(read_yaml(Path(path), "experiment"))
+    df = _DRIVERS[cfg.kind].run(cfg)
+    if out_csv is not None:
+        df.to_csv(out_csv, index=False)
+    return df
+
+
+def summarize(kind: str, df: pd.DataFrame) -> str:
+    if kind not in _DRIVERS:
+        raise ConfigError("kind", f"{kind!r} is not a Pathways experiment; known: {', '.join(sorted(_DRIVERS))}")
+    return _DRIVERS[kind].summarize(df)
+
+
+__all__ = ["PATHWAYS_KINDS", "run_pathways_experiment", "summarize"]

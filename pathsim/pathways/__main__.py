@@ -1,0 +1,32 @@
+"""`python -m pathsim.pathways FILE.yaml [--out results.csv]`: what `pathsim run` does for Pathways kinds."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pathsim.errors import ConfigError
+from pathsim.experiment import read_yaml
+from pathsim.pathways import run_pathways_experiment, summarize
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pathsim.pathways")
+    parser.add_argument("experiment", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="CSV path (default: <name>.csv here)")
+    args = parser.parse_args(argv)
+    try:
+        data = read_yaml(args.experiment, "experiment")
+        out = args.out or Path(f"{data.get('name', args.experiment.stem)}.csv")
+        df = run_pathways_experiment(args.experiment, out)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summarize(data["kind"], df))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
