@@ -26,7 +26,7 @@ class FlowSpec:
     """Bytes one member moves, the load per byte on each resource, and the latency floor."""
 
     bytes: float
-    usage: tuple[tuple[str, float], ...]  # (resource name, load per byte), e.g. ("ici.x", 1.0)
+    usage: tuple[tuple[str, float], ...]  # (resource, load per byte): "ici.x+" is one chip's +x out-link
     min_duration_s: float
 
 
@@ -43,20 +43,24 @@ def ici_member_bytes(kind: str, v_bytes: float, axis: AxisPlacement) -> float:
     return member_bytes(kind, v_bytes, axis.size) / gain
 
 
-def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec) -> FlowSpec:
+def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec, forward: bool = True) -> FlowSpec:
+    """Loads on one chip's out-links, one resource per dim and direction (capacity: one link one way).
+    A ring sends half each way; a line runs a one-way ring whose return crosses every link backwards."""
     w = chip.ici_bidirectional_bytes_per_s
     segs = axis.segments
     if kind == "send":
-        # Point-to-point to the neighbour along the axis: one link, one direction.
+        # Point-to-point to the neighbour along the axis: one link, one direction, `stride` hops.
         seg = segs[0]
-        return FlowSpec(bytes=v_bytes, usage=((f"ici.{seg.dim}", 2.0 * seg.stride),),
+        return FlowSpec(bytes=v_bytes, usage=((f"ici.{seg.dim}{'+' if forward else '-'}", float(seg.stride)),),
                         min_duration_s=chip.ici_hop_latency_s * seg.stride)
     effective = [w / seg.link_load for seg in segs]
     total = sum(effective)
     # Bytes split over the segments in proportion to their bandwidth, so all finish together.
     usage: dict[str, float] = {}
     for seg, eff in zip(segs, effective):
-        usage[f"ici.{seg.dim}"] = usage.get(f"ici.{seg.dim}", 0.0) + (eff / total) * seg.link_load
+        for direction in "+-":
+            key = f"ici.{seg.dim}{direction}"
+            usage[key] = usage.get(key, 0.0) + (eff / total) * seg.link_load / 2.0
     hops = sum(seg.latency_hops for seg in segs)
     return FlowSpec(bytes=ici_member_bytes(kind, v_bytes, axis), usage=tuple(sorted(usage.items())),
                     min_duration_s=LATENCY_FACTOR[kind] * chip.ici_hop_latency_s * hops)
@@ -85,6 +89,5 @@ def closed_form_time_s(kind: str, v_bytes: float, axis: AxisPlacement, chip: Chi
         rate = dcn_chip_bytes_per_s(chip)
         return max(dcn_latency_s(kind, axis.size), dcn_flow_bytes(kind, v_bytes, axis.size) / rate)
     flow = ici_flow(kind, v_bytes, axis, chip)
-    w = chip.ici_bidirectional_bytes_per_s
-    rate = min(w / load for _, load in flow.usage)
+    rate = min(chip.ici_link_bytes_per_s / load for _, load in flow.usage)
     return max(flow.min_duration_s, flow.bytes / rate)

@@ -61,6 +61,14 @@ class Placement:
         raise KeyError(name)
 
 
+def axis_coordinate(coord: tuple[int, ...], axis: AxisPlacement, dims: tuple[str, ...]) -> int:
+    """A chip's index along a mesh axis: mixed radix over the axis's segments."""
+    index = 0
+    for seg in axis.segments:
+        index = index * seg.size + (coord[dims.index(seg.dim)] // seg.stride) % seg.size
+    return index
+
+
 class _DimPool:
     """What is left of each torus dim to hand out to axes."""
 

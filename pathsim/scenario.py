@@ -8,7 +8,7 @@ import itertools
 from pathsim.engine.fabric import LinkState
 from pathsim.errors import ConfigError
 from pathsim.experiment import ScenarioConfig
-from pathsim.topology import DIM_NAMES, Cluster
+from pathsim.topology import DIM_NAMES, Cluster, host_block
 
 
 def choose_mode(scenario: ScenarioConfig, override: str | None) -> str:
@@ -41,7 +41,7 @@ def slowdowns(scenario: ScenarioConfig, cluster: Cluster) -> dict[tuple[int, tup
         if s.chip is not None:
             chips = [_check_coord(s.chip, island.shape, f"{field}.chip", "chip")]
         else:
-            block = (2, 2, 1) if len(island.shape) == 3 else (2, cluster.chip.chips_per_host // 2)
+            block = host_block(cluster.chip, len(island.shape))
             hosts = tuple(max(1, -(-n // b)) for n, b in zip(island.shape, block))
             host = _check_coord(s.host, hosts, f"{field}.host", "host")
             ranges = [range(h * b, min((h + 1) * b, n)) for h, b, n in zip(host, block, island.shape)]

@@ -146,7 +146,7 @@ def _twistable(shape: tuple[int, ...]) -> bool:
     return (a == b and c == 2 * a) or (b == c and b == 2 * a)
 
 
-def _host_block(chip: ChipSpec, ndims: int) -> tuple[int, ...]:
+def host_block(chip: ChipSpec, ndims: int) -> tuple[int, ...]:
     """Chips of one host as a block of the torus: 2x2x1 trays on 3D tori, 2x4 boards on 2D ones."""
     if ndims == 3:
         return (2, 2, max(1, chip.chips_per_host // 4))
@@ -158,7 +158,7 @@ def _build_graph(cluster: Cluster) -> nx.Graph:
     g.add_node(("dcn",), kind="dcn")
     host_bw = cluster.chip.dcn_bytes_per_s_per_host
     for ii, island in enumerate(cluster.islands):
-        block = _host_block(cluster.chip, len(island.shape))
+        block = host_block(cluster.chip, len(island.shape))
         for coord in itertools.product(*(range(n) for n in island.shape)):
             chip = ("chip", ii, coord)
             host = ("host", ii, tuple(c // b for c, b in zip(coord, block)))

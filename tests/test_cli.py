@@ -8,7 +8,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import small_experiment
+from tests.support import small_experiment
 from pathsim.cli import main
 
 

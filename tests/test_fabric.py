@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import small_experiment
+from tests.support import small_experiment
 from pathsim.costs import AnalyticCostModel
 from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric, LinkState
@@ -48,6 +48,19 @@ def test_full_equals_folded_across_islands_and_without_wraparound(repo):
                              plan={"ici": {"tensor": 4, "fsdp": 4}})
     small["training"]["global_batch_seqs"] = 16
     folded, full, _ = both(small)
+    assert full == pytest.approx(folded, rel=1e-3)
+
+
+@pytest.mark.parametrize("topology,plan", [
+    ("two_small_slices.yaml", {"ici": {"tensor": 2, "pipeline": 2, "fsdp": 4}, "dcn": {"data": 2},
+                               "microbatches": 2, "placement": {"tensor": ["x"], "pipeline": ["y"]}}),
+    ("two_cubes.yaml", {"ici": {"tensor": 4, "fsdp": 16}, "dcn": {"pipeline": 2}, "microbatches": 2}),
+])
+def test_full_equals_folded_with_pipelines_and_islands(repo, topology, plan):
+    """Pipeline stages that own their chips' links: folded is exact. (Stages interleaved with another
+    axis's strided rings share links that folded mode gives each group alone: see docs/scale.md.)"""
+    exp = small_experiment(topology=str(repo / "tests" / "data" / topology), plan=plan)
+    folded, full, _ = both(exp)
     assert full == pytest.approx(folded, rel=1e-3)
 
 

@@ -3,7 +3,7 @@
 import yaml
 import pytest
 
-from conftest import small_experiment
+from tests.support import small_experiment
 from pathsim.errors import ConfigError
 from pathsim.jobs import run_shared_pod
 

@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import small_experiment
+from tests.support import small_experiment
 from pathsim.errors import ConfigError
 from pathsim.experiment import parse_experiment
 from pathsim.lowering import lower, stage_layers

@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import small_experiment
+from tests.support import small_experiment
 from pathsim.experiment import parse_experiment, parse_topology
 from pathsim.memory import memory_use
 from pathsim.model import embedding_params, layer_params

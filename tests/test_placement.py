@@ -1,6 +1,6 @@
 import pytest
 
-from conftest import small_experiment
+from tests.support import small_experiment
 from pathsim.errors import ConfigError
 from pathsim.experiment import load_experiment, parse_experiment, parse_topology
 from pathsim.placement import AxisSegment, place

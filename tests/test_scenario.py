@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from conftest import small_experiment
+from tests.support import small_experiment
 from pathsim.api import simulate_config
 from pathsim.errors import ConfigError
 from pathsim.experiment import parse_experiment, parse_topology, read_yaml

@@ -25,9 +25,9 @@ from pathsim.collectives import (
     ici_flow,
     ici_member_bytes,
 )
-from pathsim.placement import Placement
+from pathsim.placement import Placement, axis_coordinate
 from pathsim.program import CommOp, Program
-from pathsim.topology import Cluster
+from pathsim.topology import Cluster, host_block
 
 Resource = tuple  # hashable resource id
 Usage = dict  # Resource -> load per byte
@@ -56,11 +56,19 @@ class FoldedFabric:
         self.units = tuple(Unit(name=g.name, group=i, island=placement.group_islands[i], chips=g.chips)
                            for i, g in enumerate(program.groups))
         self.capacity: dict[Resource, float] = {}
-        for unit in self.units:
+        nic_class, chips_per_host = _stage_nic_classes(placement, cluster)
+        self._nic: list[tuple] = []
+        for u, unit in enumerate(self.units):
             for dim in cluster.islands[unit.island].dims:
-                self.capacity[(unit.name, f"ici.{dim}")] = self.chip.ici_bidirectional_bytes_per_s
-            self.capacity[(unit.name, "dcn.out")] = dcn_chip_bytes_per_s(self.chip)
-            self.capacity[(unit.name, "dcn.in")] = dcn_chip_bytes_per_s(self.chip)
+                for direction in "+-":
+                    self.capacity[(unit.name, f"ici.{dim}{direction}")] = self.chip.ici_link_bytes_per_s
+            stage = dict(program.groups[u].coords).get("ici.pipeline", 0)
+            nic = (unit.island, "nic", nic_class.get(stage, 0))
+            self._nic.append(nic)
+            # A representative chip's share of its host's NIC: the host's bandwidth over its chips in
+            # this group; groups (pipeline stages) on the same hosts share it.
+            self.capacity[nic + ("out",)] = self.chip.dcn_bytes_per_s_per_host / chips_per_host
+            self.capacity[nic + ("in",)] = self.chip.dcn_bytes_per_s_per_host / chips_per_host
         self._axis_index = {a: i for i, (a, _) in enumerate(program.group_axes)}
         self._coords = [tuple(c for _, c in g.coords) for g in program.groups]
         self._index_of = {c: i for i, c in enumerate(self._coords)}
@@ -83,18 +91,44 @@ class FoldedFabric:
 
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
         if op.axis.startswith("dcn."):
-            return _dcn_ring(op, members, lambda a, b: {(self.units[a].name, "dcn.out"): 1.0,
-                                                        (self.units[b].name, "dcn.in"): 1.0})
+            return _dcn_ring(op, members, lambda a, b: {self._nic[a] + ("out",): 1.0, self._nic[b] + ("in",): 1.0})
         flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip)
         name = self.units[members[0]].name
         return [Flow(flow.bytes, {(name, res): w for res, w in flow.usage}, 0.0)], flow.min_duration_s
 
     def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
         if op.axis.startswith("dcn."):
-            return Flow(op.bytes, {(self.units[u].name, "dcn.out"): 1.0, (self.units[peer].name, "dcn.in"): 1.0},
+            return Flow(op.bytes, {self._nic[u] + ("out",): 1.0, self._nic[peer] + ("in",): 1.0},
                         dcn_latency_s("send", 2))
-        flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip)
+        forward = self.program.groups[peer].coord(op.axis) > self.program.groups[u].coord(op.axis)
+        flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip, forward=forward)
         return Flow(flow.bytes, {(self.units[u].name, res): w for res, w in flow.usage}, flow.min_duration_s)
+
+
+def _stage_nic_classes(placement: Placement, cluster: Cluster) -> tuple[dict[int, int], int]:
+    """Pipeline stages on ICI may share hosts: which stages share NICs (a class id per stage), and how
+    many chips of one stage a host holds."""
+    try:
+        pipe = placement.axis("ici.pipeline")
+    except KeyError:
+        return {}, cluster.chip.chips_per_host
+    island = cluster.islands[0]
+    block = host_block(cluster.chip, len(island.shape))
+    hosts: dict[int, set] = {}
+    per_host: dict[tuple, int] = {}
+    for coord in itertools.product(*(range(n) for n in island.shape)):
+        stage = axis_coordinate(coord, pipe, island.dims)
+        host = tuple(c // b for c, b in zip(coord, block))
+        hosts.setdefault(stage, set()).add(host)
+        per_host[(stage, host)] = per_host.get((stage, host), 0) + 1
+    owner: dict[tuple, int] = {}
+    classes: dict[int, int] = {}
+    for stage in sorted(hosts):  # a stage joins the class of the first stage it shares a host with
+        shared = [owner[h] for h in hosts[stage] if h in owner]
+        classes[stage] = classes[shared[0]] if shared else stage
+        for h in hosts[stage]:
+            owner.setdefault(h, stage)
+    return classes, max(per_host.values())
 
 
 def _dcn_ring(op: CommOp, members: list[int], usage_of) -> tuple[list[Flow], float]:
@@ -136,7 +170,7 @@ class FullFabric:
         for ii, island in enumerate(cluster.islands):
             dcn_coords = self._dcn_coords(ii)
             for coord in itertools.product(*(range(n) for n in island.shape)):
-                mesh = {a.axis: self._axis_coord(coord, a) for a in self.ici_axes}
+                mesh = {a.axis: axis_coordinate(coord, a, island.dims) for a in self.ici_axes}
                 gcoords = tuple(mesh[a] if a in mesh else dcn_coords[a] for a in group_axes)
                 g = index_of[gcoords]
                 prefix = f"{slot.job}:" if slot else ""
@@ -174,13 +208,6 @@ class FullFabric:
             rest //= n
         return coords
 
-    def _axis_coord(self, coord: tuple[int, ...], axis) -> int:
-        index = 0
-        dims = self.cluster.islands[0].dims
-        for seg in axis.segments:
-            index = index * seg.size + (coord[dims.index(seg.dim)] // seg.stride) % seg.size
-        return index
-
     @staticmethod
     def _neighbour(island, coord, d, step):
         n = island.shape[d]
@@ -195,7 +222,7 @@ class FullFabric:
         return tuple(nxt)
 
     def _host(self, u: Unit) -> tuple:
-        block = (2, 2, 1) if len(u.coord) == 3 else (2, self.chip.chips_per_host // 2)
+        block = host_block(self.chip, len(u.coord))
         if self.slot is not None:
             coord = tuple(c + o for c, o in zip(u.coord, self.slot.origin))
             return ("host", "pod", tuple(c // b for c, b in zip(coord, block)))

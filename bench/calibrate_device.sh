@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Calibrate pathsim on a lent GPU and run the closed loop there (docs/calibration.md).
+#   OUT=/some/dir bash bench/calibrate_device.sh
+# Writes to $OUT: gpu-<kind>.json (the profile), gpu-<kind>-validation.txt (the report), calibrate_device.log.
+# Installs jax[cuda12] when the GPU backend is missing: from a wheel folder (./wheels, bench/wheels,
+# /wheels or $WHEELS) when one exists, else from the network. Budget: about 8 minutes in all.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-/tmp/pathsim-device}"
+mkdir -p "$OUT"
+LOG="$OUT/calibrate_device.log"
+PY="${PYTHON:-python3}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+log() { echo "[calibrate_device $(date +%T)] $*" | tee -a "$LOG"; }
+
+wheel_dir() {
+  for d in "${WHEELS:-}" wheels bench/wheels /wheels; do
+    if [ -n "$d" ] && ls "$d"/*.whl >/dev/null 2>&1; then echo "$d"; return; fi
+  done
+}
+pip_install() {  # pip_install PKG...: from the wheel folder if any, else the network; never fatal
+  local dir; dir="$(wheel_dir)"
+  if [ -n "$dir" ]; then
+    timeout 240 "$PY" -m pip install -q --no-index --find-links "$dir" "$@" >>"$LOG" 2>&1 && return 0
+  fi
+  timeout 240 "$PY" -m pip install -q "$@" >>"$LOG" 2>&1
+}
+
+if ! nvidia-smi >>"$LOG" 2>&1; then
+  log "no NVIDIA GPU here (nvidia-smi failed): nothing to calibrate; the CPU closed loop needs no script"
+  exit 1
+fi
+if ! "$PY" -c "import jax, sys; sys.exit(jax.default_backend() != 'gpu')" >>"$LOG" 2>&1; then
+  log "jax with a GPU backend is missing: installing jax[cuda12]"
+  pip_install "jax[cuda12]" || log "could not install jax[cuda12]"
+fi
+# pathsim's own dependencies (pip install -e . may need the network for its build backend).
+"$PY" -c "import simpy, networkx, numpy, yaml, pydantic, rich" 2>/dev/null \
+  || pip_install simpy networkx numpy pyyaml pydantic rich || log "could not install pathsim's dependencies"
+
+BACKEND="$("$PY" -c "import jax; print(jax.default_backend())" 2>>"$LOG")"
+KIND="$("$PY" -c "import jax, re; print(re.sub('[^A-Za-z0-9]+', '-', jax.devices()[0].device_kind).strip('-').lower())" 2>>"$LOG")"
+log "backend ${BACKEND:-none}, device ${KIND:-none}"
+if [ "$BACKEND" != "gpu" ]; then
+  log "jax has no GPU backend (install failed?): see $LOG"
+  exit 1
+fi
+
+PROFILE="$OUT/gpu-$KIND.json"
+REPORT="$OUT/gpu-$KIND-validation.txt"
+log "calibrate -> $PROFILE"
+timeout 300 "$PY" -m pathsim.calibration.cli calibrate --out "$PROFILE" --preset gpu --warmup 3 --repeats 10 \
+  --no-progress 2>&1 | tee -a "$LOG"
+[ -s "$PROFILE" ] || { log "calibration failed"; exit 1; }
+log "validate-calibration -> $REPORT"
+timeout 240 "$PY" -m pathsim.calibration.cli validate-calibration --profile "$PROFILE" --preset gpu \
+  --warmup 3 --repeats 10 --report "$REPORT" --no-progress 2>&1 | tee -a "$LOG"
+[ -s "$REPORT" ] || { log "validation failed"; exit 1; }
+log "done"

@@ -1,0 +1,124 @@
+"""`pathsim calibrate` and `pathsim validate-calibration`. jax is imported inside the handlers only,
+after the CPU device count is set, so that `pathsim run` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pathsim.errors import ConfigError
+
+_GENERIC_SIZES = {"cpu": (64, 256, 1024), "gpu": (256, 1024, 4096), "tiny": (32, 128)}
+_COLLECTIVE_BYTES = {"cpu": (2.0**12, 2.0**16, 2.0**20, 2.0**23), "gpu": (2.0**16, 2.0**20, 2.0**24, 2.0**27),
+                     "tiny": (2.0**12, 2.0**16)}
+_DTYPES = ("float32", "bfloat16")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=sorted(_GENERIC_SIZES), default=None,
+                   help="case sizes: cpu, gpu (bigger models) or tiny (tests); default from the backend")
+    p.add_argument("--devices", type=int, default=4,
+                   help="CPU devices to create with XLA's host device count flag (default 4; 1 for none)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs before timing (default 2)")
+    p.add_argument("--repeats", type=int, default=7, help="timed runs; the median is kept (default 7)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> None:
+    cal = subparsers.add_parser("calibrate", help="measure this machine's kernels with JAX into a profile")
+    cal.add_argument("--out", required=True, type=Path, help="profile to write: .json or .csv")
+    cal.add_argument("--dtypes", default=",".join(_DTYPES), help="matmul dtypes of the generic grid")
+    _common(cal)
+    cal.set_defaults(handler=calibrate_command)
+    val = subparsers.add_parser("validate-calibration",
+                                help="run real JAX training steps and compare them with pathsim's prediction")
+    val.add_argument("--profile", required=True, type=Path, help="profile measured on this machine")
+    val.add_argument("--report", type=Path, default=None, help="also write the report to this file")
+    _common(val)
+    val.set_defaults(handler=validate_command)
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    for field in ("devices", "repeats"):
+        if getattr(args, field) < 1:
+            raise ConfigError(f"--{field}", f"must be at least 1, got {getattr(args, field)}")
+    if args.warmup < 0:
+        raise ConfigError("--warmup", f"must be 0 or more, got {args.warmup}")
+
+
+def _start_jax(devices: int):
+    """Import jax with `devices` CPU devices (the flag only acts before jax's first import)."""
+    if "jax" not in sys.modules and devices > 1:
+        flag = f"--xla_force_host_platform_device_count={devices}"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+    import jax
+
+    return jax
+
+
+def _cases(args: argparse.Namespace, jax):
+    from pathsim.calibration.cases import cases
+
+    preset = args.preset or ("gpu" if jax.default_backend() == "gpu" else "cpu")
+    return preset, cases(preset, len(jax.devices()))
+
+
+def calibrate_command(args: argparse.Namespace) -> int:
+    _check_counts(args)
+    if args.out.suffix not in (".json", ".csv"):
+        raise ConfigError("--out", f"must end in .json or .csv, got {args.out.name!r}")
+    dtypes = tuple(d for d in args.dtypes.split(",") if d)
+    unknown = [d for d in dtypes if d not in _DTYPES]
+    if unknown:
+        raise ConfigError("--dtypes", f"unknown {unknown}; known: {', '.join(_DTYPES)}")
+    jax = _start_jax(args.devices)
+    from pathsim.calibration.grid import build_grid
+    from pathsim.calibration.microbench import Timing, run_calibration
+    from pathsim.calibration.profile import save_profile
+
+    preset, case_list = _cases(args, jax)
+    grid = build_grid(case_list, dtypes, _GENERIC_SIZES[preset], _COLLECTIVE_BYTES[preset])
+    profile = run_calibration(grid, Timing(args.warmup, args.repeats), progress=not args.no_progress)
+    save_profile(profile, args.out)
+    meta = profile.meta
+    print(f"wrote {args.out}: {meta.device_count} x {meta.device_kind} ({meta.backend}, jax {meta.jax_version}); "
+          f"{len(profile.matmuls)} matmuls, {len(profile.memory_ops)} memory-bound ops, "
+          f"{len(profile.collectives)} collectives; dispatch {meta.dispatch_s * 1e6:.1f} us, "
+          f"concurrent slowdown {meta.concurrent_slowdown:.2f}x")
+    return 0
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    _check_counts(args)
+    from pathsim.calibration.profile import load_profile
+
+    profile = load_profile(args.profile, "--profile")
+    jax = _start_jax(args.devices)
+    from pathsim.calibration.validate import format_report, run_validation
+
+    _, case_list = _cases(args, jax)
+    text = format_report(run_validation(profile, case_list, args.warmup, args.repeats,
+                                        progress=not args.no_progress))
+    print(text)
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry (python -m pathsim.calibration.cli) until pathsim/cli.py registers these."""
+    parser = argparse.ArgumentParser(prog="pathsim")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""The commands as a user runs them: a tiny calibrate on 4 CPU devices, then the closed loop on it."""
+
+import subprocess
+import sys
+
+import pytest
+
+from pathsim.calibration.profile import load_profile
+
+pytest.importorskip("jax")
+FAST = ["--preset", "tiny", "--warmup", "0", "--repeats", "1", "--no-progress", "--devices", "4"]
+
+
+def pathsim(*args):
+    return subprocess.run([sys.executable, "-m", "pathsim.calibration.cli", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def tiny_profile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cal") / "tiny.csv"
+    done = pathsim("calibrate", "--out", str(path), "--dtypes", "float32", *FAST)
+    assert done.returncode == 0, done.stderr
+    return path
+
+
+def test_calibrate_writes_a_profile_of_this_machine(tiny_profile):
+    profile = load_profile(tiny_profile)
+    import jax
+
+    assert profile.meta.backend == "cpu" and profile.meta.jax_version == jax.__version__
+    assert profile.meta.device_count == 4
+    kinds = {p.kind for p in profile.matmuls}
+    assert kinds == {"matmul", "attention_matmul"}
+    assert {p.dtype for p in profile.matmuls} == {"float32"}
+    assert {q.kind for q in profile.memory_ops} == {"norm", "softmax", "elementwise", "optimizer", "gather"}
+    assert {(c.collective, c.devices) for c in profile.collectives} == {
+        (c, g) for c in ("all_gather", "reduce_scatter", "all_reduce") for g in (2, 4)}
+    assert all(row.time_s > 0 for row in profile.matmuls + profile.memory_ops + profile.collectives)
+    assert profile.meta.concurrent_slowdown > 0
+
+
+def test_validate_reports_every_case(tiny_profile, tmp_path):
+    report = tmp_path / "report.txt"
+    done = pathsim("validate-calibration", "--profile", str(tiny_profile), "--report", str(report), *FAST)
+    assert done.returncode == 0, done.stderr
+    text = report.read_text()
+    for case in ("t1/1dev", "t2/1dev", "t2/data4", "t2/data2xtensor2"):
+        assert case in text
+    assert "one device: 2 cases, mean |error|" in text and "sharded plans: 2 cases" in text
+    assert "ranking preserved:" in text and "XLA dots" in text
+
+
+@pytest.mark.parametrize("args, field", [
+    (["calibrate", "--out", "x.txt"], "--out"),
+    (["calibrate", "--out", "x.json", "--repeats", "0"], "--repeats"),
+    (["calibrate", "--out", "x.json", "--dtypes", "int8"], "--dtypes"),
+    (["validate-calibration", "--profile", "absent.json"], "--profile"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, field, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "pathsim.calibration.cli", *args], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {field}:") and done.stderr.count("\n") == 1

@@ -1,0 +1,51 @@
+import json
+
+import pytest
+
+from pathsim.calibration.profile import from_json, load_profile, save_profile, to_json
+from pathsim.errors import ConfigError
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv"])
+def test_round_trip_keeps_every_row(tmp_path, profile, suffix):
+    path = tmp_path / f"p{suffix}"
+    save_profile(profile, path)
+    assert load_profile(path) == profile
+
+
+def test_missing_file_names_the_field(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_profile(tmp_path / "absent.json")
+    assert err.value.field == "calibration.profile"
+    assert "pathsim calibrate" in err.value.message
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda d: d.pop("format"), "format"),
+    (lambda d: d["meta"].pop("device_kind"), "device_kind"),
+    (lambda d: d["matmuls"][0].update(time_s=0.0), "time_s must be positive"),
+    (lambda d: d["matmuls"][0].update(m="big"), "m='big'"),
+    (lambda d: d["matmuls"][0].update(dtype="int4"), "unknown dtype"),
+    (lambda d: d["memory_ops"][0].update(kind="fft"), "unknown memory op kind"),
+])
+def test_bad_profiles_are_refused_in_one_line(profile, mutate, words):
+    doc = json.loads(to_json(profile))
+    mutate(doc)
+    with pytest.raises(ConfigError) as err:
+        from_json(json.dumps(doc))
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_not_json(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text("{nope")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        load_profile(path)
+
+
+def test_csv_row_of_unknown_table(tmp_path, profile):
+    path = tmp_path / "p.csv"
+    save_profile(profile, path)
+    path.write_text(path.read_text() + "weights,,,,,,,,,,1.0\n")
+    with pytest.raises(ConfigError, match="unknown table 'weights'"):
+        load_profile(path)
