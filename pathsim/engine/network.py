@@ -52,6 +52,12 @@ class Network:
 
     def _component(self, seeds: set) -> list[int]:
         """Flows connected to the seed resources through shared resources."""
+        crossing = set()
+        for res in seeds:
+            crossing.update(self._on.get(res, ()))
+        if len(crossing) <= 1 and all(len(self._on.get(r, ())) <= 1
+                                      for fid in crossing for r in self._flows[fid].usage):
+            return sorted(crossing)  # a flow alone on all its resources (the common case)
         seen_res, seen_flows, stack = set(), set(), list(seeds)
         while stack:
             res = stack.pop()
@@ -87,6 +93,10 @@ class Network:
     def _solve(self, ids: list[int]) -> None:
         """Weighted progressive filling: raise every unfrozen flow's rate together until a resource
         saturates, freeze the flows crossing it, repeat."""
+        if len(ids) == 1:  # alone on its resources: the tightest one sets the rate
+            flow = self._flows[ids[0]]
+            flow.rate = min(self.capacity[res] / w for res, w in flow.usage.items())
+            return
         flows = [self._flows[fid] for fid in ids]
         free = {}
         for flow in flows:

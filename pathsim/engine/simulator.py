@@ -38,6 +38,7 @@ class _GroupPlan:
     durations_s: tuple[float, ...]  # per op (0 for communication)
     is_compute: tuple[bool, ...]
     computation: tuple[str, ...]
+    initially_ready: dict[str, tuple[int, ...]]  # per computation: ops with nothing to wait for
 
 
 def _plan_group(ops, cost: ComputeCostModel) -> _GroupPlan:
@@ -64,7 +65,9 @@ def _plan_group(ops, cost: ComputeCostModel) -> _GroupPlan:
         segments=tuple(tuple(s) for s in segments),
         segment_s=tuple(sum(durations[i] for i in s) for s in segments),
         announce=tuple(tuple(i for i in s if dependents[i]) for s in segments),
-        durations_s=durations, is_compute=is_compute, computation=tuple(op.computation for op in ops))
+        durations_s=durations, is_compute=is_compute, computation=tuple(op.computation for op in ops),
+        initially_ready={c: tuple(i for i, op in enumerate(ops) if op.computation == c and not counted[i])
+                         for c in {op.computation for op in ops}})
 
 
 @dataclass
@@ -141,9 +144,8 @@ class _Run:
     def open_gate(self, u: int, computation: str) -> None:
         self.gates[u].add(computation)
         plan = self.unit_plan[u]
-        for i, c in enumerate(plan.computation):
-            if c == computation and plan.deps_count[i] == 0:
-                self._on_deps_done(u, i, plan)
+        for i in plan.initially_ready.get(computation, ()):
+            self._on_deps_done(u, i, plan)
         for j in self.gated.pop((u, computation), []):
             self._on_deps_done(u, j, plan)
 
