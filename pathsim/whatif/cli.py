@@ -7,11 +7,13 @@ import argparse
 import io
 import sys
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from pathsim.catalog.hardware import GIB
 from pathsim.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas loads only when a what-if command runs: `pathsim run` stays quick
+    import pandas as pd
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.set_defaults(handler=_plot)
 
 
-def summary_table(frame: pd.DataFrame, top: int) -> str:
+def summary_table(frame: "pd.DataFrame", top: int) -> str:
+    import pandas as pd
     from rich.console import Console
     from rich.table import Table
 
@@ -74,7 +77,9 @@ def summary_table(frame: pd.DataFrame, top: int) -> str:
     return out.getvalue()
 
 
-def screen_gap(frame: pd.DataFrame) -> str | None:
+def screen_gap(frame: "pd.DataFrame") -> str | None:
+    import pandas as pd
+
     """How far the analytic screen's step times are from the simulation's, on the simulated plans."""
     sim = frame[frame["simulated"].fillna(False).astype(bool)]
     if sim.empty:
