@@ -23,7 +23,7 @@ from pathsim.lowering import lower
 from pathsim.metrics import measure
 from pathsim.placement import place
 from pathsim.program import Program
-from pathsim.topology import Cluster, build_cluster
+from pathsim.topology import build_cluster
 
 
 class JobConfig(_Strict):

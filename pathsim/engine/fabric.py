@@ -19,7 +19,6 @@ from typing import Hashable
 
 from pathsim.collectives import (
     LATENCY_FACTOR,
-    dcn_chip_bytes_per_s,
     dcn_flow_bytes,
     dcn_latency_s,
     ici_flow,

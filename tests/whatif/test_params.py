@@ -10,7 +10,6 @@ from pathsim.errors import ConfigError
 from pathsim.experiment import load_experiment
 from pathsim.whatif.params import INFER, canonical_path, check_value, resolve
 from pathsim.whatif.spec import parse_set, split_values
-from tests.whatif.whatif_small import small  # noqa: F401 (a fixture)
 
 
 def test_aliases_and_schema_paths():

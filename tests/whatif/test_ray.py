@@ -6,7 +6,6 @@ import pandas as pd
 import pytest
 
 from pathsim.whatif import load_study, run_study
-from tests.whatif.whatif_small import small  # noqa: F401 (a fixture)
 
 ray = pytest.importorskip("ray")
 

@@ -11,7 +11,7 @@ from pathsim.whatif import evaluate as evaluate_module
 from pathsim.whatif import load_study, run_study
 from pathsim.whatif.backends import SerialBackend
 
-from tests.whatif.whatif_small import EXPERIMENT, small, write_yaml  # noqa: F401 (small: a fixture)
+from tests.whatif.whatif_small import EXPERIMENT, write_yaml
 
 
 def _grid(small, **extra):

@@ -10,7 +10,6 @@ from pathsim.placement import place
 from pathsim.topology import build_cluster
 from pathsim.whatif.params import INFER, resolve
 from pathsim.whatif.screen import Screen
-from tests.whatif.whatif_small import small  # noqa: F401 (a fixture)
 
 
 @pytest.mark.parametrize("point", [

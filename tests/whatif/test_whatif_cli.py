@@ -7,7 +7,7 @@ import pytest
 
 from pathsim.cli import main
 
-from tests.whatif.whatif_small import EXPERIMENT, small, write_yaml  # noqa: F401 (small: a fixture)
+from tests.whatif.whatif_small import EXPERIMENT, write_yaml
 
 
 def _one_line_error(capsys, argv, field):

@@ -1,6 +1,5 @@
 """The small experiment of the what-if tests: two 4x4x4 TPU v4 slices, a 2-layer model; each simulation
-takes milliseconds. Not a conftest.py: another "conftest" module on sys.path would shadow tests/conftest.py
-for the tests that import from it."""
+takes milliseconds. Its fixture reaches the tests through tests/whatif/conftest.py."""
 
 from __future__ import annotations
 
