@@ -17,11 +17,13 @@ AXIS_KINDS = ("data", "fsdp", "tensor", "pipeline")
 AxisKind = Literal["data", "fsdp", "tensor", "pipeline"]
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Every config section: unknown keys refused, no type coercion, frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class ModelConfig(_Strict):
+class ModelConfig(StrictModel):
     """A decoder-only transformer."""
 
     name: str = "transformer"
@@ -55,7 +57,7 @@ class ModelConfig(_Strict):
         return self.head_dim if self.head_dim is not None else self.d_model // self.n_heads
 
 
-class TrainingConfig(_Strict):
+class TrainingConfig(StrictModel):
     global_batch_seqs: int = Field(gt=0)
     param_bytes: int = Field(default=2, gt=0)  # bf16 weights, as PaLM trained
     grad_bytes: int = Field(default=2, gt=0)
@@ -64,7 +66,7 @@ class TrainingConfig(_Strict):
     remat: Literal["none", "full", "palm"] = "none"
 
 
-class PlanConfig(_Strict):
+class PlanConfig(StrictModel):
     """Named mesh axes, MaxText style: `ici` axes live on torus dims, `dcn` axes span islands."""
 
     ici: dict[AxisKind, int] = Field(default_factory=dict)
@@ -90,21 +92,21 @@ class PlanConfig(_Strict):
         return self.ici.get(kind, 1) * self.dcn.get(kind, 1)
 
 
-class RuntimeConfig(_Strict):
+class RuntimeConfig(StrictModel):
     dispatch: Literal["pathways_async", "pathways_sequential", "multi_controller"] = "pathways_async"
     # PaLM's Pathways program starts the cross-pod gradient transfer only once the gradients are done.
     overlap_dcn_gradients: bool = False
     weight_prefetch_layers: int = Field(default=1, ge=0)
 
 
-class IslandConfig(_Strict):
+class IslandConfig(StrictModel):
     name: str | None = None
     shape: list[int] = Field(min_length=1)
     count: int = Field(default=1, gt=0)
     twisted: bool = False  # a twisted torus (n x n x 2n or n x 2n x 2n shapes only)
 
 
-class TopologyConfig(_Strict):
+class TopologyConfig(StrictModel):
     """A deployment: islands (pods or slices) of one chip type joined by the DCN."""
 
     name: str
@@ -115,7 +117,7 @@ class TopologyConfig(_Strict):
                             "peak_bf16_flops_per_s", "ici_hop_latency_s"], float] = Field(default_factory=dict)
 
 
-class StragglerConfig(_Strict):
+class StragglerConfig(StrictModel):
     """A chip, or a whole host, whose compute runs `slowdown` times slower."""
 
     island: int = Field(default=0, ge=0)
@@ -130,7 +132,7 @@ class StragglerConfig(_Strict):
         return self
 
 
-class LinkConfig(_Strict):
+class LinkConfig(StrictModel):
     """The ICI link from `chip` to its + neighbour along `dim`, at `factor` of its bandwidth (0: failed)."""
 
     island: int = Field(default=0, ge=0)
@@ -139,7 +141,7 @@ class LinkConfig(_Strict):
     factor: float = Field(ge=0, le=1)
 
 
-class FailureConfig(_Strict):
+class FailureConfig(StrictModel):
     """Failures over a whole training run (goodput), with a checkpoint/restart policy."""
 
     chip_failures_per_hour: float = Field(default=0.0, ge=0)
@@ -151,7 +153,7 @@ class FailureConfig(_Strict):
     seed: int = 0
 
 
-class ScenarioConfig(_Strict):
+class ScenarioConfig(StrictModel):
     mode: Literal["auto", "folded", "full"] = "auto"
     stragglers: list[StragglerConfig] = Field(default_factory=list)
     links: list[LinkConfig] = Field(default_factory=list)
@@ -162,11 +164,11 @@ class ScenarioConfig(_Strict):
         return bool(self.stragglers or self.links)
 
 
-class CalibrationConfig(_Strict):
+class CalibrationConfig(StrictModel):
     profile: str  # a profile written by `pathsim calibrate`, relative to the experiment file
 
 
-class ExperimentConfig(_Strict):
+class ExperimentConfig(StrictModel):
     name: str
     description: str = ""
     topology: str
@@ -182,7 +184,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc if not str(part).startswith("function-after"))
 
 
-def _one_line(exc: ValidationError, prefix: str) -> ConfigError:
+def config_error(exc: ValidationError, prefix: str) -> ConfigError:
+    """pydantic's first error as one ConfigError naming the dotted field."""
     err = exc.errors()[0]
     loc = _field_path(err["loc"])
     field = ".".join(p for p in (prefix, loc) if p)
@@ -213,14 +216,14 @@ def parse_experiment(data: dict[str, Any]) -> ExperimentConfig:
     try:
         return ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        raise _one_line(exc, "") from None
+        raise config_error(exc, "") from None
 
 
 def parse_topology(data: dict[str, Any]) -> TopologyConfig:
     try:
         return TopologyConfig.model_validate(data)
     except ValidationError as exc:
-        raise _one_line(exc, "topology") from None
+        raise config_error(exc, "topology") from None
 
 
 def resolve_relative(experiment_path: Path, topology: str) -> Path:

@@ -18,7 +18,14 @@ from pathsim.api import cost_model_for, simulate_config
 from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric, PodSlot
 from pathsim.errors import ConfigError
-from pathsim.experiment import _one_line, _Strict, load_experiment, parse_topology, read_yaml, resolve_relative
+from pathsim.experiment import (
+    StrictModel,
+    config_error,
+    load_experiment,
+    parse_topology,
+    read_yaml,
+    resolve_relative,
+)
 from pathsim.lowering import lower
 from pathsim.metrics import measure
 from pathsim.placement import place
@@ -26,13 +33,13 @@ from pathsim.program import Program
 from pathsim.topology import build_cluster
 
 
-class JobConfig(_Strict):
+class JobConfig(StrictModel):
     name: str
     experiment: str  # an experiment whose topology is one island: the job's slice
     origin: list[int]  # the slice's corner in the pod's torus
 
 
-class SharedPodConfig(_Strict):
+class SharedPodConfig(StrictModel):
     name: str
     description: str = ""
     pod: str  # a topology with one island: the whole pod
@@ -95,7 +102,7 @@ def _parse(data: dict[str, Any]) -> SharedPodConfig:
     try:
         return SharedPodConfig.model_validate(data)
     except ValidationError as exc:
-        raise _one_line(exc, "") from None
+        raise config_error(exc, "") from None
 
 
 def _check_slots(cfg: SharedPodConfig, shapes: list[tuple[int, ...]], pod: tuple[int, ...]) -> None:

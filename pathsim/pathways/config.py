@@ -12,7 +12,7 @@ from pathsim.catalog.hardware import ChipSpec, chip_spec
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.engine.pathways.specs import DispatchMode
 from pathsim.errors import ConfigError
-from pathsim.experiment import _one_line, _Strict
+from pathsim.experiment import StrictModel, config_error
 
 RuntimeField = Literal[tuple(f.name for f in dataclasses.fields(RuntimeLatencies))]  # type: ignore[misc]
 Pos = Annotated[float, Field(gt=0)]
@@ -20,7 +20,7 @@ PosInt = Annotated[int, Field(gt=0)]
 Shape = Annotated[list[PosInt], Field(min_length=1)]
 
 
-class _Base(_Strict):
+class _Base(StrictModel):
     name: str
     description: str = ""
     chip: str = "tpu_v4"
@@ -41,13 +41,13 @@ class _Base(_Strict):
 
 
 # --- pathways_dispatch ------------------------------------------------------------------------------
-class ThresholdPoint(_Strict):
+class ThresholdPoint(StrictModel):
     hosts: PosInt
     chips_per_host: PosInt
     paper_s: Pos | None = None  # the paper's figure, printed beside ours
 
 
-class ThresholdConfig(_Strict):
+class ThresholdConfig(StrictModel):
     """Smallest computation time at which `pathways` reaches (1 - tolerance) x `baseline` throughput."""
 
     points: list[ThresholdPoint] = Field(min_length=1)
@@ -68,7 +68,7 @@ class DispatchConfig(_Base):
 
 
 # --- pathways_multitenancy --------------------------------------------------------------------------
-class _Window(_Strict):
+class _Window(StrictModel):
     horizon_s: Pos
     warmup_s: float = Field(default=0.0, ge=0)
 
@@ -109,20 +109,20 @@ class MultiTenancyConfig(_Base):
 
 
 # --- pathways_multiisland ---------------------------------------------------------------------------
-class DenseModel(_Strict):
+class DenseModel(StrictModel):
     params: Pos
     d_model: PosInt
     seq_len: PosInt
     mfu: float = Field(gt=0, le=1)  # model-FLOPs utilization the stage computations reach (an input)
 
 
-class Layout(_Strict):
+class Layout(StrictModel):
     name: str
     islands: list[Shape] = Field(min_length=1)
     stage_islands: list[int] | None = None  # island of each stage; None: consecutive, evenly split
 
 
-class PipelineSweep(_Strict):
+class PipelineSweep(StrictModel):
     model: DenseModel
     stages: PosInt
     microbatches: PosInt
@@ -132,7 +132,7 @@ class PipelineSweep(_Strict):
     layouts: list[Layout] = Field(min_length=1)
 
 
-class DataParallelSweep(_Strict):
+class DataParallelSweep(StrictModel):
     model: DenseModel
     global_batch_seqs: PosInt
     grad_bytes: PosInt = 2
@@ -169,4 +169,4 @@ def parse(data: dict[str, Any]) -> PathwaysConfig:
     try:
         return TypeAdapter(_MODELS[kind]).validate_python(data)
     except ValidationError as exc:
-        raise _one_line(exc, "") from None
+        raise config_error(exc, "") from None
