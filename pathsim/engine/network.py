@@ -42,22 +42,34 @@ class Network:
             done.succeed()
             return done
         fid = next(self._ids)
+        on = self._on
         for res in usage:
-            if res not in self.capacity:
-                raise KeyError(f"no capacity for resource {res}")
-            self._on.setdefault(res, set()).add(fid)
+            flows = on.get(res)
+            if flows is None:
+                if res not in self.capacity:
+                    raise KeyError(f"no capacity for resource {res}")
+                flows = on[res] = set()
+            flows.add(fid)
         self._flows[fid] = _Flow(remaining=nbytes, usage=usage, done=done, since_s=self.env.now)
-        self._update(set(usage))
+        self._update(usage.keys())
         return done
 
-    def _component(self, seeds: set) -> list[int]:
+    def _component(self, seeds) -> list[int]:
         """Flows connected to the seed resources through shared resources."""
-        crossing = set()
+        crossing: set[int] = set()
         for res in seeds:
-            crossing.update(self._on.get(res, ()))
-        if len(crossing) <= 1 and all(len(self._on.get(r, ())) <= 1
-                                      for fid in crossing for r in self._flows[fid].usage):
-            return sorted(crossing)  # a flow alone on all its resources (the common case)
+            flows = self._on.get(res)
+            if flows:
+                if len(flows) > 1:
+                    break
+                crossing.update(flows)
+        else:
+            if not crossing:
+                return []
+            if len(crossing) == 1:
+                (fid,) = crossing
+                if all(len(self._on[r]) == 1 for r in self._flows[fid].usage):
+                    return [fid]  # one flow alone on every resource it crosses: the common case
         seen_res, seen_flows, stack = set(), set(), list(seeds)
         while stack:
             res = stack.pop()
@@ -88,7 +100,7 @@ class Network:
                     timer = self.env.timeout(wait)
                     timer.callbacks.append(lambda _e, fid=fid, v=flow.version: self._finish(fid, v))
         if self.record:
-            self._sample(seeds | {r for fid in ids for r in self._flows[fid].usage})
+            self._sample(set(seeds) | {r for fid in ids for r in self._flows[fid].usage})
 
     def _solve(self, ids: list[int]) -> None:
         """Weighted progressive filling: raise every unfrozen flow's rate together until a resource
@@ -125,7 +137,7 @@ class Network:
         for res in flow.usage:
             self._on[res].discard(fid)
         flow.done.succeed()
-        self._update(set(flow.usage))
+        self._update(flow.usage.keys())
 
     def _sample(self, resources: set) -> None:
         now = self.env.now

@@ -6,6 +6,12 @@ compute ops that nothing else waits on are simulated as one timed segment. Commu
 soon as their dependencies are done: a collective is a gang that starts when its last member is ready,
 and its flows share links with everything else in flight. The Pathways runtime (controller, one gang
 scheduler per island, host executors) decides when each computation is enqueued.
+
+Every unit keeps its own state (dependency counts, position in its stream), held per group in numpy
+arrays, so that units that do the same thing at the same moment (the chips of a pod in SPMD) are
+advanced by one event: a segment timer serves every unit ending that segment at that instant, a gang's
+completion updates all its members at once. Units that diverge (a straggler, a slower link) simply stop
+sharing events.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import simpy
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
@@ -71,9 +78,28 @@ def _plan_group(ops, cost: ComputeCostModel) -> _GroupPlan:
 
 
 @dataclass
+class _GroupState:
+    """The units of one group (local index l), with their per-op dependency counts."""
+
+    units: np.ndarray  # global unit index of each local unit
+    count: np.ndarray  # [unit, op] dependencies not yet done
+    done: np.ndarray  # [unit, op]
+    segment_at: np.ndarray  # the next segment of each unit's compute stream
+    segment_start_s: np.ndarray
+    stalled: np.ndarray  # the stream waits for its next segment's dependencies
+    slowdown: np.ndarray
+    first_op: np.ndarray  # per segment (and a -1 past the last): its first op
+    segment_s: np.ndarray
+    gates: set[str] = field(default_factory=set)  # computations enqueued on this group's island
+    end_s: float = 0.0
+
+
+@dataclass
 class _Gang:
-    expected: int
-    arrived: list[tuple[int, int]] = field(default_factory=list)  # (unit, op index)
+    """The units of one collective: its parts by group, and the global members in ring order."""
+
+    members: list[int]
+    parts: list[tuple[int, np.ndarray]]
 
 
 class _Run:
@@ -86,109 +112,153 @@ class _Run:
         self.island_names = island_names
         self.net = Network(self.env, fabric.capacity, record=record_links)
         self.plans = [_plan_group(g.ops, cost) for g in program.groups]
-        self.count = [list(self.plans[u.group].deps_count) for u in self.units]
-        self.done = [bytearray(len(self.plans[u.group].deps_count)) for u in self.units]
-        self.unit_plan = [self.plans[u.group] for u in self.units]
-        self.segment_at = [0] * len(self.units)  # the next segment of each unit's compute stream
-        self.stalled: set[int] = set()  # units whose stream waits for its next segment's dependencies
-        self.gated: dict[tuple[int, str], list[int]] = {}
-        self.gates: list[set[str]] = [set() for _ in self.units]  # computations enqueued on each unit
-        self.gangs: dict[tuple, _Gang] = {}
+        by_group: list[list[int]] = [[] for _ in program.groups]
+        for u, unit in enumerate(self.units):
+            by_group[unit.group].append(u)
+        self.local = np.zeros(len(self.units), dtype=np.int64)
+        self.states: list[_GroupState] = []
+        for g, members in enumerate(by_group):
+            plan, n = self.plans[g], len(members)
+            self.local[members] = np.arange(n)
+            self.states.append(_GroupState(
+                units=np.array(members, dtype=np.int64),
+                count=np.tile(np.array(plan.deps_count, dtype=np.int32), (n, 1)),
+                done=np.zeros((n, len(plan.deps_count)), dtype=bool),
+                segment_at=np.zeros(n, dtype=np.int64), segment_start_s=np.zeros(n),
+                stalled=np.zeros(n, dtype=bool),
+                slowdown=np.array([self.units[u].slowdown for u in members]),
+                first_op=np.array([seg[0] for seg in plan.segments] + [-1], dtype=np.int64),
+                segment_s=np.array(plan.segment_s + (0.0,))))
+        self.gated: dict[tuple[int, str], list[tuple[np.ndarray, int]]] = {}
+        self.gang_tables: dict[tuple[int, str], np.ndarray] = {}
+        self.gangs: list[_Gang] = []
+        self.gang_index: dict[tuple, int] = {}
+        self.arrived: dict[tuple[str, int], list] = {}
+        self.timers: dict[tuple[int, int, float], list[np.ndarray]] = {}
         self.sent: set[tuple[str, int]] = set()
-        self.receivers: dict[tuple[str, int], int] = {}
+        self.receivers: dict[tuple[str, int], tuple[int, int, int]] = {}
         self.record = record_units if record_units is not None else set(range(len(self.units)))
+        self.recorded = [np.array(sorted(u for u in by_group[g] if u in self.record), dtype=np.int64)
+                         for g in range(len(by_group))]
         self.spans: list[Span] = []
         self.watchers: dict[tuple[int, int], simpy.Event] = {}
         self.last_completion_s = 0.0
-        self.group_end_s = [0.0] * len(program.groups)
 
     # --- dependency bookkeeping ----------------------------------------------------------------------
-    def _ops(self, u: int):
-        return self.program.groups[self.units[u].group].ops
+    def _finished(self, g: int) -> None:
+        self.last_completion_s = self.env.now
+        self.states[g].end_s = self.env.now
 
-    def _ready(self, u: int, i: int) -> bool:
-        return self.count[u][i] == 0 and self.unit_plan[u].computation[i] in self.gates[u]
+    def _check_watchers(self, g: int, ops) -> None:
+        for i in ops:
+            event = self.watchers.get((g, i))
+            if event is not None and self.states[g].done[:, i].all():
+                del self.watchers[(g, i)]
+                event.succeed()
 
-    def _complete(self, u: int, i: int, plan: _GroupPlan | None = None) -> None:
-        self.done[u][i] = 1
-        self._finished_at(u)
+    def _complete(self, g: int, local: np.ndarray, i: int) -> None:
+        """Op i is done on these units: count it off their dependents, start what became ready."""
+        st, plan = self.states[g], self.plans[g]
+        st.done[local, i] = True
+        self._finished(g)
         if self.watchers:
-            watcher = self.watchers.pop((u, i), None)
-            if watcher is not None:
-                watcher.succeed()
-        plan = plan or self.unit_plan[u]
-        count = self.count[u]
+            self._check_watchers(g, (i,))
         for j in plan.dependents[i]:
-            count[j] -= 1
-            if count[j] == 0:
-                self._on_deps_done(u, j, plan)
+            left = st.count[local, j] - 1
+            st.count[local, j] = left
+            ready = local[left == 0]
+            if ready.size:
+                self._on_deps_done(g, ready, j)
 
-    def _finished_at(self, u: int) -> None:
-        now = self.env.now
-        self.last_completion_s = now
-        group = self.units[u].group
-        if now > self.group_end_s[group]:
-            self.group_end_s[group] = now
-
-    def _on_deps_done(self, u: int, j: int, plan: _GroupPlan) -> None:
-        if plan.computation[j] not in self.gates[u]:
-            self.gated.setdefault((u, plan.computation[j]), []).append(j)
+    def _on_deps_done(self, g: int, local: np.ndarray, j: int) -> None:
+        st, plan = self.states[g], self.plans[g]
+        if plan.computation[j] not in st.gates:
+            self.gated.setdefault((g, plan.computation[j]), []).append((local, j))
             return
         if plan.is_compute[j]:
-            if u in self.stalled and plan.segments[self.segment_at[u]][0] == j:
-                self.stalled.discard(u)
-                self._run_segment(u)
+            waiting = local[st.stalled[local] & (st.first_op[st.segment_at[local]] == j)]
+            if waiting.size:
+                st.stalled[waiting] = False
+                self._run_segments(g, waiting)
         else:
-            self._start_comm(u, j)
+            self._start_comm(g, local, j)
 
-    def open_gate(self, u: int, computation: str) -> None:
-        self.gates[u].add(computation)
-        plan = self.unit_plan[u]
+    def open_gate(self, g: int, computation: str) -> None:
+        st, plan = self.states[g], self.plans[g]
+        st.gates.add(computation)
+        everyone = np.arange(len(st.units))
         for i in plan.initially_ready.get(computation, ()):
-            self._on_deps_done(u, i, plan)
-        for j in self.gated.pop((u, computation), []):
-            self._on_deps_done(u, j, plan)
+            self._on_deps_done(g, everyone, i)
+        for local, j in self.gated.pop((g, computation), []):
+            self._on_deps_done(g, local, j)
 
     def _span(self, u: int, track: str, lane: str, op, start: float, end: float, nbytes: float = 0.0,
               flops: float = 0.0) -> None:
-        if u in self.record:
-            self.spans.append(Span(self.units[u].name, track, lane, op.name, op.phase, start, end, flops, nbytes))
+        self.spans.append(Span(self.units[u].name, track, lane, op.name, op.phase, start, end, flops, nbytes))
+
+    def _recorded(self, g: int, local: np.ndarray) -> np.ndarray:
+        rec = self.recorded[g]
+        if not rec.size:
+            return rec
+        return np.intersect1d(self.states[g].units[local], rec, assume_unique=True)
 
     # --- compute -------------------------------------------------------------------------------------
-    def _next_segment(self, u: int) -> None:
-        """Run the unit's next segment of compute ops, or stall until its dependencies are done."""
-        plan = self.unit_plan[u]
-        k = self.segment_at[u]
-        if k == len(plan.segments):
+    def _next_segments(self, g: int, local: np.ndarray) -> None:
+        """Run each unit's next segment of compute ops, or stall it until its dependencies are done."""
+        st, plan = self.states[g], self.plans[g]
+        k = st.segment_at[local]
+        live = k < len(plan.segments)
+        local, k = local[live], k[live]
+        if not local.size:
             return
-        if self._ready(u, plan.segments[k][0]):
-            self._run_segment(u)
+        first = st.first_op[k]
+        gate_open = np.array([plan.computation[f] in st.gates for f in first], dtype=bool)
+        ready = (st.count[local, first] == 0) & gate_open
+        st.stalled[local[~ready]] = True
+        if ready.any():
+            self._run_segments(g, local[ready])
+
+    def _run_segments(self, g: int, local: np.ndarray) -> None:
+        st = self.states[g]
+        now = self.env.now
+        k = st.segment_at[local]
+        ends = now + st.segment_s[k] * st.slowdown[local]
+        st.segment_start_s[local] = now
+        if local.size > 1 and not (np.all(k == k[0]) and np.all(ends == ends[0])):
+            pairs = np.stack([k.astype(float), ends], axis=1)
+            keys, which = np.unique(pairs, axis=0, return_inverse=True)
+            batches = [(int(kk), float(e), local[which.ravel() == n]) for n, (kk, e) in enumerate(keys)]
         else:
-            self.stalled.add(u)
+            batches = [(int(k[0]), float(ends[0]), local)]
+        for kk, end, part in batches:
+            key = (g, kk, end)
+            if key in self.timers:
+                self.timers[key].append(part)  # a timer for this instant already exists: share it
+                continue
+            self.timers[key] = [part]
+            timer = self.env.timeout(end - now)
+            timer.callbacks.append(lambda _e, key=key: self._segments_done(key))
 
-    def _run_segment(self, u: int) -> None:
-        k = self.segment_at[u]
-        start = self.env.now
-        timer = self.env.timeout(self.unit_plan[u].segment_s[k] * self.units[u].slowdown)
-        timer.callbacks.append(lambda _e: self._segment_done(u, k, start))
-
-    def _segment_done(self, u: int, k: int, start: float) -> None:
-        plan = self.unit_plan[u]
+    def _segments_done(self, key: tuple[int, int, float]) -> None:
+        g, k, _ = key
+        local = np.concatenate(self.timers.pop(key))
+        st, plan = self.states[g], self.plans[g]
         segment = plan.segments[k]
-        done = self.done[u]
-        for i in segment:
-            done[i] = 1
-        if u in self.record:
-            ops, slowdown, t = self._ops(u), self.units[u].slowdown, start
+        st.done[np.ix_(local, segment)] = True
+        self._finished(g)
+        if self.watchers:
+            self._check_watchers(g, segment)
+        ops = self.program.groups[g].ops
+        for u in self._recorded(g, local):
+            t, slowdown = st.segment_start_s[self.local[u]], self.units[u].slowdown
             for i in segment:
                 end = t + plan.durations_s[i] * slowdown
-                self._span(u, "compute", "compute", ops[i], t, end, nbytes=ops[i].hbm_bytes, flops=ops[i].flops)
+                self._span(int(u), "compute", "compute", ops[i], t, end, nbytes=ops[i].hbm_bytes, flops=ops[i].flops)
                 t = end
-        self._finished_at(u)
-        self.segment_at[u] = k + 1
+        st.segment_at[local] = k + 1
         for i in plan.announce[k]:
-            self._complete(u, i, plan)
-        self._next_segment(u)
+            self._complete(g, local, i)
+        self._next_segments(g, local)
 
     # --- communication -------------------------------------------------------------------------------
     def _after(self, events: list[simpy.Event], floor_s: float, then) -> None:
@@ -205,129 +275,171 @@ class _Run:
 
         gate.callbacks.append(finished)
 
-    def _start_comm(self, u: int, i: int) -> None:
-        op = self._ops(u)[i]
+    def _start_comm(self, g: int, local: np.ndarray, j: int) -> None:
+        op = self.program.groups[g].ops[j]
         if isinstance(op, RecvOp):
-            if (op.key, u) in self.sent:
-                self._complete(u, i)
-            else:
-                self.receivers[(op.key, u)] = i
+            for u in self.states[g].units[local]:
+                if (op.key, int(u)) in self.sent:
+                    self._complete(g, np.array([self.local[u]]), j)
+                else:
+                    self.receivers[(op.key, int(u))] = (g, int(self.local[u]), j)
         elif op.collective == "send":
-            self._send(u, i, op)
+            for u in self.states[g].units[local]:
+                self._send(g, int(u), j, op)
         else:
-            self._collective(u, i, op)
+            self._collective(g, local, j, op)
 
-    def _send(self, u: int, i: int, op: CommOp) -> None:
+    def _send(self, g: int, u: int, j: int, op: CommOp) -> None:
         peer = self.fabric.peer(u, op)
         flow = self.fabric.send_flow(u, peer, op)
         start = self.env.now
         track = "dcn" if op.axis.startswith("dcn.") else "ici"
 
         def arrived():
-            self._span(u, track, op.axis, op, start, self.env.now, nbytes=op.bytes)
-            self._complete(u, i)
-            j = self.receivers.pop((op.key, peer), None)
-            if j is None:
+            if u in self.record:
+                self._span(u, track, op.axis, op, start, self.env.now, nbytes=op.bytes)
+            self._complete(g, np.array([self.local[u]]), j)
+            receiver = self.receivers.pop((op.key, peer), None)
+            if receiver is None:
                 self.sent.add((op.key, peer))
             else:
-                self._complete(peer, j)
+                pg, pl, pj = receiver
+                self._complete(pg, np.array([pl]), pj)
 
         self._after([self.net.transfer(flow.nbytes, flow.usage)], flow.min_duration_s, arrived)
 
-    def _collective(self, u: int, i: int, op: CommOp) -> None:
-        key, members = self.fabric.members(u, op)
-        gang = self.gangs.setdefault((op.key, key), _Gang(expected=len(members)))
-        gang.arrived.append((u, i))
-        if len(gang.arrived) < gang.expected:
-            return
-        del self.gangs[(op.key, key)]
-        flows, floor = self.fabric.flows(op, [m for m in members])
+    def _gang_table(self, g: int, op: CommOp) -> np.ndarray:
+        """Which gang each unit of group g joins for collectives on op's axis (built once per axis)."""
+        table = self.gang_tables.get((g, op.axis))
+        if table is not None:
+            return table
+        st = self.states[g]
+        table = np.full(len(st.units), -1, dtype=np.int64)
+        for l, u in enumerate(st.units):
+            if table[l] >= 0:
+                continue
+            _, members = self.fabric.members(int(u), op)
+            key = (op.axis, tuple(members))
+            index = self.gang_index.get(key)
+            if index is None:
+                index = self.gang_index[key] = len(self.gangs)
+                parts: dict[int, list[int]] = {}
+                for m in members:
+                    parts.setdefault(self.units[m].group, []).append(int(self.local[m]))
+                self.gangs.append(_Gang(members=list(members),
+                                        parts=[(pg, np.array(ls, dtype=np.int64)) for pg, ls in parts.items()]))
+            for pg, ls in self.gangs[index].parts:
+                if pg == g:
+                    table[ls] = index
+        self.gang_tables[(g, op.axis)] = table
+        return table
+
+    def _collective(self, g: int, local: np.ndarray, j: int, op: CommOp) -> None:
+        table = self._gang_table(g, op)
+        ids, counts = np.unique(table[local], return_counts=True)
+        for gang_id, n in zip(ids.tolist(), counts.tolist()):
+            key = (op.key, gang_id)
+            state = self.arrived.setdefault(key, [0, {}])
+            state[0] += n
+            state[1][g] = j
+            if state[0] == len(self.gangs[gang_id].members):
+                del self.arrived[key]
+                self._launch(op, self.gangs[gang_id], state[1])
+
+    def _launch(self, op: CommOp, gang: _Gang, op_of_group: dict[int, int]) -> None:
+        flows, floor = self.fabric.flows(op, gang.members)
         start = self.env.now
         track = "dcn" if op.axis.startswith("dcn.") else "ici"
         events = [self.net.transfer(f.nbytes, f.usage) for f in flows]
 
         def finished():
-            for unit, index in gang.arrived:
-                self._span(unit, track, op.axis, op, start, self.env.now, nbytes=flows[0].nbytes)
-                self._complete(unit, index)
+            for g, local in gang.parts:
+                for u in self._recorded(g, local):
+                    self._span(int(u), track, op.axis, op, start, self.env.now, nbytes=flows[0].nbytes)
+                self._complete(g, local, op_of_group[g])
 
         self._after(events, floor, finished)
 
     # --- the runtime ---------------------------------------------------------------------------------
-    def _island_units(self) -> dict[int, list[int]]:
+    def _island_groups(self) -> dict[int, list[int]]:
         by_island: dict[int, list[int]] = {}
-        for u, unit in enumerate(self.units):
-            by_island.setdefault(unit.island, []).append(u)
+        for g, st in enumerate(self.states):
+            if len(st.units):
+                by_island.setdefault(self.units[int(st.units[0])].island, []).append(g)
         return by_island
 
     def _computation_done(self, computation: str) -> list[simpy.Event]:
-        """Events for the last op of `computation` on every unit that has not finished it."""
+        """Events for the last op of `computation` in every group that has not finished it."""
         pending = []
-        for u in range(len(self.units)):
-            ops = self._ops(u)
-            last = max((i for i, op in enumerate(ops) if op.computation == computation), default=None)
-            if last is not None and not self.done[u][last]:
-                event = self.watchers[(u, last)] = self.env.event()
+        for g, st in enumerate(self.states):
+            plan = self.plans[g]
+            last = max((i for i, c in enumerate(plan.computation) if c == computation), default=None)
+            if last is not None and not st.done[:, last].all():
+                event = self.watchers[(g, last)] = self.env.event()
                 pending.append(event)
         return pending
 
-    def _enqueue_on_island(self, island: int, units: list[int], computation: str):
+    def _enqueue_on_island(self, island: int, groups: list[int], computation: str):
         """The island's gang scheduler receives the computation and has every host enqueue it."""
         start = self.env.now
         yield self.env.timeout(self.lat.dcn_message_s + self.lat.host_enqueue_s)
-        for u in units:
-            self.open_gate(u, computation)
+        for g in groups:
+            self.open_gate(g, computation)
         self.spans.append(Span(self.island_names[island], "scheduler", "gang scheduler", f"enqueue {computation}",
                                "dispatch", start, self.env.now))
 
     def controller(self):
-        islands = self._island_units()
+        islands = self._island_groups()
         computations = self.program.computations
+        every_group = range(len(self.states))
         if self.dispatch == "multi_controller":
             # Every host dispatches its own shard: no controller, no cross-host message.
             yield self.env.timeout(self.lat.host_enqueue_s)
             for computation in computations:
-                for u in range(len(self.units)):
-                    self.open_gate(u, computation)
+                for g in every_group:
+                    self.open_gate(g, computation)
             return
         for ci, computation in enumerate(computations):
             if self.dispatch == "pathways_async" and ci == 0:
                 # Dispatched asynchronously during the previous step: already enqueued in steady state.
-                for u in range(len(self.units)):
-                    self.open_gate(u, computation)
+                for g in every_group:
+                    self.open_gate(g, computation)
                 continue
             if self.dispatch == "pathways_sequential" and ci > 0:
                 pending = self._computation_done(computations[ci - 1])
                 if pending:
                     yield self.env.all_of(pending)
                 yield self.env.timeout(self.lat.dcn_message_s)  # the results reach the client
-            for island, units in islands.items():
+            for island, groups in islands.items():
                 start = self.env.now
                 yield self.env.timeout(self.lat.controller_work_s)
                 self.spans.append(Span("controller", "controller", "dispatch", f"dispatch {computation}",
                                        "dispatch", start, self.env.now))
-                self.env.process(self._enqueue_on_island(island, units, computation))
+                self.env.process(self._enqueue_on_island(island, groups, computation))
 
     def run(self) -> Timeline:
         env = self.env
         env.process(self.controller())
-        for u in range(len(self.units)):
-            self._next_segment(u)
+        for g, st in enumerate(self.states):
+            self._next_segments(g, np.arange(len(st.units)))
         steps = 0
         while env.peek() < math.inf:
             env.step()
             steps += 1
-        stuck = [(self.units[u].name, self._ops(u)[i].name) for u in range(len(self.units))
-                 for i, flag in enumerate(self.done[u]) if not flag]
-        if stuck:
-            raise RuntimeError(f"simulation ended with {len(stuck)} ops never run, first: {stuck[:3]}")
+        for g, st in enumerate(self.states):
+            if not st.done.all():
+                l, i = np.argwhere(~st.done)[0]
+                missing = int((~st.done).sum())
+                name = self.units[int(st.units[l])].name
+                raise RuntimeError(f"simulation ended with {missing} ops never run, first: "
+                                   f"{name} {self.program.groups[g].ops[i].name}")
         recorded = sorted(self.record)
         pipelined = any(a.endswith("pipeline") for a, _ in self.program.group_axes)
         return Timeline(spans=tuple(self.spans), link_samples=tuple(self.net.samples),
                         groups=tuple(self.units[u].name for u in recorded),
                         group_chips=tuple(self.units[u].chips for u in recorded), pipelined=pipelined,
                         end_s=self.last_completion_s, events_processed=steps,
-                        group_end_s=tuple(self.group_end_s))
+                        group_end_s=tuple(st.end_s for st in self.states))
 
 
 def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispatch: str = "pathways_async",
