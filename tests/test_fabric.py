@@ -64,6 +64,19 @@ def test_full_equals_folded_with_pipelines_and_islands(repo, topology, plan):
     assert full == pytest.approx(folded, rel=1e-3)
 
 
+@pytest.mark.parametrize("plan", [
+    {"ici": {"tensor": 8, "fsdp": 64}},
+    {"ici": {"tensor": 4, "fsdp": 32, "data": 4}},
+])
+def test_full_equals_folded_at_medium_scale(repo, plan):
+    """512 chips (8x8x8), a PaLM-8B-shaped layer stack cut to 4 layers."""
+    exp = small_experiment(topology=str(repo / "topologies" / "tpu_v4_8x8x8.yaml"), plan=plan, **{
+        "model.n_layers": 4, "model.d_model": 4096, "model.n_heads": 16, "model.d_ff": 16384,
+        "model.seq_len": 2048, "training.global_batch_seqs": 256, "training.remat": "palm"})
+    folded, full, _ = both(exp)
+    assert full == pytest.approx(folded, rel=1e-3)
+
+
 def test_straggler_slows_the_step():
     base, _, _ = both(small_experiment())
     _, slow, _ = both(small_experiment(), slowdowns={(0, (1, 2, 3)): 2.0})
