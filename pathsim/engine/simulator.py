@@ -198,6 +198,8 @@ class _Run:
 
     def _recorded(self, g: int, local: np.ndarray) -> np.ndarray:
         rec = self.recorded[g]
+        if rec.size == len(self.states[g].units):  # every unit of the group is recorded (folded mode)
+            return self.states[g].units[local]
         if not rec.size:
             return rec
         return np.intersect1d(self.states[g].units[local], rec, assume_unique=True)
@@ -244,7 +246,10 @@ class _Run:
         local = np.concatenate(self.timers.pop(key))
         st, plan = self.states[g], self.plans[g]
         segment = plan.segments[k]
-        st.done[np.ix_(local, segment)] = True
+        if local.size == 1:
+            st.done[local[0], list(segment)] = True
+        else:
+            st.done[np.ix_(local, segment)] = True
         self._finished(g)
         if self.watchers:
             self._check_watchers(g, segment)
@@ -336,8 +341,12 @@ class _Run:
 
     def _collective(self, g: int, local: np.ndarray, j: int, op: CommOp) -> None:
         table = self._gang_table(g, op)
-        ids, counts = np.unique(table[local], return_counts=True)
-        for gang_id, n in zip(ids.tolist(), counts.tolist()):
+        if local.size == 1:
+            arrivals = [(int(table[local[0]]), 1)]
+        else:
+            ids, counts = np.unique(table[local], return_counts=True)
+            arrivals = zip(ids.tolist(), counts.tolist())
+        for gang_id, n in arrivals:
             key = (op.key, gang_id)
             state = self.arrived.setdefault(key, [0, {}])
             state[0] += n
