@@ -28,6 +28,8 @@ def _run(args: argparse.Namespace) -> int:
 
     path = Path(args.experiment)
     data = read_yaml(path, "experiment")
+    if "sweep" in data:
+        raise ConfigError("sweep", f"{path} is a sweep file: run it with `pathsim sweep {path}`")
     if "kind" in data and _has_module("pathsim.pathways"):
         from pathsim.pathways import PATHWAYS_KINDS, run_pathways_experiment, summarize
 

@@ -102,3 +102,9 @@ def test_malformed_experiments_never_traceback(tmp_path, capsys, edits):
     if code == 2:
         lines = captured.err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_run_points_a_sweep_file_to_sweep(repo):
+    proc = pathsim("run", str(repo / "experiments" / "palm540b_sweep.yaml"))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: sweep:") and "pathsim sweep" in proc.stderr
