@@ -177,6 +177,11 @@ class ExperimentConfig(StrictModel):
     plan: PlanConfig
     runtime: RuntimeConfig = RuntimeConfig()
     calibration: CalibrationConfig | None = None
+    # How a kernel is priced: "tpu_kernels" (measured TPU kernel figures, the default on TPU chips) or
+    # "roofline" (the spec sheet, kept for comparison). A calibration profile, when named, wins over both.
+    cost_model: Literal["tpu_kernels", "roofline"] = "tpu_kernels"
+    # Which program is simulated: pathsim's own lowering, or what XLA compiles for the target TPU.
+    program: Literal["lowered", "xla"] = "lowered"
     scenario: ScenarioConfig = ScenarioConfig()
 
 

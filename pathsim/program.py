@@ -41,6 +41,8 @@ class ComputeOp:
     matmul: MatmulShape | None = None
     scale: float = 1.0  # share of the kernel executed (PaLM's partial rematerialization)
     computation: str = "train"  # the gang-scheduled computation it belongs to
+    # Imported from XLA: the compiler's own per-kernel estimate (estimated_cycles / clock), for comparison.
+    compiler_estimate_s: float | None = None
 
 
 @dataclass(frozen=True)
