@@ -31,6 +31,8 @@ class SimulationResult:
     program_ops: int
     mode: str  # "folded" (one chip per device group) or "full" (every chip and link)
     goodput: Goodput | None
+    program_source: str = "lowered"  # "lowered" (pathsim's own lowering) or "xla" (the compiled step)
+    notes: tuple[str, ...] = ()  # extra report lines from the program's source (e.g. the compiler's memory)
 
 
 def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | None) -> ComputeCostModel:

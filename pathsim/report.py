@@ -28,6 +28,8 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
         "memory": mem.as_dict(),
         "feasible": mem.feasible,
         "cost_model": result.cost_model,
+        "program": result.program_source,
+        "notes": list(result.notes),
         "mode": result.mode,
         "goodput": result.goodput.as_dict() if result.goodput else None,
         "simulated_events": result.timeline.events_processed,
@@ -49,7 +51,10 @@ def text_report(result: SimulationResult) -> str:
     console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
                   f"plan ici={dict(exp.plan.ici)} dcn={dict(exp.plan.dcn)} ({exp.plan.tensor_style}); "
                   f"remat {exp.training.remat}; dispatch {exp.runtime.dispatch}")
-    console.print(f"op costs: {result.cost_model}; simulation: {result.mode}")
+    console.print(f"program: {result.program_source} ({result.program_ops} ops); op costs: {result.cost_model}; "
+                  f"simulation: {result.mode}")
+    for note in result.notes:
+        console.print(note)
     if result.cluster.overrides:
         console.print(f"what-if overrides: {dict(result.cluster.overrides)}")
     summary = Table(title="Step", show_header=False)
