@@ -70,7 +70,10 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
     )
 
 
-def run_experiment(path: str | Path, record_links: bool = True, mode: str | None = None) -> SimulationResult:
+def run_experiment(path: str | Path, record_links: bool = True, mode: str | None = None,
+                   program: str | None = None) -> SimulationResult:
     path = Path(path)
     exp, topo = load_experiment(path)
+    if program is not None:  # `pathsim run --program`: over the experiment's own `program`
+        exp = exp.model_copy(update={"program": program})
     return simulate_config(exp, topo, base_dir=path.parent, record_links=record_links, mode=mode)
