@@ -48,8 +48,14 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
                     record_links: bool = True, mode: str | None = None) -> SimulationResult:
     cluster = build_cluster(topo)
     placement = place(exp, cluster)
-    program = lower(exp, placement.chips_per_group)
     cost = cost_model_for(exp, cluster, base_dir)
+    if exp.program == "xla":
+        from pathsim.xla.program import xla_program  # jax and libtpu are imported only on this path
+
+        imported = xla_program(exp, topo, cluster, cost)
+        program, source, notes = imported.program, "xla", imported.notes
+    else:
+        program, source, notes = lower(exp, placement.chips_per_group), "lowered", ()
     chosen = choose_mode(exp.scenario, mode)
     fabric, record = None, None
     if chosen == "full":
@@ -67,6 +73,7 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
         experiment=exp, cluster=cluster, placement=placement, timeline=timeline, metrics=metrics,
         memory=memory_use(exp, cluster), cost_model=cost.name, program_ops=program.op_count(), mode=chosen,
         goodput=goodput(failures, cluster, metrics.tokens_per_s) if failures is not None else None,
+        program_source=source, notes=notes,
     )
 
 

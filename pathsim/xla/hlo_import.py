@@ -91,11 +91,11 @@ def replica_groups(raw: str | None, n_devices: int) -> list[list[int]]:
     if raw in ("", "{}", "{{}}"):
         return [list(range(n_devices))]
     if raw.startswith("mesh["):
-        m = re.match(r"mesh\[(.*)\]\s*\{(.*)\}", raw)
+        m = re.match(r"mesh\[([^\]]*)\](?:,\s*device_ids=\((.*)\))?\s*\{(.*)\}", raw)
         names = re.findall(r"'([^']+)'=(\d+)", m.group(1))
         sizes = [int(n) for _, n in names]
-        chosen = [k for k, (name, _) in enumerate(names) if f"'{name}'" in m.group(2)]
-        ids = np.arange(math.prod(sizes)).reshape(sizes)
+        chosen = [k for k, (name, _) in enumerate(names) if f"'{name}'" in m.group(3)]
+        ids = _device_ids(m.group(2), math.prod(sizes)).reshape(sizes)
         rest = [k for k in range(len(sizes)) if k not in chosen]
         group = math.prod(sizes[k] for k in chosen)
         return ids.transpose(rest + chosen).reshape(-1, group).tolist()
@@ -108,6 +108,19 @@ def replica_groups(raw: str | None, n_devices: int) -> list[list[int]]:
             ids = ids.transpose([int(x) for x in m.group(3).split(",")])
         return ids.reshape(shape[0], -1).tolist()
     return [[int(x) for x in g.split(",") if x.strip()] for g in re.findall(r"\{([\d,\s]*)\}", raw)]
+
+
+def _device_ids(raw: str | None, n: int) -> np.ndarray:
+    """A mesh's device order: iota (default), iota reshaped and transposed ([2,2]T(1,0)), or a list."""
+    if not raw:
+        return np.arange(n)
+    m = re.fullmatch(r"\[([\d,]+)\](?:T\(([\d,]+)\))?", raw.strip())
+    if m:
+        ids = np.arange(n).reshape([int(x) for x in m.group(1).split(",")])
+        if m.group(2):
+            ids = ids.transpose([int(x) for x in m.group(2).split(",")])
+        return ids.reshape(-1)
+    return np.array([int(x) for x in re.findall(r"\d+", raw)])
 
 
 def _permute_pairs(raw: str | None) -> list[tuple[int, int]]:
@@ -140,17 +153,40 @@ class _Kernel:
 
 
 def _conv_matmul(instr: Instruction, shapes: dict[str, Shape]) -> MatmulShape:
-    """A convolution as the matmul it computes: MACs per output element = kernel size / output features."""
+    """A convolution as the matmul it computes. XLA on TPU writes einsums as convolutions whose spatial
+    windows (with padding) sweep batch-like dimensions, so MACs count only window positions that land
+    inside the input: per spatial dim, the (output, window) pairs with 0 <= o*stride + w - pad_lo < size."""
     out = instr.shape.arrays()[0]
-    rhs = shapes[instr.operands[1]]
-    labels = instr.attr("dim_labels") or ""
-    rhs_labels = labels.split("_")[1].split("->")[0] if "_" in labels else ""
-    out_features = rhs.dims[rhs_labels.index("o")] if "o" in rhs_labels else rhs.dims[-1]
+    lhs, rhs = shapes[instr.operands[0]], shapes[instr.operands[1]]
+    labels = re.match(r"(\w+)_(\w+)->(\w+)", instr.attr("dim_labels") or "")
     groups = int(instr.attr("feature_group_count") or 1) * int(instr.attr("batch_group_count") or 1)
-    k = rhs.size // max(out_features, 1)
-    n = max(out_features // groups, 1)
-    m = max(out.size // (groups * n), 1)
-    return MatmulShape(m=m, k=k, n=n, batch=groups)
+    if not labels:  # no labels: a plain [m, k] x [k, n]
+        k = rhs.size // max(out.dims[-1] if out.dims else 1, 1)
+        return MatmulShape(m=max(out.size // max(out.dims[-1], 1), 1), k=max(k, 1), n=max(out.dims[-1], 1))
+    lhs_l, rhs_l, out_l = labels.groups()
+    window = instr.attr("window") or ""
+    size = [int(x) for x in re.search(r"size=([\dx]+)", window).group(1).split("x")] if "size=" in window else []
+    pads = re.search(r"pad=([\d_x-]+)", window)
+    pad_lo = [int(p.split("_")[0]) for p in pads.group(1).split("x")] if pads else [0] * len(size)
+    strides = re.search(r"stride=([\dx]+)", window)
+    stride = [int(x) for x in strides.group(1).split("x")] if strides else [1] * len(size)
+    positions, pairs = 1, 1
+    for d in range(len(size)):
+        i_size, o_size = lhs.dims[lhs_l.index(str(d))], out.dims[out_l.index(str(d))]
+        valid = 0
+        for w in range(size[d]):  # outputs o with 0 <= o*stride + w - pad_lo < i_size
+            lo = max(0, -(-(pad_lo[d] - w) // stride[d]))
+            hi = min(o_size - 1, (i_size - 1 + pad_lo[d] - w) // stride[d])
+            valid += max(0, hi - lo + 1)
+        positions *= o_size
+        pairs *= valid
+    batch_out = out.dims[out_l.index("b")]
+    features_out = out.dims[out_l.index("f")]
+    in_per_group = rhs.dims[rhs_l.index("i")]
+    macs = batch_out * features_out * in_per_group * pairs
+    m = batch_out * positions
+    n = max(features_out // groups, 1)
+    return MatmulShape(m=m, k=max(round(macs / (m * n * groups)), 1), n=n, batch=groups)
 
 
 def _dims(raw: str | None) -> list[int]:
