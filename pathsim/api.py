@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathsim.costs import AnalyticCostModel, ComputeCostModel
+from pathsim.catalog.kernels import kernel_spec
+from pathsim.costs import AnalyticCostModel, ComputeCostModel, WithLinks, link_timing_of
 from pathsim.engine import simulate
+from pathsim.errors import ConfigError
 from pathsim.engine.fabric import FullFabric
 from pathsim.experiment import ExperimentConfig, TopologyConfig, load_experiment, resolve_relative
 from pathsim.goodput import Goodput, goodput
+from pathsim.kernels import TpuKernelCostModel
 from pathsim.lowering import lower
 from pathsim.memory import MemoryUse, memory_use
 from pathsim.metrics import StepMetrics, measure
@@ -36,12 +39,22 @@ class SimulationResult:
 
 
 def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | None) -> ComputeCostModel:
-    if exp.calibration is None:
-        return AnalyticCostModel(cluster.chip)
-    from pathsim.calibration import load_cost_model  # imported only when a profile is named
+    """A named calibration profile wins (for kernels; links keep the chip's measured figures); else
+    `cost_model`: the TPU kernel model (default) or the spec-sheet roofline."""
+    kernel_model = TpuKernelCostModel(cluster.chip, kernel_spec(cluster.chip.name))
+    if exp.calibration is not None:
+        from pathsim.calibration import load_cost_model  # imported only when a profile is named
 
-    profile = resolve_relative((base_dir or Path.cwd()) / "experiment.yaml", exp.calibration.profile)
-    return load_cost_model(profile, cluster.chip)
+        profile = resolve_relative((base_dir or Path.cwd()) / "experiment.yaml", exp.calibration.profile)
+        cost = load_cost_model(profile, cluster.chip)
+        measured_on, expected = cost.profile.meta.device_kind, kernel_spec(cluster.chip.name).device_kind
+        if measured_on != expected:
+            raise ConfigError("calibration.profile", f"{profile.name} was measured on {measured_on!r}, but the "
+                              f"experiment's chip {cluster.chip.name} is {expected!r}: name a profile of that chip")
+        return WithLinks(cost, kernel_model.links)
+    if exp.cost_model == "roofline":
+        return AnalyticCostModel(cluster.chip)
+    return kernel_model
 
 
 def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path | None = None,
@@ -60,7 +73,8 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
     fabric, record = None, None
     if chosen == "full":
         slow = slowdowns(exp.scenario, cluster)
-        fabric = FullFabric(program, placement, cluster, slowdowns=slow, links=link_state(exp.scenario, cluster))
+        fabric = FullFabric(program, placement, cluster, slowdowns=slow, links=link_state(exp.scenario, cluster),
+                            timing=link_timing_of(cost))
         # Timelines of every chip would not fit in memory: keep one chip per group and every straggler.
         record = {next(i for i, u in enumerate(fabric.units) if u.group == g) for g in range(len(program.groups))}
         record |= {i for i, u in enumerate(fabric.units) if u.slowdown != 1.0}

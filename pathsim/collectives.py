@@ -22,12 +22,41 @@ LATENCY_FACTOR = {"all_gather": 1.0, "reduce_scatter": 1.0, "all_reduce": 2.0, "
 
 
 @dataclass(frozen=True)
+class LinkTiming:
+    """How ICI transfers are timed beyond the links' spec rate.
+
+    The spec sheet (the default) runs payload at the nominal link rate with no fixed cost, and a
+    collective lasts at least its hop latencies (a floor, reference/collectives.md). Measured kernels
+    (pathsim.kernels) carry payload at a share of the nominal rate and start after fixed costs: the
+    collective's launch plus one remote DMA per ring step, the first hop of a DMA dearer than the rest.
+    """
+
+    name: str = "spec sheet"
+    ici_payload_efficiency: float = 1.0
+    first_hop_s: float = 0.0  # fixed cost of one ring step over one hop (0: the spec-sheet floor applies)
+    extra_hop_s: float = 0.0  # each further hop of a strided step
+    collective_fixed_s: float = 0.0
+
+    @property
+    def measured(self) -> bool:
+        return self.first_hop_s > 0.0
+
+    def step_s(self, stride: int) -> float:
+        return self.first_hop_s + (stride - 1) * self.extra_hop_s
+
+
+SPEC_SHEET_LINKS = LinkTiming()
+
+
+@dataclass(frozen=True)
 class FlowSpec:
-    """Bytes one member moves, the load per byte on each resource, and the latency floor."""
+    """Bytes one member moves, the load per byte on each resource, the latency floor (the transfer lasts
+    at least that long), and the fixed start-up cost paid before the bytes move."""
 
     bytes: float
     usage: tuple[tuple[str, float], ...]  # (resource, load per byte): "ici.x+" is one chip's +x out-link
     min_duration_s: float
+    startup_s: float = 0.0
 
 
 def member_bytes(kind: str, v_bytes: float, n: int) -> float:
@@ -43,16 +72,37 @@ def ici_member_bytes(kind: str, v_bytes: float, axis: AxisPlacement) -> float:
     return member_bytes(kind, v_bytes, axis.size) / gain
 
 
-def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec, forward: bool = True) -> FlowSpec:
+def ici_latency_s(kind: str, axis: AxisPlacement, chip: ChipSpec, links: LinkTiming) -> tuple[float, float]:
+    """(floor, start-up) of one collective or send on an ICI axis.
+
+    Spec sheet: a floor of the hop latencies of the slowest chain. Measured: the launch cost plus one
+    remote DMA per ring step (half the ring each way, or the whole line), paid before the bytes move."""
+    segs = axis.segments
+    if kind == "send":
+        if links.measured:
+            return 0.0, links.collective_fixed_s + links.step_s(segs[0].stride)
+        return chip.ici_hop_latency_s * segs[0].stride, 0.0
+    if links.measured:
+        steps_s = sum(seg.latency_hops / seg.stride * links.step_s(seg.stride) for seg in segs)
+        return 0.0, links.collective_fixed_s + LATENCY_FACTOR[kind] * steps_s
+    hops = sum(seg.latency_hops for seg in segs)
+    return LATENCY_FACTOR[kind] * chip.ici_hop_latency_s * hops, 0.0
+
+
+def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec, forward: bool = True,
+             links: LinkTiming = SPEC_SHEET_LINKS) -> FlowSpec:
     """Loads on one chip's out-links, one resource per dim and direction (capacity: one link one way).
-    A ring sends half each way; a line runs a one-way ring whose return crosses every link backwards."""
+    A ring sends half each way; a line runs a one-way ring whose return crosses every link backwards.
+    Bytes are wire bytes: the payload over the links' measured payload share."""
     w = chip.ici_bidirectional_bytes_per_s
     segs = axis.segments
+    floor_s, startup_s = ici_latency_s(kind, axis, chip, links)
+    wire = 1.0 / links.ici_payload_efficiency
     if kind == "send":
         # Point-to-point to the neighbour along the axis: one link, one direction, `stride` hops.
         seg = segs[0]
-        return FlowSpec(bytes=v_bytes, usage=((f"ici.{seg.dim}{'+' if forward else '-'}", float(seg.stride)),),
-                        min_duration_s=chip.ici_hop_latency_s * seg.stride)
+        return FlowSpec(bytes=v_bytes * wire, usage=((f"ici.{seg.dim}{'+' if forward else '-'}", float(seg.stride)),),
+                        min_duration_s=floor_s, startup_s=startup_s)
     effective = [w / seg.link_load for seg in segs]
     total = sum(effective)
     # Bytes split over the segments in proportion to their bandwidth, so all finish together.
@@ -61,9 +111,8 @@ def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec, for
         for direction in "+-":
             key = f"ici.{seg.dim}{direction}"
             usage[key] = usage.get(key, 0.0) + (eff / total) * seg.link_load / 2.0
-    hops = sum(seg.latency_hops for seg in segs)
-    return FlowSpec(bytes=ici_member_bytes(kind, v_bytes, axis), usage=tuple(sorted(usage.items())),
-                    min_duration_s=LATENCY_FACTOR[kind] * chip.ici_hop_latency_s * hops)
+    return FlowSpec(bytes=ici_member_bytes(kind, v_bytes, axis) * wire, usage=tuple(sorted(usage.items())),
+                    min_duration_s=floor_s, startup_s=startup_s)
 
 
 def dcn_chip_bytes_per_s(chip: ChipSpec) -> float:
@@ -81,13 +130,15 @@ def dcn_latency_s(kind: str, n: int) -> float:
     return RUNTIME.dcn_message_s * steps
 
 
-def closed_form_time_s(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec) -> float:
-    """The uncontended time of reference/collectives.md for one collective on one axis."""
+def closed_form_time_s(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec,
+                       links: LinkTiming = SPEC_SHEET_LINKS) -> float:
+    """The uncontended time of one collective on one axis: reference/collectives.md's closed form with
+    the spec-sheet links, plus the measured fixed costs and payload share with measured ones."""
     if axis.size <= 1 and kind != "send":
         return 0.0
     if axis.network == "dcn":
         rate = dcn_chip_bytes_per_s(chip)
         return max(dcn_latency_s(kind, axis.size), dcn_flow_bytes(kind, v_bytes, axis.size) / rate)
-    flow = ici_flow(kind, v_bytes, axis, chip)
+    flow = ici_flow(kind, v_bytes, axis, chip, links=links)
     rate = min(chip.ici_link_bytes_per_s / load for _, load in flow.usage)
-    return max(flow.min_duration_s, flow.bytes / rate)
+    return flow.startup_s + max(flow.min_duration_s, flow.bytes / rate)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from pathsim.catalog.hardware import ChipSpec
+from pathsim.collectives import SPEC_SHEET_LINKS, LinkTiming
 from pathsim.program import ComputeOp, MatmulShape
 
 
@@ -19,6 +20,11 @@ class ComputeCostModel(Protocol):
     name: str
 
     def op_time_s(self, op: ComputeOp) -> float: ...
+
+
+def link_timing_of(cost: object) -> LinkTiming:
+    """The link timing a cost model brings (attribute `links`); the spec sheet's for models without one."""
+    return getattr(cost, "links", SPEC_SHEET_LINKS)
 
 
 def mxu_padding_efficiency(shape: MatmulShape, tile: int) -> float:
@@ -37,3 +43,19 @@ class AnalyticCostModel:
         if op.matmul is not None:
             flops_rate *= mxu_padding_efficiency(op.matmul, self.chip.mxu_tile)
         return max(op.flops / flops_rate, op.hbm_bytes / self.chip.hbm_bytes_per_s)
+
+
+@dataclass(frozen=True)
+class WithLinks:
+    """A compute cost model with the link timing of another source: a kernel profile of a TPU chip times
+    kernels only, its collectives keep the chip's measured link figures."""
+
+    compute: ComputeCostModel
+    links: LinkTiming
+
+    @property
+    def name(self) -> str:
+        return f"{self.compute.name}; links: {self.links.name}"
+
+    def op_time_s(self, op: ComputeOp) -> float:
+        return self.compute.op_time_s(op)

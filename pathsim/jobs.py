@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from pathsim.api import cost_model_for, simulate_config
+from pathsim.costs import link_timing_of
 from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric, PodSlot
 from pathsim.errors import ConfigError
@@ -146,7 +147,8 @@ def run_shared_pod(path: Path) -> list[JobResult]:
         slot = PodSlot(job=job.name, origin=tuple(job.origin), pod_shape=pod.shape, pod_wraps=pod.wraparound,
                        ocs=cfg.ocs)
         offsets.append(sum(len(p.groups) for p in programs))
-        fabrics.append(FullFabric(program, placement, cluster, slot=slot))
+        timing = link_timing_of(cost_model_for(exp, cluster, job_path.parent))
+        fabrics.append(FullFabric(program, placement, cluster, slot=slot, timing=timing))
         programs.append(program)
         clusters.append((cluster, placement, job_path))
     groups = tuple(dataclasses.replace(g, name=f"{job.name}:{g.name}")

@@ -30,6 +30,9 @@ def register(subparsers) -> None:
     cal = subparsers.add_parser("calibrate", help="measure this machine's kernels with JAX into a profile")
     cal.add_argument("--out", required=True, type=Path, help="profile to write: .json or .csv")
     cal.add_argument("--dtypes", default=",".join(_DTYPES), help="matmul dtypes of the generic grid")
+    cal.add_argument("--from-reference", metavar="CHIP", default=None,
+                     help="measure nothing: write the TPU kernel model's table for CHIP (e.g. tpu_v4), built "
+                          "from published TPU kernel timings, in the same format as a measured profile")
     _common(cal)
     cal.set_defaults(handler=calibrate_command)
     val = subparsers.add_parser("validate-calibration",
@@ -69,6 +72,8 @@ def calibrate_command(args: argparse.Namespace) -> int:
     _check_counts(args)
     if args.out.suffix not in (".json", ".csv"):
         raise ConfigError("--out", f"must end in .json or .csv, got {args.out.name!r}")
+    if args.from_reference is not None:
+        return _write_reference_profile(args.from_reference, args.out)
     dtypes = tuple(d for d in args.dtypes.split(",") if d)
     unknown = [d for d in dtypes if d not in _DTYPES]
     if unknown:
@@ -87,6 +92,17 @@ def calibrate_command(args: argparse.Namespace) -> int:
           f"{len(profile.matmuls)} matmuls, {len(profile.memory_ops)} memory-bound ops, "
           f"{len(profile.collectives)} collectives; dispatch {meta.dispatch_s * 1e6:.1f} us, "
           f"concurrent slowdown {meta.concurrent_slowdown:.2f}x")
+    return 0
+
+
+def _write_reference_profile(chip: str, out: Path) -> int:
+    from pathsim.calibration.profile import save_profile
+    from pathsim.kernels.profile import reference_profile
+
+    profile = reference_profile(chip)
+    save_profile(profile, out)
+    print(f"wrote {out}: the TPU kernel model for {chip} ({profile.meta.device_kind}); {len(profile.matmuls)} "
+          f"matmuls, {len(profile.memory_ops)} memory-bound ops; no measurement was taken")
     return 0
 
 

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from typing import Hashable
 
 from pathsim.collectives import (
-    LATENCY_FACTOR,
+    SPEC_SHEET_LINKS,
+    LinkTiming,
     dcn_flow_bytes,
     dcn_latency_s,
     ici_flow,
+    ici_latency_s,
     ici_member_bytes,
 )
 from pathsim.placement import Placement, axis_coordinate
@@ -47,11 +49,14 @@ class Flow:
     nbytes: float
     usage: Usage
     min_duration_s: float
+    startup_s: float = 0.0  # fixed cost paid before the bytes move (measured link timing)
 
 
 class FoldedFabric:
-    def __init__(self, program: Program, placement: Placement, cluster: Cluster) -> None:
+    def __init__(self, program: Program, placement: Placement, cluster: Cluster,
+                 timing: LinkTiming = SPEC_SHEET_LINKS) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
+        self.timing = timing
         self.units = tuple(Unit(name=g.name, group=i, island=placement.group_islands[i], chips=g.chips)
                            for i, g in enumerate(program.groups))
         self.capacity: dict[Resource, float] = {}
@@ -91,17 +96,18 @@ class FoldedFabric:
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
         if op.axis.startswith("dcn."):
             return _dcn_ring(op, members, lambda a, b: {self._nic[a] + ("out",): 1.0, self._nic[b] + ("in",): 1.0})
-        flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip)
+        flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip, links=self.timing)
         name = self.units[members[0]].name
-        return [Flow(flow.bytes, {(name, res): w for res, w in flow.usage}, 0.0)], flow.min_duration_s
+        return [Flow(flow.bytes, {(name, res): w for res, w in flow.usage}, 0.0, flow.startup_s)], flow.min_duration_s
 
     def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
         if op.axis.startswith("dcn."):
             return Flow(op.bytes, {self._nic[u] + ("out",): 1.0, self._nic[peer] + ("in",): 1.0},
                         dcn_latency_s("send", 2))
         forward = self.program.groups[peer].coord(op.axis) > self.program.groups[u].coord(op.axis)
-        flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip, forward=forward)
-        return Flow(flow.bytes, {(self.units[u].name, res): w for res, w in flow.usage}, flow.min_duration_s)
+        flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip, forward=forward, links=self.timing)
+        return Flow(flow.bytes, {(self.units[u].name, res): w for res, w in flow.usage}, flow.min_duration_s,
+                    flow.startup_s)
 
 
 def _stage_nic_classes(placement: Placement, cluster: Cluster) -> tuple[dict[int, int], int]:
@@ -157,8 +163,10 @@ class FullFabric:
 
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
                  slowdowns: dict[tuple[int, tuple[int, ...]], float] | None = None,
-                 links: LinkState = LinkState(), slot: "PodSlot | None" = None) -> None:
+                 links: LinkState = LinkState(), slot: "PodSlot | None" = None,
+                 timing: LinkTiming = SPEC_SHEET_LINKS) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
+        self.timing = timing
         self.slot = slot
         slowdowns = slowdowns or {}
         self.ici_axes = [a for a in placement.axes if a.network == "ici"]
@@ -359,20 +367,22 @@ class FullFabric:
         usage = self._usage_cache.get(key)
         if usage is None:
             usage = self._usage_cache[key] = self._ring_usage(members, axis)
-        hops = sum(seg.latency_hops for seg in axis.segments)
-        floor = LATENCY_FACTOR[op.collective] * self.chip.ici_hop_latency_s * hops
-        return [Flow(ici_member_bytes(op.collective, op.bytes, axis), usage, 0.0)], floor
+        floor, startup = ici_latency_s(op.collective, axis, self.chip, self.timing)
+        nbytes = ici_member_bytes(op.collective, op.bytes, axis) / self.timing.ici_payload_efficiency
+        return [Flow(nbytes, usage, 0.0, startup)], floor
 
     def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
         a, b = self.units[u], self.units[peer]
         if op.axis.startswith("dcn."):
             return Flow(op.bytes, {self._host(a) + ("out",): 1.0, self._host(b) + ("in",): 1.0},
                         dcn_latency_s("send", 2))
-        seg = self.placement.axis(op.axis).segments[0]
+        axis = self.placement.axis(op.axis)
+        seg = axis.segments[0]
         d = self.cluster.islands[a.island].dims.index(seg.dim)
         step = 1 if b.group > a.group else -1
         links = self._path(a.island, a.coord, d, seg.stride, step)
-        return Flow(op.bytes, {link: 1.0 for link in links}, self.chip.ici_hop_latency_s * seg.stride)
+        floor, startup = ici_latency_s("send", axis, self.chip, self.timing)
+        return Flow(op.bytes / self.timing.ici_payload_efficiency, {link: 1.0 for link in links}, floor, startup)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 import simpy
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
-from pathsim.costs import ComputeCostModel
+from pathsim.costs import ComputeCostModel, link_timing_of
 from pathsim.engine.fabric import FoldedFabric
 from pathsim.engine.network import Network
 from pathsim.program import CommOp, ComputeOp, Program, RecvOp
@@ -280,6 +280,13 @@ class _Run:
 
         gate.callbacks.append(finished)
 
+    def _after_startup(self, startup_s: float, then) -> None:
+        """Call `then()` after a transfer's fixed start-up cost (none with spec-sheet links)."""
+        if startup_s > 0.0:
+            self.env.timeout(startup_s).callbacks.append(lambda _e: then())
+        else:
+            then()
+
     def _start_comm(self, g: int, local: np.ndarray, j: int) -> None:
         op = self.program.groups[g].ops[j]
         if isinstance(op, RecvOp):
@@ -311,7 +318,8 @@ class _Run:
                 pg, pl, pj = receiver
                 self._complete(pg, np.array([pl]), pj)
 
-        self._after([self.net.transfer(flow.nbytes, flow.usage)], flow.min_duration_s, arrived)
+        self._after_startup(flow.startup_s, lambda: self._after([self.net.transfer(flow.nbytes, flow.usage)],
+                                                                 flow.min_duration_s, arrived))
 
     def _gang_table(self, g: int, op: CommOp) -> np.ndarray:
         """Which gang each unit of group g joins for collectives on op's axis (built once per axis)."""
@@ -359,7 +367,6 @@ class _Run:
         flows, floor = self.fabric.flows(op, gang.members)
         start = self.env.now
         track = "dcn" if op.axis.startswith("dcn.") else "ici"
-        events = [self.net.transfer(f.nbytes, f.usage) for f in flows]
 
         def finished():
             for g, local in gang.parts:
@@ -367,7 +374,8 @@ class _Run:
                     self._span(int(u), track, op.axis, op, start, self.env.now, nbytes=flows[0].nbytes)
                 self._complete(g, local, op_of_group[g])
 
-        self._after(events, floor, finished)
+        self._after_startup(flows[0].startup_s, lambda: self._after(
+            [self.net.transfer(f.nbytes, f.usage) for f in flows], floor, finished))
 
     # --- the runtime ---------------------------------------------------------------------------------
     def _island_groups(self) -> dict[int, list[int]]:
@@ -455,6 +463,6 @@ def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispa
              latencies: RuntimeLatencies = RUNTIME, record_links: bool = True, fabric=None,
              record_units: set[int] | None = None) -> Timeline:
     """Folded by default; pass a FullFabric (pathsim.engine.fabric) to simulate every chip."""
-    fabric = fabric if fabric is not None else FoldedFabric(program, placement, cluster)
+    fabric = fabric if fabric is not None else FoldedFabric(program, placement, cluster, timing=link_timing_of(cost))
     names = tuple(island.name for island in cluster.islands)
     return _Run(program, fabric, cost, dispatch, latencies, record_links, record_units, names).run()

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pathsim.collectives import closed_form_time_s
-from pathsim.costs import ComputeCostModel
+from pathsim.collectives import LinkTiming, closed_form_time_s
+from pathsim.costs import ComputeCostModel, link_timing_of
 from pathsim.experiment import ExperimentConfig
 from pathsim.lowering import axis_sizes, shard_for, stage_layers
 from pathsim.lowering.context import GroupBuilder, Shard
@@ -65,7 +65,8 @@ def _list_schedule(ops: list[Op], placement: Placement, cluster: Cluster, cost: 
             compute += t
             finish.append(compute_end)
         else:
-            t = closed_form_time_s(op.collective, op.bytes, placement.axis(op.axis), cluster.chip)
+            t = closed_form_time_s(op.collective, op.bytes, placement.axis(op.axis), cluster.chip,
+                                   link_timing_of(cost))
             comm += t
             finish.append(ready + t)
     return UnitTime(compute_s=compute, critical_s=max(finish, default=0.0), comm_s=comm)
@@ -104,10 +105,10 @@ def _units(s: Shard, sizes: dict[str, int], placement: Placement, cluster: Clust
 
 
 def _axis_time(kind: str, nbytes: float, axis: str, sizes: dict[str, int], placement: Placement,
-               cluster: Cluster) -> float:
+               cluster: Cluster, links: LinkTiming) -> float:
     if sizes.get(axis, 1) <= 1 or nbytes <= 0:
         return 0.0
-    return closed_form_time_s(kind, nbytes, placement.axis(axis), cluster.chip)
+    return closed_form_time_s(kind, nbytes, placement.axis(axis), cluster.chip, links)
 
 
 def _shares_dims(placement: Placement, a: str, b: str) -> bool:
@@ -131,7 +132,8 @@ class Screen:
             units = self._cache[key] = _units(s, sizes, placement, cluster, self.cost)
         fsdp_axis = "dcn.fsdp" if "dcn.fsdp" in sizes else "ici.fsdp"
         pipe_axis = "dcn.pipeline" if "dcn.pipeline" in sizes else "ici.pipeline"
-        ax = lambda kind, nbytes, axis: _axis_time(kind, nbytes, axis, sizes, placement, cluster)  # noqa: E731
+        links = link_timing_of(self.cost)
+        ax = lambda kind, nbytes, axis: _axis_time(kind, nbytes, axis, sizes, placement, cluster, links)  # noqa: E731
         prefetch = exp.runtime.weight_prefetch_layers > 0
         shared = units.fwd.comm_s if _shares_dims(placement, fsdp_axis, "ici.tensor") else 0.0
 
