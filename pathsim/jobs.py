@@ -103,7 +103,7 @@ def _parse(data: dict[str, Any]) -> SharedPodConfig:
     try:
         return SharedPodConfig.model_validate(data)
     except ValidationError as exc:
-        raise config_error(exc, "") from None
+        raise config_error(exc, "", SharedPodConfig) from None
 
 
 def _check_slots(cfg: SharedPodConfig, shapes: list[tuple[int, ...]], pod: tuple[int, ...]) -> None:

@@ -52,7 +52,7 @@ def _layer_intermediates_bytes(s: Shard) -> float:
 def _saved_per_layer_bytes(s: Shard) -> float:
     if s.remat.name == "none":
         return _layer_intermediates_bytes(s)
-    # full and PaLM's policy keep one fully sharded activation per layer (reference/palm.md).
+    # full and PaLM's policy keep one fully sharded activation per layer (PaLM paper, appendix B).
     return float(s.tokens * s.d_local * s.act_bytes)
 
 
@@ -72,7 +72,9 @@ def memory_use(exp: ExperimentConfig, cluster: Cluster) -> MemoryUse:
         local = layers * s.layer_weight_params_local + tables * s.embedding_params_local
         shard = local / s.fsdp
         moments = optimizer_moments(exp.training.optimizer)
-        gathered_weights = (exp.runtime.weight_prefetch_layers + 1) * s.layer_weight_params_local * s.param_bytes
+        # The layer in use and those prefetched ahead of it, but never more layers than the stage has.
+        gathered_layers = min(exp.runtime.weight_prefetch_layers + 1, layers)
+        gathered_weights = gathered_layers * s.layer_weight_params_local * s.param_bytes
         logits = s.tokens * s.vocab_local * SOFTWARE.f32_bytes if stage == s.stages - 1 else 0.0
         working = (gathered_weights + _layer_intermediates_bytes(s)
                    + s.layer_weight_params_local * s.grad_bytes + logits)

@@ -3,7 +3,7 @@
 An ICI axis takes one or more factors ("segments") of the torus dims. The first factor taken from a dim
 is contiguous (stride 1); later factors of the same dim are strided. A segment is a ring when the dim
 wraps around and the segment spans it (size x stride = dim length); otherwise it is a line, on which a
-collective can use one direction only (about twice the time, reference/collectives.md).
+collective can use one direction only (about twice the time; the scaling book, collectives chapter).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class AxisPlacement:
     size: int
     network: Literal["ici", "dcn"]
     segments: tuple[AxisSegment, ...] = ()
-    all_to_all_gain: float = 1.0  # a twisted torus's all-to-all speed-up (reference/hardware.md)
+    all_to_all_gain: float = 1.0  # a twisted torus's all-to-all speed-up (TPU v4 paper, ISCA 2023)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from pathsim.engine.fabric import LinkState
+from pathsim.engine.fabric import FullFabric, LinkState
 from pathsim.errors import ConfigError
 from pathsim.experiment import ScenarioConfig
 from pathsim.topology import DIM_NAMES, Cluster, host_block
@@ -53,6 +53,7 @@ def slowdowns(scenario: ScenarioConfig, cluster: Cluster) -> dict[tuple[int, tup
 
 def link_state(scenario: ScenarioConfig, cluster: Cluster) -> LinkState:
     factors = []
+    seen: dict[tuple, int] = {}
     for k, link in enumerate(scenario.links):
         field = f"scenario.links.{k}"
         island = _island(cluster, link.island, f"{field}.island")
@@ -66,5 +67,33 @@ def link_state(scenario: ScenarioConfig, cluster: Cluster) -> LinkState:
             if not island.wraparound[d]:
                 raise ConfigError(f"{field}.chip", f"chip {list(a)} has no + neighbour along {link.dim}")
             b[d] = 0
-        factors.append(((link.island, a, tuple(b)), link.factor))
-    return LinkState(factors=tuple(factors))
+        key = (link.island, a, tuple(b))
+        if key in seen:
+            raise ConfigError(field, f"the same link as scenario.links.{seen[key]}; give each link once")
+        seen[key] = k
+        factors.append((key, link.factor))
+    state = LinkState(factors=tuple(factors))
+    _check_detours(scenario, cluster, state)
+    return state
+
+
+def _check_detours(scenario: ScenarioConfig, cluster: Cluster, state: LinkState) -> None:
+    """The engine routes a failed link's traffic through one neighbouring ring (across, along, back). When
+    every such detour has a failed link too (a chip cut off, a torus cut in two) nothing can route."""
+    alive = state.as_dict()
+    neighbour = FullFabric._neighbour  # the engine's own torus arithmetic, so the two never disagree
+    for k, ((ii, a, b), factor) in enumerate(state.factors):
+        if factor > 0.0:
+            continue
+        isl = cluster.islands[ii]
+        d = DIM_NAMES.index(scenario.links[k].dim)
+
+        def detour_alive(other: int, side: int) -> bool:
+            a2, b2 = neighbour(isl, a, other, side), neighbour(isl, b, other, side)
+            return a2 is not None and b2 is not None and all(
+                alive.get((ii, x, y), 1.0) > 0.0 for x, y in ((a, a2), (a2, b2), (b2, b)))
+
+        if not any(detour_alive(o, side) for o in range(len(isl.shape)) if o != d for side in (1, -1)):
+            raise ConfigError(f"scenario.links.{k}", f"no route around the failed link from chip {list(a)} along "
+                              f"{scenario.links[k].dim}: every detour through a neighbouring ring has a failed "
+                              "link too (a chip cut off or the torus cut in two)")

@@ -51,7 +51,7 @@ class Island:
 
     @property
     def all_to_all_gain(self) -> float:
-        """A twisted torus speeds all-to-all up (reference/hardware.md); other collectives are unchanged."""
+        """A twisted torus speeds all-to-all up (TPU v4 paper, ISCA 2023); other collectives are unchanged."""
         if not self.twisted:
             return 1.0
         small, _, large = sorted(self.shape)
@@ -90,14 +90,20 @@ class Cluster:
 
 
 def _wraparound(shape: tuple[int, ...], chip: ChipSpec) -> tuple[bool, ...]:
-    """Reference/hardware.md: wraparound on an axis only when it is a multiple of the rule's length, and
-    never on slices smaller than a full cube."""
+    """Cloud TPU docs and the scaling book: wraparound on an axis only when it is a multiple of the rule's
+    length, and never on slices smaller than a full cube."""
     big_enough = math.prod(shape) >= chip.wraparound_min_chips
     return tuple(big_enough and n % chip.wraparound_multiple == 0 and n > 2 for n in shape)
 
 
+MAX_ISLANDS = 1024  # islands of one deployment; PaLM used 2 pods
+
+
 def build_cluster(topo: TopologyConfig) -> Cluster:
     chip = chip_spec(topo.chip, "topology.chip")
+    total = sum(spec.count for spec in topo.islands)
+    if total > MAX_ISLANDS:
+        raise ConfigError("topology.islands", f"{total} islands; at most {MAX_ISLANDS}")
     if topo.overrides:
         chip = dataclasses.replace(chip, **topo.overrides)
     islands: list[Island] = []
@@ -127,7 +133,7 @@ def build_cluster(topo: TopologyConfig) -> Cluster:
 
 
 def _check_slice_shape(shape: tuple[int, ...], chip: ChipSpec, field: str) -> None:
-    """What a pod can hold (reference/hardware.md): on 3D tori, slices of a cube or more are made of whole
+    """What a pod can hold (Cloud TPU docs): on 3D tori, slices of a cube or more are made of whole
     cubes joined by the OCS (4i x 4j x 4k), smaller ones fit inside one cube; 2D tori are at most one
     pod edge long on each axis."""
     edge = chip.wraparound_multiple

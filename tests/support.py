@@ -13,7 +13,7 @@ def small_experiment(**overrides) -> dict:
         "name": "small",
         "topology": str(REPO / "topologies" / "tpu_v4_4x4x4.yaml"),
         "model": {"n_layers": 4, "d_model": 1024, "n_heads": 8, "d_ff": 4096, "vocab_size": 32000,
-                  "seq_len": 512, "block": "serial", "mlp": "gelu"},
+                  "seq_len": 512, "block": "serial", "mlp": "gelu", "tied_embeddings": True},
         "training": {"global_batch_seqs": 64, "remat": "none"},
         "plan": {"ici": {"tensor": 4, "fsdp": 16}},
     }

@@ -28,7 +28,7 @@ def simulate_run(useful_s: float, failures_per_s: float, interval_s: float, chec
     def training():
         committed = 0.0
         until_failure = next_failure_in()
-        while committed < useful_s - 1e-9:
+        while committed < useful_s - min(1e-9, 1e-12 * useful_s):  # float residue, as the closed form
             chunk = min(interval_s, useful_s - committed)
             needed = chunk + checkpoint_s
             if until_failure >= needed:

@@ -3,6 +3,8 @@ pathsim.engine.pathways).
 
 `run_pathways_experiment(path, out_csv)` runs one experiments/pathways_*.yaml whose `kind` is in
 PATHWAYS_KINDS and returns its results as a DataFrame (also written as CSV when `out_csv` is given).
+`deadlock_detected(kind, table)` says whether a run ended in a deadlock: the command exits with
+EXIT_DEADLOCK (3) then, so that a script can tell it from a success (0) and from bad input (2).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathsim.errors import ConfigError
 from pathsim.experiment import read_yaml
 from pathsim.pathways import deadlock, dispatch, multiisland, multitenancy
 from pathsim.pathways.config import PATHWAYS_KINDS, parse
+
+EXIT_DEADLOCK = 3
 
 _DRIVERS = {"pathways_dispatch": dispatch, "pathways_multitenancy": multitenancy,
             "pathways_multiisland": multiisland, "pathways_deadlock": deadlock}
@@ -34,4 +38,9 @@ def summarize(kind: str, df: pd.DataFrame) -> str:
     return _DRIVERS[kind].summarize(df)
 
 
-__all__ = ["PATHWAYS_KINDS", "run_pathways_experiment", "summarize"]
+def deadlock_detected(kind: str, df: pd.DataFrame) -> bool:
+    """True when a pathways_deadlock run found a deadlock (some scheduler's programs never completed)."""
+    return kind == "pathways_deadlock" and bool(df["deadlocked"].any())
+
+
+__all__ = ["EXIT_DEADLOCK", "PATHWAYS_KINDS", "deadlock_detected", "run_pathways_experiment", "summarize"]

@@ -1,4 +1,5 @@
-"""`python -m pathsim.pathways FILE.yaml [--out results.csv]`: what `pathsim run` does for Pathways kinds."""
+"""`python -m pathsim.pathways FILE.yaml [--out results.csv]`: what `pathsim run` does for Pathways kinds.
+Exit status: 0 done, 2 bad input, 3 a deadlock was detected (pathways_deadlock)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from pathsim.errors import ConfigError
 from pathsim.experiment import read_yaml
-from pathsim.pathways import run_pathways_experiment, summarize
+from pathsim.pathways import EXIT_DEADLOCK, deadlock_detected, run_pathways_experiment, summarize
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(summarize(data["kind"], df))
     print(f"wrote {out}")
-    return 0
+    return EXIT_DEADLOCK if deadlock_detected(data["kind"], df) else 0
 
 
 if __name__ == "__main__":

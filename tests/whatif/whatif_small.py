@@ -13,7 +13,7 @@ EXPERIMENT = {
     "name": "small",
     "topology": "two_cubes.yaml",
     "model": {"n_layers": 2, "d_model": 1024, "n_heads": 8, "d_ff": 4096, "vocab_size": 32000,
-              "seq_len": 512, "block": "serial", "mlp": "gelu"},
+              "seq_len": 512, "block": "serial", "mlp": "gelu", "tied_embeddings": True},
     "training": {"global_batch_seqs": 128, "remat": "full"},
     "plan": {"ici": {"tensor": 4, "fsdp": 16}, "dcn": {"data": 2}},
 }
