@@ -70,28 +70,30 @@ _V4_FIGURES = dict(
                                "JAX-level collective measurement: the same 3D-torus ICI generation family"),
 )
 
+_MXU_128 = Sourced(128, "scaling book: 128x128 MXU on v4/v5e/v5p (tpu_kernels §1.2)")
+_V4_HOPS = {k: _V4_FIGURES[k] for k in ("ici_first_hop_s", "ici_extra_hop_s")}  # the only hop measurement
+
 KERNELS: Mapping[str, KernelSpec] = MappingProxyType({
     "tpu_v4": KernelSpec(
         chip="tpu_v4", device_kind="TPU v4",
-        mxu_edge=Sourced(128, "scaling book: 128x128 MXU on v4/v5e/v5p (tpu_kernels §1.2)"),
-        **_V4_FIGURES),
+        mxu_edge=_MXU_128, **_V4_FIGURES),
     "tpu_v5p": KernelSpec(
         chip="tpu_v5p", device_kind="TPU v5",
-        mxu_edge=Sourced(128, "scaling book: 128x128 MXU on v4/v5e/v5p (tpu_kernels §1.2)"),
+        mxu_edge=_MXU_128,
         stream_hbm_efficiency=Sourced(_V4_FIGURES["stream_hbm_efficiency"].value,
                                       "no v5p HBM measurement published: TPU v4's measured DMA share stands in "
                                       f"(same 2-TensorCore megacore design) ({_V4_DMA})"),
         ici_payload_efficiency=Sourced(86.3e9 / 90e9, f"[derived] ppermute slope 86.3 GB/s over 9e10 ({_PPERMUTE})"),
-        ici_first_hop_s=_V4_FIGURES["ici_first_hop_s"], ici_extra_hop_s=_V4_FIGURES["ici_extra_hop_s"],
+        **_V4_HOPS,
         collective_fixed_s=Sourced(4.55e-6, f"intercept 4.55 us ({_PPERMUTE})")),
     "tpu_v5e": KernelSpec(
         chip="tpu_v5e", device_kind="TPU v5 lite",
-        mxu_edge=Sourced(128, "scaling book: 128x128 MXU on v4/v5e/v5p (tpu_kernels §1.2)"),
+        mxu_edge=_MXU_128,
         stream_hbm_efficiency=Sourced(0.88, "memory-bound jnp.dot, wall >= 400 us: median 88% of 820 GB/s "
                                       "(tpu_kernels §1.3)"),
         ici_payload_efficiency=Sourced(0.95, "AllGather over a 16-long wrapped ring reaches ~95% of 4.5e10 per "
                                        "link (scaling book, tpu_kernels §3.1)"),
-        ici_first_hop_s=_V4_FIGURES["ici_first_hop_s"], ici_extra_hop_s=_V4_FIGURES["ici_extra_hop_s"],
+        **_V4_HOPS,
         collective_fixed_s=Sourced(4.55e-6, f"no v5e ppermute fit: v5p's {_PPERMUTE}")),
     "tpu_v6e": KernelSpec(
         chip="tpu_v6e", device_kind="TPU v6 lite",
@@ -99,7 +101,7 @@ KERNELS: Mapping[str, KernelSpec] = MappingProxyType({
         stream_hbm_efficiency=Sourced(0.93, "memory-bound jnp.dot, wall >= 400 us: median 93% of 1640 GB/s "
                                       "(tpu_kernels §1.3)"),
         ici_payload_efficiency=Sourced(86.8e9 / 90e9, f"[derived] ppermute slope 86.8 GB/s over 9e10 ({_PPERMUTE})"),
-        ici_first_hop_s=_V4_FIGURES["ici_first_hop_s"], ici_extra_hop_s=_V4_FIGURES["ici_extra_hop_s"],
+        **_V4_HOPS,
         collective_fixed_s=Sourced(2.29e-6, f"intercept 2.29 us ({_PPERMUTE})")),
 })
 
