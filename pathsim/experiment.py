@@ -351,7 +351,7 @@ def _fields_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
 
 
 def _did_you_mean(word: str, choices: list[str], synonyms: dict[str, str] | None = None) -> str:
-    match = (synonyms or {}).get(word.lower()) or next(iter(difflib.get_close_matches(word, choices, n=1)), None)
+    match = (synonyms or {}).get(word.lower()) or next(iter(difflib.get_close_matches(word, choices, n=1, cutoff=0.5)), None)
     return f"; did you mean {match}?" if match else f"; known: {', '.join(choices)}"
 
 

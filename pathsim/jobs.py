@@ -35,17 +35,23 @@ from pathsim.topology import build_cluster
 
 
 class JobConfig(StrictModel):
-    name: str
-    experiment: str  # an experiment whose topology is one island: the job's slice
-    origin: list[int]  # the slice's corner in the pod's torus
+    """One job of a shared pod: an experiment on its own slice."""
+
+    name: str = Field(description="label in the report")
+    experiment: str = Field(description="an experiment whose topology is one island: the job's slice")
+    origin: list[int] = Field(max_length=3, description="the slice's corner in the pod's torus")
 
 
 class SharedPodConfig(StrictModel):
-    name: str
-    description: str = ""
-    pod: str  # a topology with one island: the whole pod
-    ocs: bool = True
-    jobs: list[JobConfig] = Field(min_length=1)
+    """Several jobs on one pod, each on its own slice, simulated together chip by chip."""
+
+    name: str = Field(description="label in the report")
+    description: str = Field("", description="free text")
+    pod: str = Field(description="a topology with one island: the whole pod")
+    ocs: bool = Field(True, description=(
+        "true: each slice's wraparound is its own optical circuit (TPU v4), jobs share no ICI link; false: a "
+        "slice's rings close through the pod's torus and other jobs' chips"))
+    jobs: list[JobConfig] = Field(min_length=1, max_length=64, description="the jobs")
 
 
 @dataclass(frozen=True)

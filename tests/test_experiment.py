@@ -64,3 +64,88 @@ def test_missing_topology_file(tmp_path):
 def test_topology_relative_to_experiment(repo):
     exp, topo = load_experiment(repo / "experiments" / "palm540b.yaml")
     assert topo.name == "tpu_v4_palm_2pods"
+
+
+def _refusal(d) -> ConfigError:
+    with pytest.raises(ConfigError) as err:
+        parse_experiment(d)
+    assert "\n" not in str(err.value)
+    return err.value
+
+
+@pytest.mark.parametrize("mutate, field, text", [
+    (lambda d: d["model"].update(n_layer=d["model"].pop("n_layers")), "model.n_layer", "did you mean n_layers?"),
+    (lambda d: d["plan"].update(ici={"model": 4, "fsdp": 16}), "plan.ici.model", "did you mean tensor?"),
+    (lambda d: d["training"].update(remat_policy="palm"), "training.remat_policy", "did you mean remat?"),
+    (lambda d: d["model"].pop("tied_embeddings"), "model.tied_embeddings", "required"),
+    (lambda d: d["model"].pop("mlp"), "model.mlp", "required"),
+    (lambda d: d["model"].update(d_model=float("nan")), "model.d_model", ""),
+    (lambda d: d["training"].update(global_batch_seqs=10**40), "training.global_batch_seqs", "less than"),
+    (lambda d: d["plan"].update(placement={"fsdp": ["y", "y"]}), "plan.placement.fsdp", "twice"),
+    (lambda d: d["plan"].update(placement={"fsdp": ["x:4", "x:1"]}), "plan.placement.fsdp", "twice"),
+    (lambda d: d["runtime"].update(weight_prefetch_layers=5), "runtime.weight_prefetch_layers", "4 layers"),
+    (lambda d: d["model"].update(n_layers=60_000), "model.n_layers", "limit is"),
+    (lambda d: d.update(kind=["pathways_dispatch"]), "kind", "not a Pathways experiment"),
+])
+def test_refusals_name_the_field_and_what_is_wrong(mutate, field, text):
+    d = small_experiment(**{"runtime.dispatch": "pathways_async"})
+    mutate(d)
+    err = _refusal(d)
+    assert err.field == field and text in err.message, str(err)
+
+
+@pytest.mark.parametrize("key, value", [("hbm_bytes_per_s", -1.0), ("hbm_bytes_per_s", float("nan")),
+                                        ("peak_bf16_flops_per_s", -1.0), ("ici_hop_latency_s", -1e-6),
+                                        ("ici_link_bytes_per_s", 0.0), ("dcn_bytes_per_s_per_host", 1e300)])
+def test_overrides_out_of_range_are_refused(key, value):
+    with pytest.raises(ConfigError) as err:
+        parse_topology({"name": "t", "chip": "tpu_v4", "islands": [{"shape": [4, 4, 4]}], "overrides": {key: value}})
+    assert err.value.field == f"topology.overrides.{key}"
+
+
+def test_prefetch_never_counts_more_layers_than_the_stage_has():
+    from pathsim.memory import memory_use
+    from pathsim.topology import build_cluster
+
+    def working(prefetch: int) -> float:
+        exp = parse_experiment(small_experiment(**{"runtime.weight_prefetch_layers": prefetch}))
+        topo = parse_topology(read_yaml(__import__("pathlib").Path(exp.topology), "topology"))
+        return memory_use(exp, build_cluster(topo)).working_bytes
+
+    assert working(3) == working(4) > working(2)  # 4 layers: at most all 4 gathered at once
+
+
+# --- the YAML reader ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("content, field, text", [
+    ("a: 1\nb:\n  c: 1\n  c: 2\n", "topology.b.c", "given twice"),
+    ("a: " + "[" * 200 + "]" * 200, "topology", "levels deep"),
+    ("a: " + "7" * 100, "topology", "integer of 100 digits"),
+    ("a: [1, 2\n", "topology", "not valid YAML at line 2"),
+    ("- 1\n", "topology", "must hold a mapping"),
+    ("a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e]\n",
+     "topology", "values"),
+])
+def test_yaml_reader_refuses_hostile_files(tmp_path, content, field, text):
+    path = tmp_path / "t.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as err:
+        read_yaml(path, "topology")
+    assert err.value.field == field and text in err.value.message, str(err.value)
+
+
+@pytest.mark.parametrize("raw, text", [("name: x\n".encode("utf-16"), "not UTF-8"), (b"a: \xff\xfe\n", "not UTF-8"),
+                                       (b"a: b\x00c\n", "not valid YAML")])
+def test_yaml_reader_refuses_bytes_that_are_not_text(tmp_path, raw, text):
+    path = tmp_path / "t.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError, match=text):
+        read_yaml(path, "experiment")
+    with pytest.raises(ConfigError, match="is a directory"):
+        read_yaml(tmp_path, "experiment")
+
+
+def test_reference_doc_is_generated_from_the_schemas():
+    from pathsim.docs_reference import OUT, render
+
+    assert OUT.read_text() == render(), "run python -m pathsim.docs_reference"

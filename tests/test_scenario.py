@@ -73,3 +73,44 @@ def test_failures_reported_with_goodput():
     assert g.mtbf_s == pytest.approx(3600 / (1e-3 * 64))
     assert 0 < g.goodput < 1 and g.time_to_train_s > g.useful_s
     assert g.simulated_goodput == pytest.approx(g.goodput, rel=0.05)
+
+
+def _links(links):
+    from pathsim.scenario import link_state
+
+    exp = parse_experiment(small_experiment(scenario={"links": links}))
+    return link_state(exp.scenario, cluster_of(exp))
+
+
+def cluster_of(exp):
+    from pathsim.topology import build_cluster
+
+    return build_cluster(parse_topology(read_yaml(__import__("pathlib").Path(exp.topology), "topology")))
+
+
+def test_a_chip_cut_off_by_failed_links_is_refused_naming_the_link():
+    around = [{"chip": [1, 1, 1], "dim": d, "factor": 0.0} for d in "xyz"]
+    around += [{"chip": [1 - (d == "x"), 1 - (d == "y"), 1 - (d == "z")], "dim": d, "factor": 0.0} for d in "xyz"]
+    with pytest.raises(ConfigError, match="no route around") as err:
+        _links(around)
+    assert err.value.field == "scenario.links.0"
+    assert len(_links(around[:1]).factors) == 1  # one failed link detours through a neighbouring ring
+
+
+def test_a_link_given_twice_is_refused():
+    with pytest.raises(ConfigError, match="same link") as err:
+        _links([{"chip": [0, 0, 0], "dim": "x", "factor": 0.5}] * 2)
+    assert err.value.field == "scenario.links.1"
+
+
+@pytest.mark.parametrize("failures, field", [
+    ({"checkpoint_interval_s": 1e-6, "train_tokens": 1e12}, "scenario.failures.checkpoint_interval_s"),
+    ({"chip_failures_per_hour": 0.5, "checkpoint_interval_s": 3600, "train_tokens": 1e12}, "scenario.failures"),
+])
+def test_failure_runs_that_would_not_end_are_refused_up_front(failures, field):
+    from pathsim.goodput import goodput
+
+    exp = parse_experiment(small_experiment(scenario={"failures": failures}))
+    with pytest.raises(ConfigError, match="limit|never finish") as err:
+        goodput(exp.scenario.failures, cluster_of(exp), tokens_per_s=1e5)
+    assert err.value.field == field
