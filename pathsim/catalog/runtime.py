@@ -1,4 +1,4 @@
-"""Runtime latencies: documented assumptions, not in reference/ and never fitted to a result.
+"""Runtime latencies: documented assumptions, not published figures, and never fitted to a result.
 
 They are the order of magnitude of a datacenter RPC and of host-side work to launch a compiled program;
 `pathsim run` reports the dispatch time they produce, and experiments can override them.
@@ -29,8 +29,8 @@ class RuntimeLatencies:
     # Device-side fixed cost of running one already-enqueued compiled program (launch, a scalar op):
     # a few microseconds, the order of an accelerator kernel launch.
     device_program_s: float = 5e-6
-    # How far ahead of the devices a gang scheduler commits work: reference/pathways.md says the
-    # scheduler implements policy "at a millisecond time scale".
+    # How far ahead of the devices a gang scheduler commits work: the Pathways paper (Barham et al., 2022)
+    # says the scheduler implements policy "at a millisecond time scale".
     scheduler_lookahead_s: float = 1e-3
 
 

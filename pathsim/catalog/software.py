@@ -10,7 +10,7 @@ class SoftwareAssumptions:
     # Softmax scores and the optimizer's moments are kept in f32 (XLA TPU and T5X defaults).
     f32_bytes: int = 4
     # Optimizer moments per parameter: Adam and unfactored Adafactor with momentum keep two
-    # (reference/palm.md: "Adafactor without factorization (first and second moments kept)"); SGD none.
+    # (PaLM paper, section 5: "Adafactor without factorization (first and second moments kept)"); SGD none.
     optimizer_moments: tuple[tuple[str, int], ...] = (("adafactor", 2), ("adam", 2), ("sgd", 0))
 
 
