@@ -299,23 +299,30 @@ def _scenario_mode(scenario: ScenarioConfig) -> str:
     return scenario.mode
 
 
-def check_work_size(exp: ExperimentConfig, mode: str) -> None:
-    """Refuse, before lowering, a step too large to simulate in about a minute, saying how large it is."""
+def work_size(exp: ExperimentConfig) -> tuple[int, int]:
+    """(ops folded, chip-ops in full mode) the engine would simulate: an estimate made before lowering."""
     plan = exp.plan
     dcn_groups = math.prod(plan.dcn.values()) if plan.dcn else 1
     ops = OPS_PER_LAYER_PASS * exp.model.n_layers * plan.microbatches * dcn_groups
+    chips_per_group = (math.prod(plan.ici.values()) if plan.ici else 1) // plan.ici.get("pipeline", 1)
+    return ops, ops * chips_per_group
+
+
+def check_work_size(exp: ExperimentConfig, mode: str) -> None:
+    """Refuse, before lowering, a step too large to simulate in about a minute, saying how large it is."""
+    plan = exp.plan
+    ops, chip_ops = work_size(exp)
+    dcn_groups = math.prod(plan.dcn.values()) if plan.dcn else 1
     field = "plan.microbatches" if plan.microbatches > exp.model.n_layers else "model.n_layers"
     size = f"{exp.model.n_layers} layers x {plan.microbatches} micro-batches x {dcn_groups} DCN groups"
     if ops > MAX_SIMULATED_OPS:
         raise ConfigError(field, f"{size} is about {ops:.3g} ops to simulate; the limit is "
                                  f"{MAX_SIMULATED_OPS:.3g}")
-    if mode == "full":
+    if mode == "full" and chip_ops > MAX_FULL_CHIP_OPS:
         ici = math.prod(plan.ici.values()) if plan.ici else 1
-        chip_ops = ops * ici // plan.ici.get("pipeline", 1)
-        if chip_ops > MAX_FULL_CHIP_OPS:
-            raise ConfigError("scenario.mode", f"full mode: {size} on {ici} chips per island is about "
-                              f"{chip_ops:.3g} chip-ops to simulate; the limit is {MAX_FULL_CHIP_OPS:.3g} "
-                              "(fewer layers or chips, or mode folded without stragglers or links)")
+        raise ConfigError("scenario.mode", f"full mode: {size} on {ici} chips per island is about "
+                          f"{chip_ops:.3g} chip-ops to simulate; the limit is {MAX_FULL_CHIP_OPS:.3g} "
+                          "(fewer layers or chips, or mode folded without stragglers or links)")
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:

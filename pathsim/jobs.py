@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from pathsim.api import cost_model_for, simulate_config
 from pathsim.costs import link_timing_of
@@ -20,12 +20,14 @@ from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric, PodSlot
 from pathsim.errors import ConfigError
 from pathsim.experiment import (
+    MAX_FULL_CHIP_OPS,
     StrictModel,
     config_error,
     load_experiment,
     parse_topology,
     read_yaml,
     resolve_relative,
+    work_size,
 )
 from pathsim.lowering import lower
 from pathsim.metrics import measure
@@ -51,7 +53,15 @@ class SharedPodConfig(StrictModel):
     ocs: bool = Field(True, description=(
         "true: each slice's wraparound is its own optical circuit (TPU v4), jobs share no ICI link; false: a "
         "slice's rings close through the pod's torus and other jobs' chips"))
-    jobs: list[JobConfig] = Field(min_length=1, max_length=64, description="the jobs")
+    jobs: list[JobConfig] = Field(min_length=1, max_length=64, description="the jobs, each named once")
+
+    @model_validator(mode="after")
+    def _names(self) -> "SharedPodConfig":
+        names = [job.name for job in self.jobs]
+        for k, name in enumerate(names):
+            if name in names[:k]:
+                raise ConfigError(f"jobs.{k}.name", f"{name!r} names an earlier job too; name each job once")
+        return self
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,11 @@ def run_shared_pod(path: Path) -> list[JobResult]:
         if len(topo.islands) != 1 or topo.islands[0].count != 1 or exp.plan.dcn:
             raise ConfigError(f"jobs.{k}.experiment", "a job in a shared pod runs on one slice, without DCN axes")
         loaded.append((job, job_path, exp, topo))
+    # Every job is simulated chip by chip, together: their full-mode work adds up.
+    chip_ops = sum(work_size(exp)[1] for _, _, exp, _ in loaded)
+    if chip_ops > MAX_FULL_CHIP_OPS:
+        raise ConfigError("jobs", f"the jobs together are about {chip_ops:.3g} chip-ops to simulate; the limit is "
+                                  f"{MAX_FULL_CHIP_OPS:.3g}")
     shapes = [tuple(t.islands[0].shape) for _, _, _, t in loaded]
     _check_slots(cfg, shapes, pod.shape)
 

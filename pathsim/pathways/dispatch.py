@@ -86,7 +86,11 @@ def summarize(df: pd.DataFrame) -> str:
         lines.append("computations/s by chips (rows) and mode (columns):")
         lines.append(table.round(0).to_string())
     for _, row in df[df.section == "threshold"].iterrows():
-        lines.append(f"{row['mode']} at {row.hosts} hosts / {row.chips} chips: matches from "
-                     f"{row.threshold_s * 1e3:.2f} ms per computation (paper {row.paper_s * 1e3:.1f} ms, "
-                     f"ratio {row.ratio_to_paper:.2f})")
+        head = f"{row['mode']} at {row.hosts} hosts / {row.chips} chips:"
+        if not math.isfinite(row.threshold_s):  # the bisection's nan: no match up to its 10 s bound
+            lines.append(f"{head} does not match at any computation time up to 10 s")
+            continue
+        paper = (f" (paper {row.paper_s * 1e3:.1f} ms, ratio {row.ratio_to_paper:.2f})"
+                 if math.isfinite(row.paper_s) else "")
+        lines.append(f"{head} matches from {row.threshold_s * 1e3:.2f} ms per computation{paper}")
     return "\n".join(lines)
