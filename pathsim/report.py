@@ -14,7 +14,9 @@ from pathsim.catalog.hardware import GIB
 
 def result_dict(result: SimulationResult) -> dict[str, Any]:
     m, mem = result.metrics, result.memory
-    return {
+    return {  # the verdict first: a plan that does not fit is simulated, but cannot run
+        "feasible": mem.feasible,
+        "verdict": verdict(result),
         "experiment": result.experiment.name,
         "chips": m.chips,
         "step_time_s": m.step_time_s,
@@ -26,7 +28,6 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
         "breakdown": m.breakdown.as_dict(),
         "compute_by_phase_s": dict(m.compute_by_phase_s),
         "memory": mem.as_dict(),
-        "feasible": mem.feasible,
         "cost_model": result.cost_model,
         "program": result.program_source,
         "notes": list(result.notes),
@@ -41,15 +42,40 @@ def _gib(nbytes: float) -> str:
     return f"{nbytes / GIB:.2f} GiB"
 
 
+def _seconds(value: float) -> str:
+    """Below a nanosecond a time is float noise from summing and subtracting (5.5e-14 s of idle)."""
+    return "0" if abs(value) < 1e-9 else f"{value:.4g}"
+
+
+def verdict(result: SimulationResult) -> str:
+    mem = result.memory
+    if mem.feasible:
+        return f"fits: {_gib(mem.total_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip"
+    return (f"does not fit: needs {_gib(mem.total_bytes)} per chip of {_gib(mem.hbm_bytes)} HBM "
+            f"(simulated as if it fit)")
+
+
+def _shouted(text: str) -> str:
+    return text.replace("does not fit:", "DOES NOT FIT:", 1)
+
+
+def plan_text(exp) -> str:
+    """The plan's axes, and the tensor style only where there is a tensor axis for it to shape."""
+    style = f" ({exp.plan.tensor_style})" if exp.plan.ici.get("tensor", 1) > 1 else ""
+    return f"ici={dict(exp.plan.ici)} dcn={dict(exp.plan.dcn)}{style}"
+
+
 def text_report(result: SimulationResult) -> str:
     exp, m, mem = result.experiment, result.metrics, result.memory
     out = io.StringIO()
     console = Console(file=out, width=100, force_terminal=False, color_system=None)
     islands = result.cluster.islands
     shape = "x".join(map(str, islands[0].shape))
+    if not mem.feasible:  # first, before any figure: this plan cannot run as it is
+        console.print(_shouted(verdict(result)))
     console.print(f"[b]{exp.name}[/b]: {exp.description}" if exp.description else exp.name)
     console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
-                  f"plan ici={dict(exp.plan.ici)} dcn={dict(exp.plan.dcn)} ({exp.plan.tensor_style}); "
+                  f"plan {plan_text(exp)}; "
                   f"remat {exp.training.remat}; dispatch {exp.runtime.dispatch}")
     console.print(f"program: {result.program_source} ({result.program_ops} ops); op costs: {result.cost_model}; "
                   f"simulation: {result.mode}")
@@ -68,9 +94,9 @@ def text_report(result: SimulationResult) -> str:
     breakdown.add_column("seconds", justify="right")
     breakdown.add_column("share", justify="right")
     for key, value in m.breakdown.as_dict().items():
-        breakdown.add_row(key.removesuffix("_s").replace("_", " "), f"{value:.4g}", f"{100 * value / m.step_time_s:.1f}%")
+        breakdown.add_row(key.removesuffix("_s").replace("_", " "), _seconds(value), f"{100 * value / m.step_time_s:.1f}%")
     for phase, value in m.compute_by_phase_s:
-        breakdown.add_row(f"  compute: {phase}", f"{value:.4g}", f"{100 * value / m.step_time_s:.1f}%")
+        breakdown.add_row(f"  compute: {phase}", _seconds(value), f"{100 * value / m.step_time_s:.1f}%")
     console.print(breakdown)
     memory = Table(title="Memory per chip")
     memory.add_column("category")
@@ -81,10 +107,7 @@ def text_report(result: SimulationResult) -> str:
     memory.add_row("total", _gib(mem.total_bytes))
     memory.add_row("HBM", _gib(mem.hbm_bytes))
     console.print(memory)
-    if mem.feasible:
-        console.print(f"fits: {_gib(mem.total_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip")
-    else:
-        console.print(f"DOES NOT FIT: needs {_gib(mem.total_bytes)} per chip, HBM holds {_gib(mem.hbm_bytes)}")
+    console.print(_shouted(verdict(result)))
     if result.goodput is not None:
         g = result.goodput
         days = 86400.0

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pathsim.outputs import write_text_atomic
 from pathsim.timeline import Timeline
 
 _US = 1e6
@@ -49,5 +50,7 @@ def trace_events(timeline: Timeline) -> list[dict[str, Any]]:
     return events
 
 
-def write_trace(timeline: Timeline, path: str | Path) -> None:
-    Path(path).write_text(json.dumps({"traceEvents": trace_events(timeline), "displayTimeUnit": "ms"}))
+def write_trace(timeline: Timeline, path: str | Path, field: str = "--trace") -> Path:
+    """Written atomically: a failed write (a full disk) leaves no half-written trace."""
+    text = json.dumps({"traceEvents": trace_events(timeline), "displayTimeUnit": "ms"})
+    return write_text_atomic(path, text, field)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support import small_experiment
-from pathsim.cli import main
+from pathsim.cli import EXIT_DOES_NOT_FIT, main
 
 
 def pathsim(*args, cwd=None):
@@ -43,17 +43,19 @@ def test_run_report_and_trace(repo, tmp_path):
     assert spans and all(e["dur"] >= 0 for e in spans)
 
 
-def test_plan_that_does_not_fit(tmp_path, repo):
+def test_plan_that_does_not_fit_says_so_first_and_exits_4(tmp_path, capsys):
     d = small_experiment(**{"model.n_layers": 64, "model.d_model": 8192, "model.d_ff": 32768,
                             "model.n_heads": 64, "training.global_batch_seqs": 64})
     d["plan"] = {"ici": {"tensor": 4, "data": 16}}
     path = tmp_path / "big.yaml"
     path.write_text(yaml.safe_dump(d))
-    proc = pathsim("run", str(path))
-    assert proc.returncode == 0, proc.stderr
-    assert "DOES NOT FIT" in proc.stdout
-    out = json.loads(pathsim("run", str(path), "--json").stdout)
-    assert out["feasible"] is False
+    assert main(["run", str(path)]) == EXIT_DOES_NOT_FIT == 4
+    report = capsys.readouterr().out
+    assert report.startswith("DOES NOT FIT: needs ") and "GiB per chip of 32.00 GiB HBM" in report.splitlines()[0]
+    assert main(["run", str(path), "--json"]) == 4
+    out = json.loads(capsys.readouterr().out)
+    assert list(out)[:2] == ["feasible", "verdict"] and out["feasible"] is False
+    assert out["verdict"].startswith("does not fit: needs ")
 
 
 def test_bad_input_one_line_exit_2(tmp_path):
@@ -63,7 +65,7 @@ def test_bad_input_one_line_exit_2(tmp_path):
     path.write_text(yaml.safe_dump(d))
     proc = pathsim("run", str(path))
     assert proc.returncode == 2
-    assert proc.stderr.strip() == "error: model.n_layer: unknown key (a typo?)"
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: model.n_layer: unknown key")
     assert "Traceback" not in proc.stderr
     missing = pathsim("run", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2 and "experiment:" in missing.stderr
@@ -98,7 +100,7 @@ def test_malformed_experiments_never_traceback(tmp_path, capsys, edits):
     path.write_text(yaml.safe_dump(d))
     code = main(["run", str(path), "--json"])
     captured = capsys.readouterr()
-    assert code in (0, 2)
+    assert code in (0, 2, EXIT_DOES_NOT_FIT)
     if code == 2:
         lines = captured.err.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ")
@@ -108,3 +110,182 @@ def test_run_points_a_sweep_file_to_sweep(repo):
     proc = pathsim("run", str(repo / "experiments" / "palm540b_sweep.yaml"))
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: sweep:") and "pathsim sweep" in proc.stderr
+
+
+# --- outputs, flags, exit codes ---------------------------------------------------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from pathsim import cli  # noqa: E402
+from pathsim.errors import ConfigError  # noqa: E402
+from pathsim.outputs import write_atomic  # noqa: E402
+
+
+@pytest.fixture
+def small(tmp_path):
+    """A small experiment without a tensor axis (milliseconds to simulate)."""
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(small_experiment(**{"model.n_layers": 2, "plan.ici": {"fsdp": 64}})))
+    return path
+
+
+def _one_error_line(capsys, field):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"error: {field}"), err
+    return err
+
+
+def _unwritable_folder(tmp_path) -> Path:
+    if os.geteuid() == 0:  # root writes through permission bits; /sys refuses even root
+        return Path("/sys")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("pathsim ")
+
+
+def test_usage_mistakes_are_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "x.yaml", "--mode", "fast"])
+    assert exit_.value.code == 2
+    _one_error_line(capsys, "argument --mode: invalid choice")
+
+
+def test_every_option_has_help():
+    parser = cli.build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            assert action.help, f"pathsim {name} {'/'.join(action.option_strings) or action.dest} has no help"
+
+
+@pytest.mark.parametrize("trace, message", [
+    ("", "empty file name"),
+    ("{tmp}", "is a folder"),
+    ("{ro}/step.json", "cannot write"),
+    ("{tmp}/small.yaml/step.json", "is not a folder"),
+])
+def test_unwritable_trace_is_refused_before_simulating(small, tmp_path, capsys, monkeypatch, trace, message):
+    monkeypatch.setattr("pathsim.api.run_experiment", lambda *a, **k: pytest.fail("simulated anyway"))
+    trace = trace.format(tmp=tmp_path, ro=_unwritable_folder(tmp_path))
+    assert main(["run", str(small), "--trace", trace]) == 2
+    assert message in _one_error_line(capsys, "--trace")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_failed_trace_write_keeps_the_report(small, capsys):
+    assert main(["run", str(small), "--trace", "/dev/full"]) == 2
+    captured = capsys.readouterr()
+    assert "step time" in captured.out and "fits:" in captured.out  # printed before the write
+    assert captured.err == "error: --trace: cannot write /dev/full: No space left on device\n"
+
+
+def test_trace_into_a_new_folder_and_no_temporary_files(small, tmp_path, capsys):
+    trace = tmp_path / "results" / "deep" / "step.json"
+    assert main(["run", str(small), "--trace", str(trace)]) == 0
+    assert json.loads(trace.read_text())["traceEvents"]
+    assert os.listdir(trace.parent) == ["step.json"]
+    assert f"trace: {trace}" in capsys.readouterr().out
+
+
+def test_failed_atomic_write_leaves_the_old_file_and_no_litter(tmp_path):
+    path = tmp_path / "out.csv"
+    path.write_text("old\n")
+
+    def disk_full(tmp: Path) -> None:
+        tmp.write_text("half a ta")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(ConfigError, match="--out: cannot write .*out.csv: No space left on device"):
+        write_atomic(path, disk_full, "--out")
+    assert path.read_text() == "old\n" and os.listdir(tmp_path) == ["out.csv"]
+    write_atomic(path, lambda tmp: tmp.write_text("new\n"), "--out")
+    assert path.read_text() == "new\n" and oct(path.stat().st_mode & 0o777) != "0o600"
+
+
+def test_stdout_closed_early_is_quiet(small):
+    """`pathsim run X --json | head -1`: the reader leaves; no BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "pathsim.cli", "run", str(small), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the first write
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == cli.EXIT_BROKEN_PIPE and err == b""
+
+
+@pytest.mark.parametrize("file, flag, field", [
+    ("{small}", ["--out", "x.csv"], "--out: does not apply to a training experiment"),
+    ("{repo}/experiments/pathways_deadlock.yaml", ["--trace", "t.json"], "--trace: does not apply to a Pathways"),
+    ("{repo}/experiments/pathways_deadlock.yaml", ["--mode", "full"], "--mode: does not apply"),
+    ("{repo}/experiments/pathways_deadlock.yaml", ["--program", "xla"], "--program: does not apply"),
+    ("{repo}/experiments/shared_pod_ocs_true.yaml", ["--trace", "t.json"], "--trace: does not apply to a shared-pod"),
+    ("{repo}/experiments/shared_pod_ocs_true.yaml", ["--out", "t.csv"], "--out: does not apply to a shared-pod"),
+])
+def test_flags_that_do_not_apply_are_refused(small, repo, capsys, file, flag, field):
+    assert main(["run", file.format(small=small, repo=repo), *flag]) == 2
+    _one_error_line(capsys, field)
+
+
+def test_pathways_experiment_json_and_results_file(repo, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exp = str(repo / "experiments" / "pathways_deadlock.yaml")
+    assert main(["run", exp, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "pathways_deadlock" and {r["scheduler"] for r in out["rows"]} == {"none", "gang"}
+    assert not Path("results").exists()  # --json alone writes no file
+    assert main(["run", exp]) == 0
+    assert "results: results/pathways_deadlock.csv" in capsys.readouterr().out
+    assert Path("results/pathways_deadlock.csv").read_text().startswith("scheduler,")
+    assert main(["run", exp, "--out", str(_unwritable_folder(tmp_path) / "d.csv")]) == 2
+    _one_error_line(capsys, "--out: cannot write")
+
+
+def test_program_option_overrides_the_experiment(small, capsys, monkeypatch):
+    seen = []
+    real = __import__("pathsim.api", fromlist=["simulate_config"]).simulate_config
+
+    def spy(exp, *args, **kwargs):
+        seen.append(exp.program)
+        return real(exp.model_copy(update={"program": "lowered"}), *args, **kwargs)
+
+    monkeypatch.setattr("pathsim.api.simulate_config", spy)
+    assert main(["run", str(small), "--program", "xla", "--json"]) == 0
+    assert main(["run", str(small), "--json"]) == 0
+    assert seen == ["xla", "lowered"]
+
+
+def test_report_cosmetics(small, capsys):
+    from pathsim.report import _seconds
+
+    assert _seconds(5.507e-14) == "0" and _seconds(-1e-12) == "0" and _seconds(0.25) == "0.25"
+    assert main(["run", str(small)]) == 0
+    report = capsys.readouterr().out
+    assert "plan ici={'fsdp': 64} dcn={};" in report and "(2d)" not in report  # no tensor axis, no style
+    assert "e-1" not in report.split("Where the step goes")[1].split("Memory")[0]
+
+
+def test_spinner_shows_only_after_its_delay_and_only_when_enabled(capsys):
+    import io
+    import time
+
+    from rich.console import Console
+
+    buf = io.StringIO()
+    with cli.spinner("simulating x", True, delay_s=0.0, console=Console(file=buf, force_terminal=True)):
+        time.sleep(0.5)
+    assert "simulating x" in buf.getvalue() and "0:00:00" in buf.getvalue()
+    quiet = io.StringIO()
+    with cli.spinner("simulating y", True, delay_s=5.0, console=Console(file=quiet, force_terminal=True)):
+        pass  # quicker than the delay: nothing shown
+    with cli.spinner("simulating z", False):
+        pass
+    assert quiet.getvalue() == "" and capsys.readouterr().err == ""

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Protocol
@@ -19,7 +23,7 @@ class Backend(Protocol):
 
     def map_unordered(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]: ...
 
-    def close(self) -> None: ...
+    def close(self, now: bool = False) -> None: ...  # now: stop running work (Ctrl-C), do not wait for it
 
 
 class SerialBackend:
@@ -29,8 +33,34 @@ class SerialBackend:
         for item in items:
             yield fn(item)
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
         pass
+
+
+def _exit_with(pid: int) -> None:
+    """Exit as soon as process `pid` ends (a pidfd turns readable then, even while it is a zombie)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        os._exit(1)
+    except (AttributeError, OSError):  # no pidfd (not Linux, or an old kernel): look every second
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+    select.select([fd], [], [])
+    os._exit(1)
+
+
+def _worker_init(parent: int) -> None:
+    """In each pool worker: Ctrl-C is the parent's to handle (the terminal sends it to every process of
+    the group, and each worker would print a KeyboardInterrupt traceback), and a worker exits when the
+    sweep's process ends, even by SIGKILL: workers are the forkserver's children, and it outlives the
+    sweep, so they watch the sweep's process itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="exit-with-parent").start()
 
 
 class PoolBackend:
@@ -41,7 +71,8 @@ class PoolBackend:
     def __init__(self, workers: int) -> None:
         # forkserver, not fork: a parent that has imported a multithreaded library (JAX, Ray) can
         # deadlock a forked child.
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
+                                        initializer=_worker_init, initargs=(os.getpid(),))
 
     def map_unordered(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
         pending = {self.pool.submit(fn, item) for item in items}
@@ -54,7 +85,10 @@ class PoolBackend:
             for future in pending:
                 future.cancel()
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
+        if now:  # an interrupted sweep: its finished rows are on disk, the running plans are dropped
+            for process in list(getattr(self.pool, "_processes", {}).values()):
+                process.kill()
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -91,7 +125,7 @@ class RayBackend:
             for ref in pending:
                 self.ray.cancel(ref)
 
-    def close(self) -> None:
+    def close(self, now: bool = False) -> None:
         if self._started:
             self.ray.shutdown()
 
@@ -101,6 +135,8 @@ def _call(fn: Callable[[Any], Any], item: Any) -> Any:
 
 
 def make_backend(name: str, workers: int | None = None, address: str | None = None) -> Backend:
+    if workers is not None and workers < 1:
+        raise ConfigError("--workers", f"must be at least 1, got {workers} (leave it out for one per core)")
     if name == "ray":
         return RayBackend(address, workers)
     if name != "local":
@@ -108,6 +144,4 @@ def make_backend(name: str, workers: int | None = None, address: str | None = No
     if address is not None:
         raise ConfigError("--address", "only the ray backend takes an address")
     n = workers or os.cpu_count() or 1
-    if n < 1:
-        raise ConfigError("--workers", f"must be at least 1, got {n}")
     return SerialBackend() if n == 1 else PoolBackend(n)

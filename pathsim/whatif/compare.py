@@ -67,12 +67,16 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def compare_paths(paths: Sequence[str | Path]) -> tuple[pd.DataFrame, list[tuple[str, list[Any]]], list[str]]:
+def compare_paths(paths: Sequence[str | Path], program: str | None = None,
+                  ) -> tuple[pd.DataFrame, list[tuple[str, list[Any]]], list[str]]:
+    """`program` ("lowered" or "xla"), when given, replaces each experiment's own."""
     if len(paths) < 2:
         raise ConfigError("compare", "give at least two experiment files")
     results, settings, labels = [], [], []
     for path in paths:
         exp, topo = load_experiment(path)
+        if program is not None:
+            exp = exp.model_copy(update={"program": program})
         result = simulate_config(exp, topo, base_dir=Path(path).parent, record_links=False)
         results.append(result)
         settings.append(_settings(result, topo.model_dump(mode="json")))

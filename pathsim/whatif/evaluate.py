@@ -65,8 +65,9 @@ def cell(value: Any) -> Any:
 
 def plan_label(exp: ExperimentConfig, cluster: Cluster) -> str:
     axes = lambda d: ",".join(f"{k}={v}" for k, v in d.items()) or "-"  # noqa: E731
+    style = f"{exp.plan.tensor_style}; " if exp.plan.ici.get("tensor", 1) > 1 else ""  # no tensor axis, no style
     return (f"{cluster.chips} {cluster.chip.name}: ici {axes(exp.plan.ici)}; dcn {axes(exp.plan.dcn)}; "
-            f"mb={exp.plan.microbatches}; remat={exp.training.remat}; {exp.plan.tensor_style}; "
+            f"mb={exp.plan.microbatches}; remat={exp.training.remat}; {style}"
             f"batch={exp.training.global_batch_seqs}")
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 from pathsim.catalog.hardware import GIB
 from pathsim.errors import ConfigError
+from pathsim.outputs import write_atomic
 
 AGGREGATES = ("max", "min", "mean")
 _LABELS = {"mfu": "MFU", "hfu": "HFU", "step_time_s": "step time (s)", "tokens_per_s": "tokens/s"}
@@ -20,11 +21,13 @@ def read_results(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise ConfigError("RESULTS", f"file {str(path)!r} does not exist")
     try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, low_memory=False)
     except Exception as exc:  # noqa: BLE001 - an unreadable file is one user error
         raise ConfigError("RESULTS", f"{path} is not a results table ({type(exc).__name__})") from None
     if "plan_key" not in frame.columns:
         raise ConfigError("RESULTS", f"{path} is not a pathsim sweep results file")
+    if frame.empty:
+        raise ConfigError("RESULTS", f"{path} holds no plans: nothing to plot")
     return frame
 
 
@@ -66,20 +69,23 @@ def plot_metric(frame: pd.DataFrame, x: str, y: str = "mfu", hue: str | None = N
         _column(frame, name, field)
     if agg not in AGGREGATES:
         raise ConfigError("--agg", f"unknown {agg!r}; choose one of {', '.join(AGGREGATES)}")
-    ax = _axes(ax)
     ok = frame[frame["status"] == "ok"].assign(_y=lambda f: pd.to_numeric(f[y], errors="coerce")).dropna(subset=["_y"])
+    screen = f"screen.{y}"
+    oom = frame[frame["status"] == "out_of_memory"]
+    oom = oom.assign(_y=pd.to_numeric(oom[screen], errors="coerce") if screen in oom else float("nan"))
+    oom = oom.dropna(subset=["_y"])
+    if ok.empty and oom.empty:  # an empty figure would look like a plot of nothing
+        statuses = ", ".join(f"{n} {s}" for s, n in frame["status"].value_counts().items())
+        raise ConfigError("--y", f"no plan has a value of {y!r} to plot ({statuses})")
+    ax = _axes(ax)
     groups = ok.groupby(hue, sort=True) if hue else [(None, ok)]
     for name, group in groups:
         series = group.groupby(x, sort=True)["_y"].agg(agg)
         label = f"{hue}={name[0] if isinstance(name, tuple) else name}" if hue else None
         ax.plot(series.index, series.values, marker="o", label=label)
-    screen = f"screen.{y}"
-    if screen in frame.columns:
-        oom = frame[frame["status"] == "out_of_memory"]
-        oom = oom.assign(_y=pd.to_numeric(oom[screen], errors="coerce")).dropna(subset=["_y"])
-        if len(oom):
-            best = oom.groupby(x, sort=True)["_y"].agg(agg)
-            ax.scatter(best.index, best.values, marker="x", color="grey", label="does not fit in HBM (screen)")
+    if len(oom):
+        best = oom.groupby(x, sort=True)["_y"].agg(agg)
+        ax.scatter(best.index, best.values, marker="x", color="grey", label="does not fit in HBM (screen)")
     ax.set_xlabel(x)
     ax.set_ylabel(_LABELS.get(y, y))
     if y in ("mfu", "hfu"):
@@ -124,15 +130,16 @@ def plot_memory(frame: pd.DataFrame, x: str = "plan", top: int | None = 10, ax: 
 
 
 def save(ax: Any, path: str | Path) -> Path:
-    """PNG, SVG or PDF by the file's suffix."""
+    """PNG, SVG or PDF by the file's suffix, written atomically (no empty image after a failed write)."""
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise ConfigError("--out", f"{path.name}: choose a .png, .svg or .pdf file")
     fig = ax.get_figure()
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    try:
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lower()[1:]), "--out")
+    finally:
+        plt.close(fig)
     return path

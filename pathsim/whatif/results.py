@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from pathsim.errors import ConfigError
+from pathsim.outputs import write_atomic, write_text_atomic
 from pathsim.whatif.evaluate import PLAN_COLUMNS, RESULT_COLUMNS, STATUSES, Task, evaluate
 
 KEY_COLUMNS = ("rank", "plan_key", "experiment", "experiment_id")
@@ -38,7 +39,77 @@ def journal_path(out: Path) -> Path:
 def _read_any(path: Path) -> pd.DataFrame:
     if path.suffix == ".parquet":
         return pd.read_parquet(path)
-    return pd.read_csv(path, dtype={"plan_key": str, "experiment_id": str})
+    # low_memory=False: columns mixing numbers and text (a reason, an axis left empty) are typed once,
+    # not chunk by chunk with a DtypeWarning.
+    return pd.read_csv(path, dtype={"plan_key": str, "experiment_id": str}, low_memory=False)
+
+
+def _record_end(data: bytes) -> int:
+    """Bytes of `data` that are whole CSV records: up to the last newline outside quotes."""
+    end = len(data)
+    while end > 0:
+        nl = data.rfind(b"\n", 0, end)
+        if nl < 0:
+            return 0
+        if data.count(b'"', 0, nl) % 2 == 0:  # an even count of quotes before it: not inside a field
+            return nl + 1
+        end = nl
+    return 0
+
+
+def repair_journal(path: Path) -> int:
+    """Cut a torn last record (a kill or a full disk mid-write) off a CSV journal, so that it can be read
+    and appended to again; returns the bytes cut. Every whole record is kept."""
+    if path.suffix != ".csv" or not path.is_file():
+        return 0
+    data = path.read_bytes()
+    end = _record_end(data)
+    if end < len(data):
+        with path.open("r+b") as f:
+            f.truncate(end)
+    return len(data) - end
+
+
+class ResultsLock:
+    """One sweep at a time on a results file: an flock on a hidden lock file beside it, refused at once
+    (not waited for) when another sweep holds it. The kernel drops it when its process dies."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.path = out, out.with_name(f".{out.name}.lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> ResultsLock:
+        import fcntl
+
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise ConfigError("--out", f"{self.out} is being written by another sweep; wait for it to "
+                                  "finish or choose another --out") from None
+            # A holder may have removed the file between our open and our lock: lock the file there now.
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    self._fd = fd
+                    return self
+            except FileNotFoundError:
+                pass
+            os.close(fd)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            self.path.unlink(missing_ok=True)  # while still held, so no one locks a removed file
+            os.close(self._fd)
+            self._fd = None
+
+
+def remove_results(out: Path) -> None:
+    """`--restart`: the results file and its journal go; the sweep starts anew."""
+    for path in dict.fromkeys((out, journal_path(out))):
+        path.unlink(missing_ok=True)
 
 
 def load_previous(out: Path, experiment_id: str) -> pd.DataFrame:
@@ -50,14 +121,17 @@ def load_previous(out: Path, experiment_id: str) -> pd.DataFrame:
         try:
             frame = _read_any(path)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is the same user error
-            raise ConfigError("--out", f"{path} is not a results table ({type(exc).__name__}); choose another --out") from None
+            raise ConfigError("--out", f"{path} is not a results table ({type(exc).__name__}); choose another "
+                              "--out, or --restart to replace it") from None
         if "experiment_id" not in frame.columns or "plan_key" not in frame.columns:
-            raise ConfigError("--out", f"{path} is not a pathsim sweep results file; choose another --out")
+            raise ConfigError("--out", f"{path} is not a pathsim sweep results file; choose another --out, "
+                              "or --restart to replace it")
         others = set(frame["experiment_id"].dropna().astype(str)) - {experiment_id}
         if others:
             name = frame["experiment"].dropna().iloc[0] if "experiment" in frame and frame["experiment"].notna().any() else "?"
             raise ConfigError("--out", f"{path} holds results of a different experiment ({name!r}, id "
-                              f"{sorted(others)[0]}); this one is {experiment_id}: choose another --out")
+                              f"{sorted(others)[0]}; this one is {experiment_id}: was it edited?): "
+                              "--restart to start the file anew, or choose another --out")
         frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=["plan_key"])
@@ -105,27 +179,30 @@ class Journal:
             if list(existing.columns) != columns:
                 _atomic_write(existing.reindex(columns=columns), path)
         else:
-            path.write_text(csv_text([dict(zip(columns, columns))], columns))
+            write_text_atomic(path, csv_text([dict(zip(columns, columns))], columns), "--out")
         self._file = path.open("a", newline="")
 
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
         self.write_text(csv_text(rows, self.columns))
 
     def write_text(self, text: str) -> None:
-        self._file.write(text)
-        self._file.flush()
+        try:
+            self._file.write(text)
+            self._file.flush()
+        except OSError as exc:  # a full disk: the rows before are kept, a torn one is cut on the rerun
+            raise ConfigError("--out", f"cannot write {self.path}: {exc.strerror or exc}; the rows written "
+                              "so far are kept") from None
 
     def close(self) -> None:
         self._file.close()
 
 
 def _atomic_write(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    """A temporary file of its own (two writers never share one), then os.replace."""
     if path.suffix == ".parquet":
-        frame.to_parquet(tmp, index=False)
+        write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False), "--out")
     else:
-        frame.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+        write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False), "--out")
 
 
 def rank(frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,13 +220,16 @@ def rank(frame: pd.DataFrame) -> pd.DataFrame:
     return ordered.assign(rank=range(1, len(ordered) + 1)).reset_index(drop=True)
 
 
-def finish(out: Path, columns: list[str]) -> pd.DataFrame:
-    """Every row of the file, one per plan, ranked, written as `out` (CSV or Parquet)."""
+def ranked_rows(out: Path, columns: list[str]) -> pd.DataFrame:
+    """Every row of the file, one per plan, ranked."""
     frame = latest_rows(_read_any(journal_path(out)))
     if out.suffix == ".parquet" and out.exists():
         frame = latest_rows(pd.concat([_read_any(out), frame], ignore_index=True))
-    ranked = rank(frame.reindex(columns=columns))
+    return rank(frame.reindex(columns=columns))
+
+
+def write_ranked(ranked: pd.DataFrame, out: Path) -> None:
+    """`out` rewritten ranked (CSV or Parquet); the journal beside a Parquet file goes once it is in."""
     _atomic_write(ranked, out)
     if journal_path(out) != out:
         journal_path(out).unlink()
-    return ranked

@@ -9,15 +9,29 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from pathsim.errors import ConfigError
 from pathsim.whatif.backends import Backend, make_backend
 from pathsim.whatif.evaluate import Task, evaluate
-from pathsim.whatif.results import Chunk, Journal, columns_for, evaluate_chunk, finish, journal_path, latest_rows, load_previous
+from pathsim.whatif.results import (
+    Chunk,
+    Journal,
+    ResultsLock,
+    columns_for,
+    evaluate_chunk,
+    journal_path,
+    latest_rows,
+    load_previous,
+    ranked_rows,
+    remove_results,
+    repair_journal,
+    write_ranked,
+)
 from pathsim.whatif.spec import Study
 
 SCREEN_CHUNK = 400  # plans per screening task: ~50 ms of work against a task's ~1 ms round trip
@@ -31,6 +45,15 @@ class SweepStats:
     evaluated: int  # fully evaluated: screened, checked against HBM, simulated where it fits
     simulated: int  # of those, simulated
     wall_s: float
+    torn_bytes: int = 0  # a torn last row cut off the results file (an earlier run killed mid-write)
+
+
+class ResultsWriteError(ConfigError):
+    """The sweep ran but its ranked results could not be written; they are here, to be shown anyway."""
+
+    def __init__(self, error: ConfigError, frame: pd.DataFrame, stats: SweepStats) -> None:
+        super().__init__(error.field, error.message)
+        self.frame, self.stats = frame, stats
 
 
 @contextmanager
@@ -60,12 +83,20 @@ def _cost_estimate(point) -> int:
 
 def run_study(study: Study, out: str | Path | None = None, backend: str | Backend = "local",
               workers: int | None = None, address: str | None = None,
-              progress: bool = False) -> tuple[pd.DataFrame, SweepStats]:
-    """Evaluate a study; returns its rows ranked (best usable plan first) and what was done."""
+              progress: bool = False, restart: bool = False) -> tuple[pd.DataFrame, SweepStats]:
+    """Evaluate a study; returns its rows ranked (best usable plan first) and what was done.
+
+    `out` is locked for the run (a second sweep on it is refused); `restart` drops the rows it holds.
+    A ranked file that cannot be written raises ResultsWriteError, which carries the results."""
     start = time.perf_counter()
     keys = [study.key(p) for p in study.points]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as held:
         out_path = Path(out) if out is not None else Path(tmp) / "results.csv"
+        if out is not None:
+            held.enter_context(ResultsLock(out_path))
+        if restart:
+            remove_results(out_path)
+        torn = repair_journal(journal_path(out_path))
         previous = latest_rows(load_previous(out_path, study.experiment_id))  # refuses a foreign file first
         # plan key -> whether its row is final: simulated, failed, invalid, or not to be simulated (out of
         # HBM); a plan search's screened-only row may still need simulating.
@@ -74,6 +105,7 @@ def run_study(study: Study, out: str | Path | None = None, backend: str | Backen
         columns = columns_for(study.params)
         engine = make_backend(backend, workers, address) if isinstance(backend, str) else backend
         screened = 0
+        stopped = True  # until the work is done: then workers are killed, not waited for
         try:
             if study.shortlist is not None:
                 todo = [_task(study, k, p, False) for p, k in zip(study.points, keys) if k not in done]
@@ -88,14 +120,21 @@ def run_study(study: Study, out: str | Path | None = None, backend: str | Backen
                 todo = [_task(study, k, p, True) for p, k in zip(study.points, keys) if not done.get(k, False)]
                 todo.sort(key=lambda t: _cost_estimate(t.point), reverse=True)
             evaluated = _run(engine, evaluate, todo, out_path, columns, progress, "simulating")
+            stopped = False
         finally:
             if isinstance(backend, str):
-                engine.close()
-        ranked = finish(out_path, columns)
-    mine = ranked[ranked["plan_key"].isin(set(keys))].reset_index(drop=True)
-    simulated = sum(bool(s) and not done.get(k, False) for k, s in zip(mine["plan_key"], mine["simulated"]))
-    return mine, SweepStats(plans=len(keys), reused=sum(k in done for k in keys), screened=screened,
-                            evaluated=evaluated, simulated=simulated, wall_s=time.perf_counter() - start)
+                engine.close(now=stopped)
+        ranked = ranked_rows(out_path, columns)
+        mine = ranked[ranked["plan_key"].isin(set(keys))].reset_index(drop=True)
+        simulated = sum(bool(s) and not done.get(k, False) for k, s in zip(mine["plan_key"], mine["simulated"]))
+        stats = SweepStats(plans=len(keys), reused=sum(k in done for k in keys), screened=screened,
+                           evaluated=evaluated, simulated=simulated, wall_s=time.perf_counter() - start,
+                           torn_bytes=torn)
+        try:
+            write_ranked(ranked, out_path)
+        except ConfigError as exc:
+            raise ResultsWriteError(exc, mine, stats) from None
+    return mine, stats
 
 
 def _final(simulated: object, status: object, simulate_infeasible: bool) -> bool:

@@ -111,6 +111,8 @@ def load_study(path: str | Path, sets: list[str] | None = None, grid: dict[str, 
                shortlist: int | None = None,
                simulate_infeasible: bool | None = None) -> Study:
     """The study of a sweep file, with command-line (or API) additions on top of its sweep section."""
+    if shortlist is not None and shortlist < 1:
+        raise ConfigError("--shortlist", f"must be at least 1, got {shortlist}")
     path = Path(path)
     exp_data, exp_path, sweep_data = _read_sweep_file(path)
     try:
