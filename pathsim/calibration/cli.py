@@ -39,8 +39,15 @@ def register(subparsers) -> None:
                                 help="run real JAX training steps and compare them with pathsim's prediction")
     val.add_argument("--profile", required=True, type=Path, help="profile measured on this machine")
     val.add_argument("--report", type=Path, default=None, help="also write the report to this file")
+    val.add_argument("--kernels", type=Path, default=None,
+                     help="kernel profile (pathsim profile-kernels): also predict from XLA's imported program")
     _common(val)
     val.set_defaults(handler=validate_command)
+    ker = subparsers.add_parser("profile-kernels",
+                                help="time every kernel of the closed-loop cases' compiled steps (JAX profiler)")
+    ker.add_argument("--out", required=True, type=Path, help="kernel profile to write (.json)")
+    _common(ker)
+    ker.set_defaults(handler=profile_kernels_command)
 
 
 def _check_counts(args: argparse.Namespace) -> None:
@@ -108,19 +115,39 @@ def _write_reference_profile(chip: str, out: Path) -> int:
 
 def validate_command(args: argparse.Namespace) -> int:
     _check_counts(args)
+    from pathsim.calibration.kernel_profile import load_kernel_profile
     from pathsim.calibration.profile import load_profile
 
     profile = load_profile(args.profile, "--profile")
+    kernels = load_kernel_profile(args.kernels) if args.kernels is not None else None
     jax = _start_jax(args.devices)
     from pathsim.calibration.validate import format_report, run_validation
 
     _, case_list = _cases(args, jax)
     text = format_report(run_validation(profile, case_list, args.warmup, args.repeats,
-                                        progress=not args.no_progress))
+                                        progress=not args.no_progress, kernels=kernels))
     print(text)
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_text(text + "\n")
+    return 0
+
+
+def profile_kernels_command(args: argparse.Namespace) -> int:
+    _check_counts(args)
+    if args.out.suffix != ".json":
+        raise ConfigError("--out", f"must end in .json, got {args.out.name!r}")
+    jax = _start_jax(args.devices)
+    from pathsim.calibration.kernel_bench import run_kernel_profiles
+    from pathsim.calibration.kernel_profile import save_kernel_profile
+
+    _, case_list = _cases(args, jax)
+    kernels = run_kernel_profiles(case_list, args.warmup, args.repeats, progress=not args.no_progress)
+    save_kernel_profile(kernels, args.out)
+    meta = kernels.meta
+    print(f"wrote {args.out}: {len(kernels.programs)} compiled steps on {meta.device_count} x {meta.device_kind} "
+          f"({meta.backend}, jax {meta.jax_version}), {sum(len(p.kernels) for p in kernels.programs)} kernels; "
+          f"host load {meta.host_load_1min:.1f}")
     return 0
 
 

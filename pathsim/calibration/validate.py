@@ -1,16 +1,23 @@
 """The closed loop: run each case's training step for real, predict it with pathsim from the profile
-measured on the same machine, and compare; plus the FLOP check against XLA's cost analysis."""
+measured on the same machine, and compare; plus the FLOP check against XLA's cost analysis.
+
+Two predictions per case: pathsim's own lowering costed by kernels timed alone (the Profile), and, given a
+kernel profile, XLA's compiled program imported and costed by its kernels timed inside the step
+(imported.py)."""
 
 from __future__ import annotations
 
 import os
 import statistics
 from dataclasses import dataclass
+from typing import Literal
 
 from pathsim.calibration.cases import Case, experiment
 from pathsim.calibration.cost_model import CalibratedCostModel
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.flops import FlopCheck, check_flops
+from pathsim.calibration.imported import ImportedPrediction, KernelAccounting, error_terms, predict_imported
+from pathsim.calibration.kernel_profile import KernelProfile
 from pathsim.calibration.profile import Profile
 from pathsim.engine.simulator import simulate
 from pathsim.errors import ConfigError
@@ -34,10 +41,18 @@ class CaseResult:
     devices: int
     measured_s: float
     predicted: Prediction
+    imported: ImportedPrediction | None = None  # with a kernel profile
+    kernels: KernelAccounting | None = None
 
     @property
     def relative_error(self) -> float:
         return (self.predicted.step_s - self.measured_s) / self.measured_s
+
+    @property
+    def imported_error(self) -> float | None:
+        if self.imported is None:
+            return None
+        return (self.imported.step_s - self.measured_s) / self.measured_s
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class Report:
     results: tuple[CaseResult, ...]
     flops: tuple[FlopCheck, ...]
     host_load_1min: float  # when the steps were measured
+    kernel_profile: KernelProfile | None = None
 
 
 def predict(case: Case, profile: Profile) -> Prediction:
@@ -66,35 +82,66 @@ def predict(case: Case, profile: Profile) -> Prediction:
     return Prediction(step_s=timeline.end_s, compute_s=compute_s, measured_share=measured / compute_s)
 
 
-def measure_case(case: Case, warmup: int, repeats: int) -> tuple[float, FlopCheck | None]:
-    """Median wall time of the real step (dispatch included), and the FLOP check on one device."""
+@dataclass(frozen=True)
+class MeasuredStep:
+    seconds: float  # median wall time of the real step, dispatch included, no profiler
+    flops: FlopCheck | None  # one device only
+    hlo_text: str  # the compiled step's scheduled HLO
+
+
+def measure_case(case: Case, warmup: int, repeats: int) -> MeasuredStep:
     from pathsim.calibration.jax_model import TrainStep
     from pathsim.calibration.microbench import Timing
 
     step = TrainStep(case)
     seconds = Timing(warmup, repeats).median_s(step.run)
-    flops = check_flops(case, *step.compiled_cost()) if case.devices == 1 else None
-    return seconds, flops
+    xla_flops, hlo_text = step.compiled_cost()
+    flops = check_flops(case, xla_flops, hlo_text) if case.devices == 1 else None
+    return MeasuredStep(seconds, flops, hlo_text)
+
+
+def _check_kernel_profile(kernels: KernelProfile, profile: Profile) -> None:
+    k, p = kernels.meta, profile.meta
+    if (k.backend, k.device_kind, k.device_count) != (p.backend, p.device_kind, p.device_count):
+        raise ConfigError("--kernels", f"measured on {k.device_count} x {k.device_kind} ({k.backend}), the profile "
+                          f"on {p.device_count} x {p.device_kind} ({p.backend})")
+
+
+def validate_case(case: Case, profile: Profile, kernels: KernelProfile | None, warmup: int,
+                  repeats: int) -> tuple[CaseResult, FlopCheck | None]:
+    predicted = predict(case, profile)
+    measured = measure_case(case, warmup, repeats)
+    program = kernels.program(case.name) if kernels is not None else None
+    if kernels is not None and program is None:
+        raise ConfigError("--kernels", f"no kernel times for {case.name}; profile the same cases")
+    imported, accounting = (predict_imported(case, measured.hlo_text, program, profile) if program is not None
+                            else (None, None))
+    return CaseResult(case.name, case.devices, measured.seconds, predicted, imported, accounting), measured.flops
 
 
 def run_validation(profile: Profile, case_list: tuple[Case, ...], warmup: int, repeats: int,
-                   progress: bool = True) -> Report:
+                   progress: bool = True, kernels: KernelProfile | None = None) -> Report:
     from rich.progress import Progress
 
+    if kernels is not None:
+        _check_kernel_profile(kernels, profile)
     results, checks = [], []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("measuring training steps", total=len(case_list))
         for case in case_list:
-            predicted = predict(case, profile)
-            measured_s, flops = measure_case(case, warmup, repeats)
-            results.append(CaseResult(case.name, case.devices, measured_s, predicted))
+            result, flops = validate_case(case, profile, kernels, warmup, repeats)
+            results.append(result)
             if flops is not None:
                 checks.append(flops)
             bar.advance(task)
-    return Report(profile=profile, results=tuple(results), flops=tuple(checks), host_load_1min=os.getloadavg()[0])
+    return Report(profile=profile, results=tuple(results), flops=tuple(checks), host_load_1min=os.getloadavg()[0],
+                  kernel_profile=kernels)
 
 
 # --- summary -------------------------------------------------------------------------------------------
+Method = Literal["lowered", "imported"]
+
+
 @dataclass(frozen=True)
 class ErrorSummary:
     cases: int
@@ -102,44 +149,95 @@ class ErrorSummary:
     max_abs: float
 
 
-def summarize(results: list[CaseResult]) -> ErrorSummary | None:
-    if not results:
+def predicted_s(result: CaseResult, method: Method) -> float:
+    return result.predicted.step_s if method == "lowered" else result.imported.step_s
+
+
+def summarize(results: list[CaseResult], method: Method = "lowered") -> ErrorSummary | None:
+    if not results or (method == "imported" and any(r.imported is None for r in results)):
         return None
-    errors = [abs(r.relative_error) for r in results]
+    errors = [abs(predicted_s(r, method) - r.measured_s) / r.measured_s for r in results]
     return ErrorSummary(len(errors), statistics.fmean(errors), max(errors))
 
 
-def ranking_preserved(results: list[CaseResult]) -> bool:
+def ranking_preserved(results: list[CaseResult], method: Method = "lowered") -> bool:
     """Do the predictions order the cases (fastest first) as the measurements do?"""
     by_measured = [r.case for r in sorted(results, key=lambda r: r.measured_s)]
-    by_predicted = [r.case for r in sorted(results, key=lambda r: r.predicted.step_s)]
+    by_predicted = [r.case for r in sorted(results, key=lambda r: predicted_s(r, method))]
     return by_measured == by_predicted
+
+
+def _summary_lines(report: Report) -> list[str]:
+    single = [r for r in report.results if r.devices == 1]
+    sharded = [r for r in report.results if r.devices > 1]
+    lines = []
+    for method in ("lowered", "imported"):
+        for label, group in (("one device", single), ("sharded plans", sharded)):
+            s = summarize(group, method)
+            if s is None:
+                continue
+            line = f"{label}, {method} program: {s.cases} cases, mean |error| {s.mean_abs:.1%}, max {s.max_abs:.1%}"
+            if group is single:
+                goal_mean, goal_max = SINGLE_DEVICE_GOAL
+                met = s.mean_abs < goal_mean and s.max_abs < goal_max
+                line += f" (goal < {goal_mean:.0%} / < {goal_max:.0%}: {'met' if met else 'NOT met'})"
+            lines.append(line + f"; ranking preserved: {'yes' if ranking_preserved(group, method) else 'no'}")
+    return lines
+
+
+def _accounting_lines(report: Report) -> list[str]:
+    """Where the imported prediction's error comes from: the real step's kernels against the step."""
+    rows = [r for r in report.results if r.kernels is not None]
+    if not rows:
+        return []
+    dispatch_s = report.profile.meta.dispatch_s
+    lines = ["Imported program against the real step, one device (ms), and its error split by cause (% of measured):",
+             f"{'case':<22}{'measured':>9}{'traced':>8}{'span':>8}{'kernels':>9}{'coll.':>8}{'unmeas.':>9}"
+             f"{'error':>8}{'cover':>7}{'skew':>7}{'overlap':>8}{'host':>7}{'coll.':>7}{'drift':>7}"]
+    for r in rows:
+        k, p = r.kernels, r.imported
+        t = error_terms(p, k, r.measured_s, dispatch_s)
+        pct = lambda x: f"{x / r.measured_s:>+7.1%}"  # noqa: E731
+        lines.append(
+            f"{r.case:<22}{r.measured_s * 1e3:>9.2f}{k.traced_step_s * 1e3:>8.2f}{k.span_s * 1e3:>8.2f}"
+            f"{k.kernel_medians_s * 1e3:>9.2f}{k.collective_s * 1e3:>8.2f}{p.unmeasured_ops:>5}/{p.ops:<3}"
+            f"{r.imported_error:>+8.1%}{pct(t.coverage_s)}{pct(t.median_skew_s)}{pct(t.overlap_s):>8}"
+            f"{pct(t.host_s)}{pct(t.collectives_s)}{pct(t.drift_s)}")
+    lines += ["  measured: the step's median wall time, no profiler; traced: the same under the profiler (the",
+              "  kernel profile); span: first kernel start to last kernel end; kernels: per-kernel medians x calls,",
+              "  summed (coll.: the collectives' part, waits for the other devices included); unmeas.: ops with no",
+              "  kernel time. error = cover + skew + overlap + host + coll. + drift, where cover = the program's",
+              "  compute ops - the kernels measured; skew = sum of per-kernel medians - median per-step sum;",
+              "  overlap = per-step sum - span (the engine runs one kernel at a time: > 0 where XLA ran kernels",
+              f"  concurrently, < 0 idle gaps); host = the modelled dispatch ({dispatch_s * 1e6:.0f} us) - (traced - span);",
+              "  coll. = simulated exposed collectives - measured collective thunks; drift = traced - measured"]
+    return lines
 
 
 def format_report(report: Report) -> str:
     meta = report.profile.meta
     lines = [f"closed-loop check on {meta.device_kind} ({meta.backend}, {meta.device_count} device(s), "
              f"jax {meta.jax_version}); profile measured {meta.date} at host load {meta.host_load_1min:.1f}, "
-             f"steps measured at host load {report.host_load_1min:.1f}",
-             f"{'case':<22}{'devices':>8}{'measured ms':>13}{'predicted ms':>14}{'error':>9}{'from table':>12}"]
+             f"steps measured at host load {report.host_load_1min:.1f}"]
+    if report.kernel_profile is not None:
+        k = report.kernel_profile.meta
+        lines.append(f"kernel profile measured {k.date} at host load {k.host_load_1min:.1f} "
+                     f"({k.repeats} traced steps per case)")
+    lines += [f"{'':<43}{'lowered program':^35}{'imported program':^23}",
+              f"{'case':<22}{'devices':>8}{'measured ms':>13}{'predicted ms':>14}{'error':>9}{'from table':>12}"
+              f"{'predicted ms':>14}{'error':>9}"]
     for r in report.results:
-        lines.append(f"{r.case:<22}{r.devices:>8}{r.measured_s * 1e3:>13.2f}{r.predicted.step_s * 1e3:>14.2f}"
-                     f"{r.relative_error:>+9.1%}{r.predicted.measured_share:>12.0%}")
-    single = [r for r in report.results if r.devices == 1]
-    sharded = [r for r in report.results if r.devices > 1]
-    for label, group in (("one device", single), ("sharded plans", sharded)):
-        s = summarize(group)
-        if s is None:
-            continue
-        line = f"{label}: {s.cases} cases, mean |error| {s.mean_abs:.1%}, max |error| {s.max_abs:.1%}"
-        if group is single:
-            goal_mean, goal_max = SINGLE_DEVICE_GOAL
-            met = s.mean_abs < goal_mean and s.max_abs < goal_max
-            line += f" (goal < {goal_mean:.0%} / < {goal_max:.0%}: {'met' if met else 'NOT met'})"
-        lines.append(line + f"; ranking preserved: {'yes' if ranking_preserved(group) else 'no'}")
-    if sharded:
+        line = (f"{r.case:<22}{r.devices:>8}{r.measured_s * 1e3:>13.2f}{r.predicted.step_s * 1e3:>14.2f}"
+                f"{r.relative_error:>+9.1%}{r.predicted.measured_share:>12.0%}")
+        if r.imported is not None:
+            line += f"{r.imported.step_s * 1e3:>14.2f}{r.imported_error:>+9.1%}"
+        lines.append(line)
+    lines += _summary_lines(report)
+    if any(r.devices > 1 for r in report.results):
         lines.append(f"  sharded plans: {meta.device_count} devices, concurrent slowdown measured "
-                     f"{meta.concurrent_slowdown:.2f}x (devices share the host's cores)")
+                     f"{meta.concurrent_slowdown:.2f}x (devices share the host's cores; the lowered program's "
+                     "times are multiplied by it, the imported program's kernels were timed under it)")
+    lines += _accounting_lines(report)
     if report.flops:
         lines.append("FLOPs per step, pathsim's lowered program against XLA's compiled step:")
         lines.append(f"{'case':<22}{'pathsim GFLOP':>15}{'XLA GFLOP':>12}{'gap':>8}{'XLA dots':>12}{'gap':>8}")

@@ -1,10 +1,12 @@
 """The commands as a user runs them: a tiny calibrate on 4 CPU devices, then the closed loop on it."""
 
+import re
 import subprocess
 import sys
 
 import pytest
 
+from pathsim.calibration.kernel_profile import load_kernel_profile
 from pathsim.calibration.profile import load_profile
 
 pytest.importorskip("jax")
@@ -47,8 +49,41 @@ def test_validate_reports_every_case(tiny_profile, tmp_path):
     text = report.read_text()
     for case in ("t1/1dev", "t2/1dev", "t2/data4", "t2/data2xtensor2"):
         assert case in text
-    assert "one device: 2 cases, mean |error|" in text and "sharded plans: 2 cases" in text
+    assert "one device, lowered program: 2 cases, mean |error|" in text
+    assert "sharded plans, lowered program: 2 cases" in text
     assert "ranking preserved:" in text and "XLA dots" in text
+    assert "imported program:" not in text  # no kernel profile given
+
+
+def test_the_whole_loop_on_the_imported_program(tiny_profile, tmp_path):
+    """profile-kernels times every kernel of each compiled step; validate predicts from XLA's program."""
+    kernels_path = tmp_path / "kernels.json"
+    done = pathsim("profile-kernels", "--out", str(kernels_path), *FAST)
+    assert done.returncode == 0, done.stderr
+    kernels = load_kernel_profile(kernels_path)
+    assert [p.case for p in kernels.programs] == ["t1/1dev", "t2/1dev", "t2/data4", "t2/data2xtensor2"]
+    assert kernels.meta.device_count == 4 and kernels.meta.repeats == 1
+    for program in kernels.programs:
+        # one traced step (--repeats 1) on each device; its kernels ran within that step's wall time
+        assert program.executions == program.devices
+        assert 0 < program.span_s <= program.traced_step_s and program.kernel_sum_s > 0
+        assert all(k.time_s > 0 for k in program.kernels)
+
+    report = tmp_path / "report.txt"
+    done = pathsim("validate-calibration", "--profile", str(tiny_profile), "--kernels", str(kernels_path),
+                   "--report", str(report), *FAST)
+    assert done.returncode == 0, done.stderr
+    text = report.read_text()
+    assert "one device, imported program: 2 cases" in text and "sharded plans, imported program: 2 cases" in text
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("t"):
+            rows.setdefault(line.split()[0], line)  # the first table: the predictions
+    for case in ("t1/1dev", "t2/data4"):
+        assert len(rows[case].split()) == 8  # measured, lowered and imported predictions with their errors
+    # every op of the imported programs found its kernel time by name (unmeasured ops: 0/N)
+    unmeasured = [tok for line in text.splitlines() for tok in line.split() if re.fullmatch(r"\d+/\d+", tok)]
+    assert len(unmeasured) == 4 and all(tok.startswith("0/") for tok in unmeasured)
 
 
 @pytest.mark.parametrize("args, field", [
@@ -56,6 +91,7 @@ def test_validate_reports_every_case(tiny_profile, tmp_path):
     (["calibrate", "--out", "x.json", "--repeats", "0"], "--repeats"),
     (["calibrate", "--out", "x.json", "--dtypes", "int8"], "--dtypes"),
     (["validate-calibration", "--profile", "absent.json"], "--profile"),
+    (["profile-kernels", "--out", "x.csv"], "--out"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, field, tmp_path):
     done = subprocess.run([sys.executable, "-m", "pathsim.calibration.cli", *args], capture_output=True,

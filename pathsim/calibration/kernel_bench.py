@@ -1,0 +1,44 @@
+"""`pathsim profile-kernels`: each closed-loop case's compiled step, run under the JAX profiler, its kernels
+attributed by HLO name (kernel_trace.py) into a KernelProfile. Import only from the commands: imports jax."""
+
+from __future__ import annotations
+
+import datetime
+import os
+
+import jax
+
+from pathsim.calibration.cases import Case
+from pathsim.calibration.kernel_profile import KernelProfile, KernelProfileMeta, ProgramProfile, hlo_fingerprint
+from pathsim.calibration.kernel_trace import attribute
+from pathsim.calibration.xprof import hlo_module_name, trace_runs
+
+
+def profile_program(case: Case, warmup: int, repeats: int) -> ProgramProfile:
+    from pathsim.calibration.jax_model import TrainStep
+
+    step = TrainStep(case)
+    hlo = step.compiled.as_text()
+    traced = trace_runs(step.run, hlo_module_name(hlo), warmup, repeats)
+    trace = attribute(traced.events)
+    return ProgramProfile(case=case.name, devices=case.devices, hlo_sha256=hlo_fingerprint(hlo),
+                          traced_step_s=traced.wall_s, span_s=trace.span_s, kernel_sum_s=trace.kernel_sum_s,
+                          executions=trace.executions, kernels=trace.kernels)
+
+
+def run_kernel_profiles(case_list: tuple[Case, ...], warmup: int, repeats: int,
+                        progress: bool = True) -> KernelProfile:
+    from rich.progress import Progress
+
+    programs = []
+    with Progress(disable=not progress, transient=True) as bar:
+        task = bar.add_task("profiling compiled steps", total=len(case_list))
+        for case in case_list:
+            programs.append(profile_program(case, warmup, repeats))
+            bar.advance(task)
+    devices = jax.devices()
+    meta = KernelProfileMeta(
+        backend=jax.default_backend(), device_kind=devices[0].device_kind, device_count=len(devices),
+        jax_version=jax.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        warmup=warmup, repeats=repeats, host_load_1min=os.getloadavg()[0])
+    return KernelProfile(meta=meta, programs=tuple(programs))

@@ -1,0 +1,105 @@
+"""A kernel profile: the measured time of every kernel of each closed-loop case's compiled step, by HLO
+instruction name, in JSON (calibration/<name>-kernels.json).
+
+Unlike a Profile (profile.py), whose rows are kernels rebuilt and timed alone, these are the kernels of the
+real fused step, timed inside it under the JAX profiler. A program is identified by the sha256 of its
+compiled HLO computations: a recompiled step that differs (another jax, another model) no longer matches.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathsim.calibration.kernel_trace import KernelTime
+from pathsim.errors import ConfigError
+
+FORMAT = "pathsim-kernels/1"
+
+
+_METADATA = re.compile(r", metadata=\{[^}]*\}")
+_COMPUTATION = re.compile(r"^(ENTRY )?%")
+
+
+def hlo_fingerprint(hlo_text: str) -> str:
+    """sha256 of the computations without their source metadata: the stack traces jax records name the
+    calling script, which differs between `pathsim` and `python -m`, while the program does not."""
+    lines = hlo_text.splitlines()
+    start = next((i for i, line in enumerate(lines) if _COMPUTATION.match(line)), len(lines))
+    body = "\n".join(_METADATA.sub("", line) for line in lines[start:])
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class KernelProfileMeta:
+    backend: str
+    device_kind: str
+    device_count: int
+    jax_version: str
+    date: str  # ISO 8601, UTC
+    warmup: int
+    repeats: int  # traced executions of each step
+    host_load_1min: float  # the host's load average when measured
+
+
+@dataclass(frozen=True)
+class ProgramProfile:
+    case: str  # Case.name
+    devices: int
+    hlo_sha256: str
+    traced_step_s: float  # median wall time of one step while traced (profiler overhead included)
+    span_s: float  # median first-thunk-start to last-thunk-end of one execution on one device
+    kernel_sum_s: float  # median summed thunk time of one execution on one device
+    executions: int  # (device, run) executions the medians are over
+    kernels: tuple[KernelTime, ...]
+
+    def times_s(self) -> dict[str, float]:
+        return {k.name: k.time_s for k in self.kernels}
+
+
+@dataclass(frozen=True)
+class KernelProfile:
+    meta: KernelProfileMeta
+    programs: tuple[ProgramProfile, ...]
+
+    def program(self, case: str) -> ProgramProfile | None:
+        return next((p for p in self.programs if p.case == case), None)
+
+
+def to_json(profile: KernelProfile) -> str:
+    return json.dumps({"format": FORMAT, **dataclasses.asdict(profile)}, indent=1)
+
+
+def save_kernel_profile(profile: KernelProfile, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_json(profile) + "\n")
+
+
+def from_json(text: str, field: str = "--kernels") -> KernelProfile:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(field, f"not valid JSON (line {exc.lineno})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ConfigError(field, f"not a {FORMAT} kernel profile (missing or wrong 'format')")
+    try:
+        meta = KernelProfileMeta(**doc["meta"])
+        programs = tuple(ProgramProfile(**{**p, "kernels": tuple(KernelTime(**k) for k in p["kernels"])})
+                         for p in doc["programs"])
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(field, f"malformed kernel profile: {exc}") from None
+    for p in programs:
+        bad = [k.name for k in p.kernels if not k.time_s >= 0.0 or k.calls < 1]
+        if bad:
+            raise ConfigError(field, f"{p.case}: negative time or no calls for {bad[:3]}")
+    return KernelProfile(meta=meta, programs=programs)
+
+
+def load_kernel_profile(path: Path, field: str = "--kernels") -> KernelProfile:
+    if not path.is_file():
+        raise ConfigError(field, f"file {str(path)!r} does not exist; run `pathsim profile-kernels --out {path}`")
+    return from_json(path.read_text(), field)

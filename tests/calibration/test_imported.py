@@ -1,0 +1,113 @@
+"""The imported-program side of the closed loop: kernel profiles, the by-name cost model, mesh groups."""
+
+import pytest
+
+from pathsim.calibration.cases import cases
+from pathsim.calibration.imported import _MESH_WITH_IDS, _explicit_groups, case_mesh, predict_imported
+from pathsim.calibration.kernel_cost import KernelCostModel
+from pathsim.calibration.kernel_profile import (KernelProfile, KernelProfileMeta, ProgramProfile, from_json,
+                                                hlo_fingerprint, load_kernel_profile, save_kernel_profile, to_json)
+from pathsim.calibration.kernel_trace import KernelTime
+from pathsim.costs import AnalyticCostModel
+from pathsim.errors import ConfigError
+from pathsim.program import ComputeOp
+
+from .conftest import make_profile
+
+HLO = """HloModule jit_f, is_scheduled=true
+
+FileNames
+1 "/somewhere/caller.py"
+
+%fused_a (p: f32[64,64]) -> f32[64,64] {
+  %p = f32[64,64]{1,0} parameter(0)
+  ROOT %t = f32[64,64]{1,0} tanh(%p), metadata={op_name="jit(f)/tanh" stack_frame_id=1}
+}
+
+%fused_b (q: f32[64,64]) -> f32[64,64] {
+  %q = f32[64,64]{1,0} parameter(0)
+  ROOT %e = f32[64,64]{1,0} exponential(%q), metadata={op_name="jit(f)/exp" stack_frame_id=2}
+}
+
+ENTRY %main (x: f32[64,64]) -> f32[64,64] {
+  %x = f32[64,64]{1,0} parameter(0)
+  %fusion.a = f32[64,64]{1,0} fusion(%x), kind=kLoop, calls=%fused_a, metadata={op_name="jit(f)/tanh" stack_frame_id=1}
+  ROOT %fusion.b = f32[64,64]{1,0} fusion(%fusion.a), kind=kLoop, calls=%fused_b, metadata={op_name="jit(f)/exp" stack_frame_id=2}
+}
+"""
+
+
+def program_profile(times: dict[str, float], hlo: str = HLO, case: str = "t1/1dev") -> ProgramProfile:
+    kernels = tuple(KernelTime(n, t, 1) for n, t in times.items())
+    total = sum(times.values())
+    return ProgramProfile(case=case, devices=1, hlo_sha256=hlo_fingerprint(hlo), traced_step_s=total * 1.1,
+                          span_s=total, kernel_sum_s=total, executions=3, kernels=kernels)
+
+
+def test_fingerprint_ignores_source_metadata_but_not_the_program():
+    moved = HLO.replace("/somewhere/caller.py", "/elsewhere/other.py").replace("stack_frame_id=2", "stack_frame_id=7")
+    assert hlo_fingerprint(moved) == hlo_fingerprint(HLO)
+    assert hlo_fingerprint(HLO.replace("tanh(%p)", "negate(%p)")) != hlo_fingerprint(HLO)
+
+
+def test_kernel_profile_round_trips_and_refuses_bad_files(tmp_path):
+    meta = KernelProfileMeta(backend="cpu", device_kind="cpu", device_count=1, jax_version="0", date="d",
+                             warmup=1, repeats=3, host_load_1min=0.5)
+    profile = KernelProfile(meta=meta, programs=(program_profile({"fusion.a": 1e-3, "fusion.b": 2e-3}),))
+    path = tmp_path / "k.json"
+    save_kernel_profile(profile, path)
+    assert load_kernel_profile(path) == profile
+    assert profile.program("t1/1dev").times_s() == {"fusion.a": 1e-3, "fusion.b": 2e-3}
+    assert profile.program("absent") is None
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_kernel_profile(tmp_path / "absent.json")
+    with pytest.raises(ConfigError, match="format"):
+        from_json('{"format": "other"}')
+    with pytest.raises(ConfigError, match="negative time"):
+        from_json(to_json(profile).replace("0.001", "-0.001"))
+
+
+def test_cost_model_looks_each_op_up_by_hlo_name_and_falls_back_to_the_roofline(profile):
+    from pathsim.calibration.device import measured_chip
+
+    roofline = AnalyticCostModel(measured_chip(profile))
+    cost = KernelCostModel({"fusion.7": 3e-4}, roofline, name="test")
+    known = ComputeOp("fusion.7", "elementwise", "forward", flops=1e6, hbm_bytes=1e6)
+    unknown = ComputeOp("copy.2", "elementwise", "forward", flops=0.0, hbm_bytes=1e6)
+    assert cost.lookup(known).time_s == 3e-4 and cost.lookup(known).source == "measured"
+    assert cost.lookup(unknown).source == "roofline"
+    assert cost.op_time_s(unknown) == roofline.op_time_s(unknown)
+
+
+def test_imported_program_runs_its_kernels_back_to_back_at_their_measured_times():
+    profile = make_profile(device_count=1, dispatch_s=2e-5)
+    times = {"fusion.a": 1e-3, "fusion.b": 3e-3}
+    case = cases("tiny", 1)[0]
+    prediction, accounting = predict_imported(case, HLO, program_profile(times), profile)
+    assert prediction.ops == 2 and prediction.unmeasured_ops == 0
+    assert prediction.compute_s == pytest.approx(4e-3)
+    assert prediction.step_s == pytest.approx(4e-3 + 2e-5)  # the kernels in order, after one dispatch
+    assert accounting.kernel_medians_s == pytest.approx(4e-3) and accounting.collective_s == 0.0
+
+    partial = program_profile({"fusion.a": 1e-3})  # fusion.b unmeasured: costed by the roofline
+    prediction, _ = predict_imported(case, HLO, partial, profile)
+    assert prediction.unmeasured_ops == 1 and 0 < prediction.unmeasured_s < 1e-3
+
+    with pytest.raises(ConfigError, match="differs from the one profiled"):
+        predict_imported(case, HLO.replace("tanh(%p)", "negate(%p)"), program_profile(times), profile)
+
+
+def test_mesh_groups_with_a_device_permutation_are_spelled_out():
+    raw = "replica_groups=mesh['axis_0'=2,'axis_1'=1,'axis_2'=2], device_ids=([2,2]T(1,0)) {'axis_0'}, x=1"
+    # devices iota(2,2) transposed: [[0,2],[1,3]]; along axis_0: {0,1} and {2,3}
+    assert _MESH_WITH_IDS.sub(_explicit_groups, raw) == "replica_groups={{0,1},{2,3}}, x=1"
+    untouched = "replica_groups=mesh['axis_0'=4] {'axis_0'}, x=1"
+    assert _MESH_WITH_IDS.sub(_explicit_groups, untouched) == untouched
+
+
+def test_case_mesh_names_the_plan_axes_in_jax_mesh_order():
+    sharded = [c for c in cases("tiny", 4) if c.devices > 1][-1]  # data2 x tensor2
+    mesh = case_mesh(sharded)
+    assert mesh.axes == (("ici.data", 2), ("ici.fsdp", 1), ("ici.tensor", 2))
+    assert mesh.spanned([0, 1]) == [("ici.tensor", 2)] and mesh.spanned([0, 2]) == [("ici.data", 2)]
+    assert case_mesh(cases("tiny", 1)[0]) is None
