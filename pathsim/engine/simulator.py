@@ -135,6 +135,7 @@ class _Run:
         self.gang_index: dict[tuple, int] = {}
         self.arrived: dict[tuple[str, int], list] = {}
         self.timers: dict[tuple[int, int, float], list[np.ndarray]] = {}
+        self.startups: dict[float, list] = {}  # transfers waiting out their start-up cost, by end time
         self.sent: set[tuple[str, int]] = set()
         self.receivers: dict[tuple[str, int], tuple[int, int, int]] = {}
         self.record = record_units if record_units is not None else set(range(len(self.units)))
@@ -281,11 +282,18 @@ class _Run:
         gate.callbacks.append(finished)
 
     def _after_startup(self, startup_s: float, then) -> None:
-        """Call `then()` after a transfer's fixed start-up cost (none with spec-sheet links)."""
-        if startup_s > 0.0:
-            self.env.timeout(startup_s).callbacks.append(lambda _e: then())
-        else:
+        """Call `then()` after a transfer's fixed start-up cost (none with spec-sheet links). Transfers that
+        start at one instant with one cost (the gangs of an SPMD collective) share one timer."""
+        if startup_s <= 0.0:
             then()
+            return
+        end = self.env.now + startup_s
+        waiting = self.startups.get(end)
+        if waiting is not None:
+            waiting.append(then)
+            return
+        self.startups[end] = [then]
+        self.env.timeout(startup_s).callbacks.append(lambda _e: [f() for f in self.startups.pop(end)])
 
     def _start_comm(self, g: int, local: np.ndarray, j: int) -> None:
         op = self.program.groups[g].ops[j]
