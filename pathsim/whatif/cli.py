@@ -112,7 +112,7 @@ def _all_invalid(frame: "pd.DataFrame", inferred: bool) -> str | None:
     reason, count = reasons.value_counts().index[0], reasons.value_counts().iloc[0]
     hint = "" if inferred else ("; if the mesh axes no longer multiply to the chips, let one axis take the "
                                 "rest: --infer plan.ici.fsdp")
-    return f"every plan is invalid ({count} of {len(frame)}: {reason}){hint}"
+    return f"every plan is invalid ({len(frame)} plans); the commonest reason ({count} of them): {reason}{hint}"
 
 
 def _sweep(args: argparse.Namespace) -> int:

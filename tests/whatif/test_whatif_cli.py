@@ -85,3 +85,18 @@ def test_plot_writes_images_and_refuses_unknown_columns(small, tmp_path, capsys)
     capsys.readouterr()
     _one_line_error(capsys, ["plot", str(out), "--x", "plan.modle"], "--x: no column 'plan.modle'")
     _one_line_error(capsys, ["plot", str(tmp_path / "missing.csv"), "--x", "mfu"], "RESULTS")
+
+
+def test_compare_program_option_reaches_every_experiment(small, tmp_path, capsys, monkeypatch):
+    from pathsim.whatif import compare as compare_module
+
+    seen, real = [], compare_module.simulate_config
+
+    def spy(exp, *args, **kwargs):
+        seen.append(exp.program)
+        return real(exp.model_copy(update={"program": "lowered"}), *args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "simulate_config", spy)
+    other = write_yaml(tmp_path / "b.yaml", {**EXPERIMENT, "name": "b", "training": {"global_batch_seqs": 256}})
+    assert main(["compare", str(small), str(other), "--program", "xla"]) == 0
+    assert seen == ["xla", "xla"] and "Side by side" in capsys.readouterr().out
