@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -60,9 +61,17 @@ def spinner(label: str, enabled: bool, delay_s: float = 1.0, console=None) -> It
         progress.stop()
 
 
+def _piped(stream) -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):  # not a file at all (captured)
+        return False
+
+
 def show_progress(args: argparse.Namespace) -> bool:
-    """Progress only for a person at a terminal: never in --json output or when stderr is piped."""
-    return not getattr(args, "json", False) and sys.stderr.isatty()
+    """Progress only for a person at a terminal: not with --json, not when the output is piped to
+    another program (which may be drawing on the same terminal), not when stderr is no terminal."""
+    return not getattr(args, "json", False) and sys.stderr.isatty() and not _piped(sys.stdout)
 
 
 # Flags of `pathsim run` that only some kinds of file take: flag -> attribute.

@@ -35,6 +35,8 @@ def check_output(path: str | Path | None, field: str, suffixes: tuple[str, ...] 
         raise ConfigError(field, f"{p} is a folder; give a file name in it")
     if p.exists() and not p.is_file():
         return p  # a device or FIFO: written in place
+    if p.is_file() and not os.access(p, os.W_OK):  # a sweep appends to its results file in place
+        raise ConfigError(field, f"cannot write {p}: the file is read-only")
     folder = _existing_ancestor(p.parent if str(p.parent) else Path("."))
     if not folder.is_dir():
         raise ConfigError(field, f"cannot write {p}: {folder} is not a folder")

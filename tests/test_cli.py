@@ -289,3 +289,22 @@ def test_spinner_shows_only_after_its_delay_and_only_when_enabled(capsys):
     with cli.spinner("simulating z", False):
         pass
     assert quiet.getvalue() == "" and capsys.readouterr().err == ""
+
+
+def test_progress_only_for_a_terminal_and_never_with_json(monkeypatch, tmp_path):
+    import argparse
+
+    read, write = os.pipe()
+    with os.fdopen(read) as r, os.fdopen(write, "w") as w, open(tmp_path / "f", "w") as f:
+        assert cli._piped(w) and not cli._piped(f)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(cli, "_piped", lambda stream: False)
+    assert cli.show_progress(argparse.Namespace(json=False))
+    assert not cli.show_progress(argparse.Namespace(json=True))
+    monkeypatch.setattr(cli, "_piped", lambda stream: True)  # `pathsim run X | less`
+    assert not cli.show_progress(argparse.Namespace(json=False))
+
+
+def test_default_output_names_are_safe_file_names():
+    assert cli._default_out("pathways/../x\0y", "stem") == Path("results/pathways_.._x_y.csv")
+    assert cli._default_out("///", "stem") == cli._default_out(["a list"], "stem") == Path("results/stem.csv")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathsim.catalog.hardware import GIB
-from pathsim.cli import EXIT_INTERRUPTED, RESULTS_DIR, spinner
+from pathsim.cli import EXIT_INTERRUPTED, RESULTS_DIR, show_progress, spinner
 from pathsim.errors import ConfigError
 
 if TYPE_CHECKING:  # pandas loads only when a what-if command runs: `pathsim run` stays quick
@@ -161,7 +161,7 @@ def _sweep(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pathsim.whatif.compare import compare_paths, render
 
-    with spinner(f"simulating {len(args.experiments)} experiments", sys.stderr.isatty()):
+    with spinner(f"simulating {len(args.experiments)} experiments", show_progress(args)):
         table, diffs, labels = compare_paths(args.experiments, program=args.program)
     print(render(table, diffs, labels), end="")
     return 0

@@ -180,7 +180,10 @@ class Journal:
                 _atomic_write(existing.reindex(columns=columns), path)
         else:
             write_text_atomic(path, csv_text([dict(zip(columns, columns))], columns), "--out")
-        self._file = path.open("a", newline="")
+        try:
+            self._file = path.open("a", newline="")
+        except OSError as exc:
+            raise ConfigError("--out", f"cannot write {path}: {exc.strerror or exc}") from None
 
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
         self.write_text(csv_text(rows, self.columns))

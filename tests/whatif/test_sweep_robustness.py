@@ -179,3 +179,14 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_the_rows(small, tmp_path):
     assert proc.returncode == 130
     assert err.decode().startswith("interrupted: the plans that finished are kept in") and b"Traceback" not in err
     assert len(pd.read_csv(out)) >= 2
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--out", "/sys/m.png" if os.geteuid() == 0 else "/proc/m.png"], "--out: cannot write"),
+    (["--out", "m.txt"], "--out: m.txt: choose a .png or .svg or .pdf file"),
+    (["--top", "-2", "--kind", "memory"], "--top: must be at least 1"),
+])
+def test_plot_refuses_bad_outputs_before_drawing(tmp_path, capsys, args, field):
+    results = tmp_path / "r.csv"
+    results.write_text("plan_key,status\nk,ok\n")
+    _one_line_error(capsys, ["plot", str(results), "--x", "plan", *args], field)
