@@ -118,7 +118,8 @@ def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
         text, meta = hit
         return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=meta["memory_bytes"],
                             compile_s=meta["compile_s"], cache_hit=True, versions=vers)
-    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
+    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # no TPU metadata server to ask: compiling only
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")  # no chip is opened: concurrent compiles are safe
     import jax
 
     from pathsim.xla.mesh import build_mesh

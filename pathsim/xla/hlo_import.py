@@ -12,7 +12,9 @@ device ids live in. What becomes what:
 - Collectives (all-gather, reduce-scatter, all-reduce, all-to-all, collective-permute; sync, start/done,
   async-start wrappers, or fused inside a kCustom fusion) -> CommOps over the mesh axes their
   replica_groups span. A collective over several axes becomes a chain of one-axis collectives with the
-  same total bytes (reduce-scatter inner to outer, all-gather back). A collective-permute moves its
+  same total bytes (reduce-scatter inner to outer, all-gather back). Collectives across slices are
+  host-transfer send/recv pairs for the DCN runtime (megascale) and become CommOps over the DCN axes.
+  A collective-permute moves its
   payload P to a neighbour: an all-gather of V = P * N / (N - 1) on its axis makes each member receive P.
 - `while` loops (layer scans, windowed einsums) are expanded by their trip counts: every iteration
   repeats the body's ops under the same instruction names (CommOp keys carry the iteration, so the
@@ -46,6 +48,8 @@ COLLECTIVES = {
     "all-gather": "all_gather", "reduce-scatter": "reduce_scatter", "all-reduce": "all_reduce",
     "all-to-all": "all_to_all", "collective-permute": "permute", "ragged-all-to-all": "all_to_all",
 }
+MEGASCALE = {"ALL_REDUCE": "all_reduce", "ALL_GATHER": "all_gather", "REDUCE_SCATTER": "reduce_scatter",
+             "ALL_TO_ALL": "all_to_all"}
 # Values, not kernels: they only route data (or ids) between kernels.
 _PASS = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast", "partition-id", "replica-id",
          "after-all", "opt-barrier", "domain", "add-dependency", "copy-start", "copy-done", "iota",
@@ -313,6 +317,8 @@ class _Importer:
         self.phase: Phase = "forward"
         self.comm_of_start: dict[str, tuple[int, ...]] = {}
         self.kernels: dict[str, _Kernel] = {}
+        self.rendezvous: dict[str, tuple[int, ...]] = {}  # DCN transfers by rendezvous name
+        self.recv_key: dict[str, str] = {}
 
     # A value is the set of ops whose results it carries (a tuple of such sets for tuples).
     def walk(self, comp: Computation, params: list, path: str):
@@ -341,6 +347,9 @@ class _Importer:
             branches = re.findall(r"%?([\w.\-]+)", instr.attr("branch_computations") or "") or \
                 [instr.called("true_computation")]
             return self.walk(self.module.computations[branches[0]], args[1:2], path)
+        if (op in ("send", "recv") and "_xla_megascale_transfer_type" in instr.attrs) or \
+                (op == "recv-done" and instr.operands and instr.operands[0] in self.recv_key):
+            return self.megascale(instr, args, path)
         if op.endswith("-done") and instr.operands and instr.operands[0] in self.comm_of_start:
             self.barrier |= set(self.comm_of_start[instr.operands[0]])
             return frozenset(self.comm_of_start[instr.operands[0]])
@@ -460,6 +469,33 @@ class _Importer:
         else:
             self.barrier |= set(indices)
         return frozenset(indices[-1:])
+
+    def megascale(self, instr: Instruction, args: list, path: str) -> frozenset[int]:
+        """Collectives across slices: libtpu hands them to the DCN runtime as host-transfer send/recv
+        pairs (frontend attribute _xla_megascale_transfer_type), matched by their rendezvous name. The
+        send starts it over the mesh's DCN axes; the recv-done is where the program waits for it."""
+        if instr.opcode == "recv-done":
+            indices = self.rendezvous.get(self.recv_key.get(instr.operands[0], ""), ())
+            self.barrier |= set(indices)
+            return frozenset(indices)
+        key = re.search(r'_xla_host_transfer_rendezvous="([^"]*)"', instr.attrs)
+        key = key.group(1) if key else instr.name
+        if instr.opcode == "recv":
+            self.recv_key[instr.name] = key
+            return frozenset(self.rendezvous.get(key, ()))
+        dcn = [(a, n) for a, n in (self.mesh.axes if self.mesh else ()) if a.startswith("dcn.")]
+        if not dcn:
+            return _union(args)
+        self.phase = _phase_of(instr.op_name(), self.phase)
+        transfer = re.search(r'_xla_megascale_transfer_type="([A-Z_]+)"', instr.attrs).group(1)
+        kind = MEGASCALE.get(transfer, "all_to_all")
+        payload = self.operand_shape(instr, 0).bytes
+        v = payload * math.prod(n for _, n in dcn) if kind == "all_gather" else payload
+        deps = set(_union(args[:1])) | self.barrier
+        if self.last_compute is not None:
+            deps.add(self.last_compute)
+        self.rendezvous[key] = self.chain(instr.name, kind, dcn[::-1], v, tuple(sorted(deps)), f"{path}{instr.name}")
+        return frozenset(self.rendezvous[key][-1:])
 
     def chain(self, name: str, kind: str, axes: list[tuple[str, int]], v: float, deps: tuple[int, ...],
               key: str) -> tuple[int, ...]:

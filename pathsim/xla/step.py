@@ -123,6 +123,10 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     B, S = training.global_batch_seqs, model.seq_len
     act = lambda *logical: NamedSharding(mesh, _spec(logical, rules, (B, S, model.d_model), sizes))  # noqa: E731
     x_sharding = act("batch", "seq", "act_embed")
+    logits_sharding = NamedSharding(mesh, _spec(("batch", "seq", "vocab"), rules, (B, S, model.vocab_size), sizes))
+    vocab_d = (model.vocab_size, model.d_model)
+    lookup_sharding = NamedSharding(mesh, _spec(("vocab", None), rules, vocab_d, sizes))
+    lookup_out = NamedSharding(mesh, _spec(("batch", "seq", None), rules, (B, S, model.d_model), sizes))
     G = model.n_heads // model.kv_heads  # query heads per key/value head
 
     def norm(x, scale):
@@ -150,7 +154,14 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
             hidden = jax.nn.relu(up[:, :, 0])
         return jnp.einsum("bsf,fd->bsd", hidden, w["w_out"])
 
+    # One layer's weights keep their sharding inside the scan; the constraint's transpose keeps their
+    # gradients sharded too, so XLA reduce-scatters each layer's gradients in the loop instead of
+    # carrying unreduced gradients of every layer out of it.
+    layer_sharding = {k.split(".", 1)[1]: NamedSharding(mesh, _spec(ax[1:], rules, s[1:], sizes))
+                      for k, (s, ax) in shapes.items() if k.startswith("layers.")}
+
     def layer(x, w):
+        w = {k: jax.lax.with_sharding_constraint(v, layer_sharding[k]) for k, v in w.items()}
         x = jax.lax.with_sharding_constraint(x, x_sharding)
         h = norm(x, w["norm1"])
         if model.block == "parallel":
@@ -163,14 +174,18 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     body = _remat(layer, training.remat)
 
     def loss_fn(params, tokens):
-        x = jnp.take(params["embed"], tokens[:, :-1], axis=0).astype(adt)
+        # The lookup reads a table gathered over fsdp (vocab stays split over tensor): a gather from a
+        # table split on both dims would be partitioned into a replicated [batch, seq, d_model] result.
+        table = jax.lax.with_sharding_constraint(params["embed"], lookup_sharding)
+        x = jax.lax.with_sharding_constraint(jnp.take(table, tokens[:, :-1], axis=0), lookup_out).astype(adt)
         x = jnp.pad(x, ((0, 0), (0, 1), (0, 0)))  # the step predicts S tokens from S inputs
         x = jax.lax.with_sharding_constraint(x, x_sharding)
         layers = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("layers.")}
         x, _ = jax.lax.scan(body, x, layers)
         x = norm(x, params["final_norm"])
         table = params["embed"].T if model.tied_embeddings else params["unembed"]
-        logits = jnp.einsum("bsd,dv->bsv", x, table).astype(jnp.float32)
+        logits = jnp.einsum("bsd,dv->bsv", x, table)
+        logits = jax.lax.with_sharding_constraint(logits, logits_sharding).astype(jnp.float32)
         labels = jnp.roll(tokens, -1, axis=1)
         logp = jax.nn.log_softmax(logits, axis=-1)
         return -jnp.mean(jnp.take_along_axis(logp, labels[..., None], axis=-1))
