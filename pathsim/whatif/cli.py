@@ -131,7 +131,7 @@ def _sweep(args: argparse.Namespace) -> int:
     write_error = None
     try:
         frame, stats = run_study(study, out, backend=args.backend, workers=args.workers, address=args.address,
-                                 progress=not args.no_progress and sys.stderr.isatty(), restart=args.restart)
+                                 progress=not args.no_progress and show_progress(args), restart=args.restart)
     except ResultsWriteError as exc:  # the table is still shown; the rows stay in the journal
         frame, stats, write_error = exc.frame, exc.stats, exc
     except KeyboardInterrupt:
