@@ -28,6 +28,8 @@ def check_output(path: str | Path | None, field: str, suffixes: tuple[str, ...] 
         raise ConfigError(field, "empty file name; give a file to write")
     if "\0" in str(path):
         raise ConfigError(field, "the file name holds a NUL character")
+    if str(path).endswith(("/", os.sep)):
+        raise ConfigError(field, f"{path} names a folder; give a file name in it")
     p = Path(path)
     if suffixes and p.suffix.lower() not in suffixes:
         raise ConfigError(field, f"{p.name}: choose a {' or '.join(suffixes)} file")

@@ -172,6 +172,7 @@ def test_every_option_has_help():
 @pytest.mark.parametrize("trace, message", [
     ("", "empty file name"),
     ("{tmp}", "is a folder"),
+    ("{tmp}/new/", "names a folder"),
     ("{ro}/step.json", "cannot write"),
     ("{tmp}/small.yaml/step.json", "is not a folder"),
 ])
