@@ -1,5 +1,6 @@
 """Bad and extreme input, by class: every case ends in one `error: <field>: ...` line with exit 2, or exit 0
-(3 for a detected deadlock) with finite numbers; never a traceback, never a hang.
+(3 for a detected deadlock, 4 for a plan that does not fit) with finite numbers; never a traceback, never
+a hang.
 
 Cases run in-process through `pathsim.cli.main` (fast) under a per-case time bound (SIGALRM). The hand-made
 cases cover what fuzzing found; a seeded mutation of the shipped files adds hostile values at random leaves.
@@ -39,7 +40,7 @@ class Hang(Exception):
 
 @dataclass(frozen=True)
 class Outcome:
-    kind: str  # "error" (exit 2, one line), "finite" (exit 0/3, finite numbers), "traceback", "hang", "bad"
+    kind: str  # "error" (exit 2, one line), "finite" (exit 0/3/4, finite numbers), "traceback", "hang", "bad"
     detail: str = ""
 
 
@@ -77,7 +78,7 @@ def run_case(argv: list[str]) -> Outcome:
     if code == 2:
         ok = len(lines) == 1 and lines[0].startswith("error: ") and lines[0].count(":") >= 2
         return Outcome("error" if ok else "bad", err.getvalue()[:300])
-    if code in (0, 3):
+    if code in (0, 3, 4):  # done; a deadlock detected; a plan that does not fit in HBM (still reported)
         text = out.getvalue()
         try:
             finite = _finite(json.loads(text))
@@ -256,6 +257,11 @@ def pathways_cases(c: Cases) -> None:
         ("pathways_deadlock.yaml", setter("schedulers", ["gang", "gang"])),
         ("pathways_deadlock.yaml", setter("computation_s", math.nan)),
         ("pathways_deadlock.yaml", lambda d: None),
+        ("pathways_multitenancy.yaml", lambda d: [d.pop(k) for k in ("throughput", "backpressure")]),
+        ("pathways_multitenancy.yaml", lambda d: [d.pop(k) for k in ("throughput", "shares", "backpressure")]),
+        ("pathways_multiisland.yaml", lambda d: d.pop("pipeline")),
+        ("pathways_multiisland.yaml", lambda d: [d.pop(k) for k in ("pipeline", "data_parallel")]),
+        ("pathways_deadlock.yaml", setter("hosts", 4096)),
     ]
     for k, (name, edit) in enumerate(edits):
         data = load(name)

@@ -23,9 +23,13 @@ PosInt = Annotated[int, Field(gt=0)]
 Count = Annotated[int, Field(gt=0, le=4096)]
 Seconds = Annotated[float, Field(gt=0, le=1e3)]
 Shape = Annotated[list[Count], Field(min_length=1, max_length=3)]
-# Engine work a run may take: host-computations (hosts x computations) summed over every simulated run,
-# about 200k a second here; the shipped experiments take up to 1.1M.
+# Engine work a run may take, in host-computations (hosts x computations) summed over every simulated run:
+# about 200k a second here (the shipped experiments take up to 1.1M), so the limit is some 20 s. A pipeline
+# micro-batch on a stage (transfers, DCN, two computations) and a deadlock program on a host weigh more,
+# measured against the dispatch benchmark's computations.
 MAX_HOST_COMPUTATIONS = 4_000_000
+PIPELINE_WEIGHT = 40  # per stage, micro-batch and host
+DEADLOCK_WEIGHT = 10  # per client, host and scheduler
 # The name is the default output file name (`<name>.csv`): a plain file name, no folders.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -35,6 +39,11 @@ def _unique(values: list, what: str) -> list:
     if dup is not None:
         raise ValueError(f"{what} {dup!r} is listed twice")
     return values
+
+
+def _at_least_one(cfg: Any, sections: tuple[str, ...]) -> None:
+    if all(getattr(cfg, name) is None for name in sections):
+        raise ConfigError(sections[0], f"nothing to run: give at least one of {', '.join(sections)}")
 
 
 def _no_duplicates(field: str, what: str) -> Any:
@@ -159,6 +168,10 @@ class _Window(StrictModel):
     def program_times(self) -> list[float]:
         return [self.program_s]  # type: ignore[attr-defined]
 
+    def clients_total(self) -> int:
+        """Clients over every run of the sweep."""
+        return self.clients  # type: ignore[attr-defined]
+
 
 class ThroughputSweep(_Window):
     clients: list[Annotated[int, Field(gt=0, le=1024)]] = Field(min_length=1, max_length=64)
@@ -174,6 +187,9 @@ class ThroughputSweep(_Window):
     def program_times(self) -> list[float]:
         return self.program_times_s
 
+    def clients_total(self) -> int:
+        return sum(self.clients)
+
 
 class SharesSweep(_Window):
     weights: list[Annotated[list[Annotated[float, Field(gt=0, le=1e6)]], Field(min_length=1, max_length=256)]] = (
@@ -183,6 +199,9 @@ class SharesSweep(_Window):
 
     def runs(self) -> int:
         return len(self.weights)
+
+    def clients_total(self) -> int:
+        return sum(len(w) for w in self.weights)
 
 
 class BackpressureSweep(_Window):
@@ -208,13 +227,15 @@ class MultiTenancyConfig(_Base):
 
     @model_validator(mode="after")
     def _work(self) -> "MultiTenancyConfig":
+        _at_least_one(self, ("throughput", "shares", "backpressure"))
         self.check_shape(self.island, "island")
         hosts = math.ceil(math.prod(self.client_slice or self.island) / self.chip_spec().chips_per_host)
         for name in ("throughput", "shares", "backpressure"):
             sweep = getattr(self, name)
-            if sweep is not None:  # at most one program per program time on the shared devices
-                self.check_work(sum(sweep.runs() * hosts * sweep.horizon_s / t for t in sweep.program_times()),
-                                name)
+            if sweep is not None:  # at most one program per program time, plus every client's backlog
+                backlog = sweep.clients_total() * sweep.outstanding * hosts
+                self.check_work(sum(sweep.runs() * hosts * sweep.horizon_s / t + backlog
+                                    for t in sweep.program_times()), name)
         return self
 
 
@@ -258,10 +279,10 @@ class MultiIslandConfig(_Base):
 
     @model_validator(mode="after")
     def _work(self) -> "MultiIslandConfig":
+        _at_least_one(self, ("pipeline", "data_parallel"))
         if (p := self.pipeline) is not None:
             hosts = math.ceil(math.prod(p.stage_slice) / self.chip_spec().chips_per_host)
-            # Forward and backward of every micro-batch on every stage's hosts, once per layout.
-            self.check_work(2.0 * len(p.layouts) * p.stages * p.microbatches * hosts, "pipeline")
+            self.check_work(PIPELINE_WEIGHT * len(p.layouts) * p.stages * p.microbatches * hosts, "pipeline")
         return self
 
 
@@ -274,6 +295,11 @@ class DeadlockConfig(_Base):
     schedulers: list[Literal["none", "gang"]] = Field(min_length=1)
 
     _schedulers_unique = _no_duplicates("schedulers", "scheduler")
+
+    @model_validator(mode="after")
+    def _work(self) -> "DeadlockConfig":
+        self.check_work(DEADLOCK_WEIGHT * self.hosts * self.clients * len(self.schedulers), "hosts")
+        return self
 
 
 PathwaysConfig = Union[DispatchConfig, MultiTenancyConfig, MultiIslandConfig, DeadlockConfig]

@@ -55,20 +55,24 @@ def run(cfg: MultiTenancyConfig) -> pd.DataFrame:
 
 
 def summarize(df: pd.DataFrame) -> str:
+    def section(name: str) -> pd.DataFrame:  # a sweep not run has no rows, and its columns may be absent
+        return df[df.section == name] if len(df) else df
+
     lines = []
-    tp = df[df.section == "throughput"] if len(df) else df
+    tp = section("throughput")
     if len(tp):
         lines.append("aggregate programs/s by clients (rows) and program time (columns):")
         tp = tp.astype({"clients": int})
         lines.append(tp.pivot(index="clients", columns="program_s", values="programs_per_s").round(0).to_string())
         lines.append("device utilization:")
         lines.append(tp.pivot(index="clients", columns="program_s", values="utilization").round(3).to_string())
-    for label, group in (df[df.section == "shares"].groupby("weights", sort=False) if len(df) else []):
-        shares = ", ".join(f"{s:.4f}" for s in group.share)
+    shares = section("shares")
+    for label, group in (shares.groupby("weights", sort=False) if len(shares) else []):
+        share_text = ", ".join(f"{s:.4f}" for s in group.share)
         expected = ", ".join(f"{s:.4f}" for s in group.expected_share)
-        lines.append(f"weights {label}: device-time shares {shares} (expected {expected}; worst relative "
+        lines.append(f"weights {label}: device-time shares {share_text} (expected {expected}; worst relative "
                      f"error {group.share_error.abs().max():.2%})")
-    for _, row in (df[df.section == "backpressure"].iterrows() if len(df) else []):
+    for _, row in section("backpressure").iterrows():
         lines.append(f"{int(row.clients)} clients holding {row.hbm_fraction:.0%} of HBM per program: "
                      f"{row.programs_per_s:.0f} programs/s, utilization {row.utilization:.3f}, "
                      f"stalled on HBM {row.hbm_stalled_s * 1e3:.2f} ms")

@@ -43,6 +43,15 @@ def _bad(tmp_path, repo, name, edit):
      "pipeline.layouts.1.stage_islands.15"),
     ("pathways_dispatch.yaml", lambda d: d.update(hosts=[2, 2048]), "hosts.1"),
     ("pathways_deadlock.yaml", lambda d: d.update(kind="pathways_typo"), "kind"),
+    ("pathways_deadlock.yaml", lambda d: d.update(kind=["pathways_deadlock"]), "kind"),
+    ("pathways_deadlock.yaml", lambda d: d.update(chip="tpu_v99"), "chip"),
+    ("pathways_deadlock.yaml", lambda d: d.update(name="../x"), "name"),
+    ("pathways_deadlock.yaml", lambda d: d.update(hosts=4096, clients=64), "hosts"),
+    ("pathways_dispatch.yaml", lambda d: d.update(hosts=[4, 4]), "hosts"),
+    ("pathways_multitenancy.yaml", lambda d: d["throughput"].update(outstanding=10**9), "throughput.outstanding"),
+    ("pathways_multitenancy.yaml", lambda d: d.update(island=[64, 64, 64]), "island"),
+    ("pathways_multiisland.yaml", lambda d: d["pipeline"]["model"].update(params=float("inf")), "pipeline.model.params"),
+    ("pathways_multiisland.yaml", lambda d: d["pipeline"].update(microbatches=50_000), "pipeline"),
 ])
 def test_bad_input_is_one_line_naming_the_field(tmp_path, repo, name, edit, field):
     res = _bad(tmp_path, repo, name, edit)
