@@ -35,7 +35,7 @@ HEADER = f"""# Reference: experiment, topology and shared-pod files
 Generated from the schemas by `python -m pathsim.docs_reference` (a test checks it is current); the
 meanings are the `Field(description=...)` of `pathsim/experiment.py` and `pathsim/jobs.py`. Units are SI:
 seconds, bytes, FLOP/s. Pathways runtime experiments (`kind: pathways_*`) are described in
-`docs/pathways.md`.
+`docs/pathways.md`; a `pathways_deadlock` run that detects a deadlock exits with status 3.
 
 Every file is read the same way: UTF-8 YAML holding one mapping, at most {MAX_FILE_BYTES // 2**20} MiB,
 {MAX_DEPTH} levels deep, {MAX_NODES} values, integers of at most {MAX_INT_DIGITS} digits; a key given twice

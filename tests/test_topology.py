@@ -83,3 +83,13 @@ def test_overrides_change_the_chip():
                                       "overrides": {"ici_link_bytes_per_s": 1e10}}))
     assert c.chip.ici_link_bytes_per_s == 1e10
     assert c.overrides == (("ici_link_bytes_per_s", 1e10),)
+
+
+def test_more_islands_than_a_deployment_holds_are_refused():
+    from pathsim.topology import MAX_ISLANDS
+
+    topo = parse_topology({"name": "t", "chip": "tpu_v4",
+                           "islands": [{"shape": [4, 4, 4], "count": 1024}, {"shape": [4, 4, 4], "count": 2}]})
+    with pytest.raises(ConfigError, match=f"at most {MAX_ISLANDS}") as err:
+        build_cluster(topo)
+    assert err.value.field == "topology.islands"
