@@ -127,7 +127,7 @@ class PlanConfig(StrictModel):
         "all-reduced; pipeline: layers split into stages"))
     dcn: dict[AxisKind, int] = Field(default_factory=dict, description=(
         "mesh axes across islands over the DCN, name: size; the sizes multiply to the number of islands"))
-    placement: dict[AxisKind, list[str]] = Field(default_factory=dict, description=(
+    placement: dict[AxisKind, Annotated[list[str], Field(max_length=3)]] = Field(default_factory=dict, description=(
         "optional: the torus dims of each ici axis, e.g. {tensor: [x], fsdp: [y, z]}; \"x:4\" takes a "
         "factor of 4 of dim x (the first factor of a dim is contiguous, later ones strided). Each dim at "
         "most once per axis. Omitted axes are placed automatically, tensor innermost"))
@@ -244,8 +244,10 @@ class ScenarioConfig(StrictModel):
     mode: Literal["auto", "folded", "full"] = Field("auto", description=(
         "folded: one chip per device group; full: every chip, host NIC and directed ICI link; auto: full "
         "when stragglers or links are given"))
-    stragglers: list[StragglerConfig] = Field(default_factory=list, max_length=4096, description="slow chips or hosts")
-    links: list[LinkConfig] = Field(default_factory=list, max_length=4096, description="degraded or failed ICI links")
+    stragglers: list[StragglerConfig] = Field(default_factory=list, max_length=4096,
+                                              description="slow chips or hosts")
+    links: list[LinkConfig] = Field(default_factory=list, max_length=4096,
+                                    description="degraded or failed ICI links")
     failures: FailureConfig | None = Field(None, description="goodput over a training run")
 
     @property
@@ -358,7 +360,8 @@ def _fields_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
 
 
 def _did_you_mean(word: str, choices: list[str], synonyms: dict[str, str] | None = None) -> str:
-    match = (synonyms or {}).get(word.lower()) or next(iter(difflib.get_close_matches(word, choices, n=1, cutoff=0.5)), None)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    match = (synonyms or {}).get(word.lower()) or (close[0] if close else None)
     return f"; did you mean {match}?" if match else f"; known: {', '.join(choices)}"
 
 

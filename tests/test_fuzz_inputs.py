@@ -171,7 +171,7 @@ def yaml_cases(c: Cases) -> None:
     stragglers = {"scenario": {"stragglers": [{"chip": [0, 0, 0], "slowdown": 1.1}] * 300_000}}
     c.experiment("yaml", "palm540b.yaml", lambda d: d.update(stragglers))
     dispatch = load("pathways_dispatch.yaml")
-    dispatch["hosts"] = list(range(1, 100_000))
+    dispatch["hosts"] = list(range(1, 30_000))
     c.add("yaml", dispatch)
 
 
@@ -204,6 +204,7 @@ def plan_cases(c: Cases) -> None:
     c.experiment("plan", "palm540b.yaml", lambda d: d["plan"].update(ici={"model": 12, "fsdp": 256}))
     c.experiment("plan", "palm540b.yaml", lambda d: d["model"].pop("mlp"))
     c.experiment("plan", "palm540b.yaml", setter("plan.ici.tensor", 10**40))
+    c.experiment("plan", "palm540b.yaml", setter("plan.placement.fsdp", ["y"] * 30_000))
 
 
 def link_cases(c: Cases) -> None:
@@ -255,6 +256,8 @@ def pathways_cases(c: Cases) -> None:
         ("pathways_deadlock.yaml", setter("chip", "tpu_v99")),
         ("pathways_deadlock.yaml", setter("hosts", 10**9)),
         ("pathways_deadlock.yaml", setter("schedulers", ["gang", "gang"])),
+        ("pathways_deadlock.yaml", setter("schedulers", ["gang"] * 30_000)),
+        ("pathways_dispatch.yaml", setter("modes", ["jax_fused"] * 30_000)),
         ("pathways_deadlock.yaml", setter("computation_s", math.nan)),
         ("pathways_deadlock.yaml", lambda d: None),
         ("pathways_multitenancy.yaml", lambda d: [d.pop(k) for k in ("throughput", "backpressure")]),
@@ -331,7 +334,8 @@ def mutation_cases(c: Cases, n: int = 80, seed: int = 13) -> None:
     topo = topology("tpu_v4_palm_2pods.yaml")
     for _ in range(n // 4):
         mutated = copy.deepcopy(topo)
-        set_path(mutated, rng.choice(leaves(mutated) + ["overrides.hbm_bytes_per_s"]), copy.deepcopy(rng.choice(HOSTILE)))
+        where = rng.choice(leaves(mutated) + ["overrides.hbm_bytes_per_s"])
+        set_path(mutated, where, copy.deepcopy(rng.choice(HOSTILE)))
         data = load("palm540b.yaml")
         data["topology"] = str(c.file("topo.yaml", yaml.safe_dump(mutated)))
         c.add("mutation", data)

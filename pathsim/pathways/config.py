@@ -12,7 +12,7 @@ from pydantic import Field, TypeAdapter, ValidationError, field_validator, model
 
 from pathsim.catalog.hardware import CHIPS, ChipSpec, chip_spec
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
-from pathsim.engine.pathways.specs import DispatchMode
+from pathsim.engine.pathways.specs import DISPATCH_MODES, DispatchMode
 from pathsim.errors import ConfigError
 from pathsim.experiment import StrictModel, check_override_ranges, config_error
 
@@ -129,7 +129,7 @@ def _gangs(mode: str, calls: int, chain_length: int) -> int:
 class DispatchConfig(_Base):
     kind: Literal["pathways_dispatch"]
     hosts: list[Count] = Field(min_length=1, max_length=64)
-    modes: list[DispatchMode] = Field(min_length=1)
+    modes: list[DispatchMode] = Field(min_length=1, max_length=len(DISPATCH_MODES))
     chain_length: Annotated[int, Field(gt=0, le=10_000)] = 128
     calls: int = Field(default=4, ge=2, le=1024)  # chained / fused calls per run
     opbyop_calls: int = Field(default=32, ge=2, le=10_000)
@@ -292,7 +292,7 @@ class DeadlockConfig(_Base):
     hosts: int = Field(ge=2, le=4096)
     clients: int = Field(ge=2, le=64)
     computation_s: Seconds
-    schedulers: list[Literal["none", "gang"]] = Field(min_length=1)
+    schedulers: list[Literal["none", "gang"]] = Field(min_length=1, max_length=2)
 
     _schedulers_unique = _no_duplicates("schedulers", "scheduler")
 
