@@ -342,8 +342,8 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
-def _fields_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
-    """The field names of the model that `loc` (a path to one of its keys) sits in; [] when unknown."""
+def _models_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[type[BaseModel]]:
+    """The schema classes a value at `loc` may be validated against; [] when unknown."""
     current = [root] if root is not None else []
     for part in loc:
         nxt = []
@@ -356,7 +356,21 @@ def _fields_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
             elif origin is dict:
                 nxt += _unwrap(typing.get_args(tp)[1])
         current = nxt
-    return [name for tp in current if isinstance(tp, type) and issubclass(tp, BaseModel) for name in tp.model_fields]
+    return [tp for tp in current if isinstance(tp, type) and issubclass(tp, BaseModel)]
+
+
+def _fields_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the mapping at `loc`."""
+    return [name for model in _models_at(root, loc) for name in model.model_fields]
+
+
+def _missing(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
+    """A required key is missing: say which values it takes when they are a fixed set."""
+    for model in _models_at(root, loc[:-1]):
+        field = model.model_fields.get(str(loc[-1]))
+        if field is not None and typing.get_origin(field.annotation) is Literal:
+            return f"required (no default), one of: {', '.join(map(str, typing.get_args(field.annotation)))}"
+    return "required (no default)"
 
 
 def _did_you_mean(word: str, choices: list[str], synonyms: dict[str, str] | None = None) -> str:
@@ -379,6 +393,8 @@ def config_error(exc: ValidationError, prefix: str, root: type[BaseModel] | None
     if err["type"] == "extra_forbidden":
         key = str(err["loc"][-1])
         msg = "unknown key" + _did_you_mean(key, _fields_at(root, err["loc"][:-1]))
+    elif err["type"] == "missing":
+        msg = _missing(root, err["loc"])
     elif err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "[key]":
         choices = [c.strip(" '") for c in err["ctx"]["expected"].replace(" or ", ", ").split(",")]
         msg = "unknown name" + _did_you_mean(str(err["input"]), choices, AXIS_SYNONYMS)
