@@ -149,3 +149,9 @@ def test_reference_doc_is_generated_from_the_schemas():
     from pathsim.docs_reference import OUT, render
 
     assert OUT.read_text() == render(), "run python -m pathsim.docs_reference"
+
+
+def test_yaml_reader_reads_exponents_as_numbers(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("a: 1e10\nb: 7.8e+11\nc: 10\nd: x1e5\n")
+    assert read_yaml(path, "experiment") == {"a": 1e10, "b": 7.8e11, "c": 10, "d": "x1e5"}
