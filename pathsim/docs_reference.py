@@ -40,7 +40,7 @@ seconds, bytes, FLOP/s. Pathways runtime experiments (`kind: pathways_*`) are de
 Every file is read the same way: UTF-8 YAML holding one mapping, at most {MAX_FILE_BYTES // 2**20} MiB,
 {MAX_DEPTH} levels deep, {MAX_NODES} values, integers of at most {MAX_INT_DIGITS} digits; a key given twice
 in one mapping is refused, naming it. Unknown keys are refused with the closest known one; no number may be
-nan or inf. Bad input ends in one line, `error: <field>: <what is wrong>`, and exit status 2.
+nan or inf; `1e10` is a number, as `1.0e+10`. Bad input ends in one line, `error: <field>: <what is wrong>`, and exit status 2.
 
 ## Plan keywords
 
