@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     val.add_argument("--report", type=Path, default=None, help="also write the report to this file")
     val.add_argument("--kernels", type=Path, default=None,
                      help="kernel profile (pathsim profile-kernels): also predict from XLA's imported program")
+    val.add_argument("--kernels-out", type=Path, default=None,
+                     help="trace each step's kernels between its timed runs (same host load), write that kernel "
+                          "profile here (.json) and also predict from XLA's imported program")
     _common(val)
     val.set_defaults(handler=validate_command)
     ker = subparsers.add_parser("profile-kernels",
@@ -118,14 +121,22 @@ def validate_command(args: argparse.Namespace) -> int:
     from pathsim.calibration.kernel_profile import load_kernel_profile
     from pathsim.calibration.profile import load_profile
 
+    if args.kernels is not None and args.kernels_out is not None:
+        raise ConfigError("--kernels-out", "give --kernels (a stored kernel profile) or --kernels-out, not both")
+    if args.kernels_out is not None and args.kernels_out.suffix != ".json":
+        raise ConfigError("--kernels-out", f"must end in .json, got {args.kernels_out.name!r}")
     profile = load_profile(args.profile, "--profile")
     kernels = load_kernel_profile(args.kernels) if args.kernels is not None else None
     jax = _start_jax(args.devices)
+    from pathsim.calibration.kernel_profile import save_kernel_profile
     from pathsim.calibration.validate import format_report, run_validation
 
     _, case_list = _cases(args, jax)
-    text = format_report(run_validation(profile, case_list, args.warmup, args.repeats,
-                                        progress=not args.no_progress, kernels=kernels))
+    report = run_validation(profile, case_list, args.warmup, args.repeats, progress=not args.no_progress,
+                            kernels=kernels, trace_kernels=args.kernels_out is not None)
+    if args.kernels_out is not None:
+        save_kernel_profile(report.kernel_profile, args.kernels_out)
+    text = format_report(report)
     print(text)
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)

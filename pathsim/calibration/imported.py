@@ -5,16 +5,12 @@ ProgramProfile), simulated on the measured platform with collectives fitted as f
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
-
-import numpy as np
 
 from pathsim.calibration.cases import MESH_AXES, Case, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.kernel_cost import KernelCostModel
-from pathsim.calibration.kernel_profile import ProgramProfile, hlo_fingerprint
+from pathsim.calibration.kernel_profile import ProgramProfile, Statistic, hlo_fingerprint
 from pathsim.calibration.profile import Profile
 from pathsim.costs import AnalyticCostModel
 from pathsim.engine.simulator import simulate
@@ -39,11 +35,12 @@ class ImportedPrediction:
 class KernelAccounting:
     """What the real step's kernels add up to, against the step (from the kernel profile, one device)."""
 
-    kernel_medians_s: float  # sum over the program's kernels of median time x calls: what the model uses
+    kernel_total_s: float  # sum over the program's kernels of mean time x calls: what the model uses
+    kernel_medians_s: float  # the same with per-kernel medians (reported: the sum of medians falls short)
     run_kernel_sum_s: float  # median over executions of the summed kernel times
     span_s: float  # first kernel start to last kernel end
     traced_step_s: float  # wall time of the step while traced
-    collective_s: float  # the part of kernel_medians_s spent in collective thunks (waits included)
+    collective_s: float  # the part of kernel_total_s spent in collective thunks (waits included)
 
 
 @dataclass(frozen=True)
@@ -52,14 +49,14 @@ class ErrorTerms:
     the terms add up to the error."""
 
     coverage_s: float  # program ops costed otherwise than by a measured kernel, or kernels not imported
-    median_skew_s: float  # sum of per-kernel medians - median per-step sum (noise is right-skewed)
+    statistic_s: float  # sum of per-kernel means - median per-step sum (noise: mean and median of a step)
     overlap_s: float  # kernels run back to back by the engine - XLA's real span (> 0: XLA overlapped them)
     host_s: float  # the one dispatch modelled - the real step's host time outside its kernels
     collectives_s: float  # simulated exposed collectives - the collective thunks' measured time
     drift_s: float  # the step traced (kernel profile) - the step measured (validation): profiler, load
 
     def total_s(self) -> float:
-        return (self.coverage_s + self.median_skew_s + self.overlap_s + self.host_s + self.collectives_s
+        return (self.coverage_s + self.statistic_s + self.overlap_s + self.host_s + self.collectives_s
                 + self.drift_s)
 
 
@@ -67,8 +64,8 @@ def error_terms(prediction: ImportedPrediction, k: KernelAccounting, measured_s:
                 dispatch_s: float) -> ErrorTerms:
     exposed_comm_s = prediction.step_s - prediction.compute_s - dispatch_s
     return ErrorTerms(
-        coverage_s=prediction.compute_s - (k.kernel_medians_s - k.collective_s),
-        median_skew_s=k.kernel_medians_s - k.run_kernel_sum_s,
+        coverage_s=prediction.compute_s - (k.kernel_total_s - k.collective_s),
+        statistic_s=k.kernel_total_s - k.run_kernel_sum_s,
         overlap_s=k.run_kernel_sum_s - k.span_s,
         host_s=dispatch_s - (k.traced_step_s - k.span_s),
         collectives_s=exposed_comm_s - k.collective_s,
@@ -83,45 +80,24 @@ def case_mesh(case: Case) -> MeshAxes | None:
     return MeshAxes(tuple((f"ici.{a}", sizes.get(a, 1)) for a in MESH_AXES))
 
 
-# XLA's mesh spelling with a device permutation, which pathsim.xla's replica_groups() does not decode (yet):
-# mesh['axis_0'=2,'axis_1'=1,'axis_2'=2], device_ids=([2,2]T(1,0)) {'axis_0'}
-_MESH_WITH_IDS = re.compile(r"replica_groups=mesh\[([^\]]*)\], "
-                            r"device_ids=\(\[([\d,]+)\](?:T\(([\d,]+)\))?\) \{([^}]*)\}")
-
-
-def _explicit_groups(m: re.Match) -> str:
-    """The groups spelled out: the mesh's devices are iota(dims) transposed by T, reshaped to the mesh;
-    a group is every device along the chosen axes."""
-    names = re.findall(r"'([^']+)'=(\d+)", m.group(1))
-    sizes = [int(n) for _, n in names]
-    ids = np.arange(math.prod(sizes)).reshape([int(d) for d in m.group(2).split(",")])
-    if m.group(3):
-        ids = ids.transpose([int(d) for d in m.group(3).split(",")])
-    ids = ids.reshape(sizes)
-    chosen = [k for k, (name, _) in enumerate(names) if f"'{name}'" in m.group(4)]
-    rest = [k for k in range(len(sizes)) if k not in chosen]
-    groups = ids.transpose(rest + chosen).reshape(-1, math.prod(sizes[k] for k in chosen))
-    return "replica_groups={" + ",".join("{" + ",".join(map(str, g)) + "}" for g in groups.tolist()) + "}"
-
-
 def import_case_program(hlo_text: str, case: Case) -> Program:
-    return import_hlo(_MESH_WITH_IDS.sub(_explicit_groups, hlo_text), case_mesh(case))
+    return import_hlo(hlo_text, case_mesh(case))
 
 
 def accounting(kernels: ProgramProfile, program: Program) -> KernelAccounting:
     collectives = {op.name for op in program.groups[0].ops if isinstance(op, CommOp)}
     return KernelAccounting(
-        kernel_medians_s=sum(k.time_s * k.calls for k in kernels.kernels), run_kernel_sum_s=kernels.kernel_sum_s,
-        span_s=kernels.span_s, traced_step_s=kernels.traced_step_s,
-        collective_s=sum(k.time_s * k.calls for k in kernels.kernels if k.name in collectives))
+        kernel_total_s=kernels.total_s("mean"), kernel_medians_s=kernels.total_s("median"),
+        run_kernel_sum_s=kernels.kernel_sum_s, span_s=kernels.span_s, traced_step_s=kernels.traced_step_s,
+        collective_s=sum(k.mean_s * k.calls for k in kernels.kernels if k.name in collectives))
 
 
 def _comm_s(timeline: Timeline) -> float:
     return sum(s.duration_s for s in timeline.spans if s.track in ("ici", "dcn"))
 
 
-def predict_imported(case: Case, hlo_text: str, kernels: ProgramProfile,
-                     profile: Profile) -> tuple[ImportedPrediction, KernelAccounting]:
+def predict_imported(case: Case, hlo_text: str, kernels: ProgramProfile, profile: Profile,
+                     statistic: Statistic = "mean") -> tuple[ImportedPrediction, KernelAccounting]:
     if kernels.hlo_sha256 != hlo_fingerprint(hlo_text):
         raise ConfigError("--kernels", f"{case.name}: the compiled step differs from the one profiled "
                           "(another jax or model?); re-run `pathsim profile-kernels`")
@@ -131,7 +107,7 @@ def predict_imported(case: Case, hlo_text: str, kernels: ProgramProfile,
     program = import_case_program(hlo_text, case)
     # No concurrent-slowdown factor: each kernel was timed inside the real step, with the other devices
     # of the mesh competing for the same cores.
-    cost = KernelCostModel(kernels.times_s(), AnalyticCostModel(chip), name="kernels of the compiled step")
+    cost = KernelCostModel(kernels.times_s(statistic), AnalyticCostModel(chip), name="kernels of the compiled step")
     timeline = simulate(program, place(exp, cluster), cluster, cost, dispatch=exp.runtime.dispatch,
                         latencies=measured_latencies(profile), record_links=False)
     lookups = [cost.lookup(op) for op in program.groups[0].ops if isinstance(op, ComputeOp)]

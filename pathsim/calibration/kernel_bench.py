@@ -14,10 +14,8 @@ from pathsim.calibration.kernel_trace import attribute
 from pathsim.calibration.xprof import hlo_module_name, trace_runs
 
 
-def profile_program(case: Case, warmup: int, repeats: int) -> ProgramProfile:
-    from pathsim.calibration.jax_model import TrainStep
-
-    step = TrainStep(case)
+def profile_step(case: Case, step, warmup: int, repeats: int) -> ProgramProfile:
+    """The kernels of a jax_model.TrainStep of `case`, traced over `repeats` steps."""
     hlo = step.compiled.as_text()
     traced = trace_runs(step.run, hlo_module_name(hlo), warmup, repeats)
     trace = attribute(traced.events)
@@ -30,15 +28,21 @@ def run_kernel_profiles(case_list: tuple[Case, ...], warmup: int, repeats: int,
                         progress: bool = True) -> KernelProfile:
     from rich.progress import Progress
 
+    from pathsim.calibration.jax_model import TrainStep
+
     programs = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("profiling compiled steps", total=len(case_list))
         for case in case_list:
-            programs.append(profile_program(case, warmup, repeats))
+            programs.append(profile_step(case, TrainStep(case), warmup, repeats))
             bar.advance(task)
+    return KernelProfile(meta=kernel_profile_meta(warmup, repeats), programs=tuple(programs))
+
+
+def kernel_profile_meta(warmup: int, repeats: int) -> KernelProfileMeta:
+    """This machine and its load now (call it when the measurements are done)."""
     devices = jax.devices()
-    meta = KernelProfileMeta(
+    return KernelProfileMeta(
         backend=jax.default_backend(), device_kind=devices[0].device_kind, device_count=len(devices),
         jax_version=jax.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         warmup=warmup, repeats=repeats, host_load_1min=os.getloadavg()[0])
-    return KernelProfile(meta=meta, programs=tuple(programs))

@@ -14,11 +14,13 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pathsim.calibration.kernel_trace import KernelTime
 from pathsim.errors import ConfigError
 
 FORMAT = "pathsim-kernels/1"
+Statistic = Literal["mean", "median"]
 
 
 _METADATA = re.compile(r", metadata=\{[^}]*\}")
@@ -57,8 +59,14 @@ class ProgramProfile:
     executions: int  # (device, run) executions the medians are over
     kernels: tuple[KernelTime, ...]
 
-    def times_s(self) -> dict[str, float]:
-        return {k.name: k.time_s for k in self.kernels}
+    def times_s(self, statistic: Statistic = "mean") -> dict[str, float]:
+        """Seconds per call of each kernel: the mean (the default: see kernel_trace.py) or the median."""
+        return {k.name: k.mean_s if statistic == "mean" else k.time_s for k in self.kernels}
+
+    def total_s(self, statistic: Statistic = "mean") -> float:
+        """The kernels of one execution, summed."""
+        times = self.times_s(statistic)
+        return sum(times[k.name] * k.calls for k in self.kernels)
 
 
 @dataclass(frozen=True)
@@ -93,7 +101,7 @@ def from_json(text: str, field: str = "--kernels") -> KernelProfile:
     except (KeyError, TypeError) as exc:
         raise ConfigError(field, f"malformed kernel profile: {exc}") from None
     for p in programs:
-        bad = [k.name for k in p.kernels if not k.time_s >= 0.0 or k.calls < 1]
+        bad = [k.name for k in p.kernels if not min(k.time_s, k.mean_s) >= 0.0 or k.calls < 1]
         if bad:
             raise ConfigError(field, f"{p.case}: negative time or no calls for {bad[:3]}")
     return KernelProfile(meta=meta, programs=programs)

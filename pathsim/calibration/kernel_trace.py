@@ -7,6 +7,10 @@ This module is pure: it turns those events, however captured (xprof.py), into pe
 A kernel's time is its thunk's event duration. The thunk executor may run independent thunks on several
 threads at once, so the kernels of one run can sum to more than its span; the span and the sum are both
 kept, so that the gap between them (overlap, idle gaps) is reported rather than hidden.
+
+Each kernel keeps its median and its mean over executions. A step is a sum of hundreds of kernels: its
+median is close to the sum of their means (the sum's noise averages out), while each kernel's noise on a
+loaded host is right-skewed (preemption only adds time), so the sum of medians falls short of the step.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class KernelTime:
     name: str
     time_s: float  # one call: median over executions of (the name's time in the execution / its calls)
     calls: int  # calls per execution (more than 1 inside a loop)
+    mean_s: float  # one call: the mean over executions of the same
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def attribute(events: list[ThunkEvent] | tuple[ThunkEvent, ...]) -> ProgramTrace
             calls[name].append(count[name])
             first_start[name].append(first[name])
     order = sorted(per_call, key=lambda n: statistics.median(first_start[n]))
-    kernels = tuple(KernelTime(n, statistics.median(per_call[n]) * 1e-9, int(statistics.median(calls[n])))
-                    for n in order)
+    kernels = tuple(KernelTime(n, statistics.median(per_call[n]) * 1e-9, int(statistics.median(calls[n])),
+                               statistics.fmean(per_call[n]) * 1e-9) for n in order)
     return ProgramTrace(kernels=kernels, executions=len(runs), span_s=statistics.median(spans) * 1e-9,
                         kernel_sum_s=statistics.median(sums) * 1e-9)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,7 +18,7 @@ from pathsim.calibration.cost_model import CalibratedCostModel
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.flops import FlopCheck, check_flops
 from pathsim.calibration.imported import ImportedPrediction, KernelAccounting, error_terms, predict_imported
-from pathsim.calibration.kernel_profile import KernelProfile
+from pathsim.calibration.kernel_profile import KernelProfile, ProgramProfile
 from pathsim.calibration.profile import Profile
 from pathsim.engine.simulator import simulate
 from pathsim.errors import ConfigError
@@ -41,8 +42,9 @@ class CaseResult:
     devices: int
     measured_s: float
     predicted: Prediction
-    imported: ImportedPrediction | None = None  # with a kernel profile
+    imported: ImportedPrediction | None = None  # with a kernel profile: kernels at their mean times
     kernels: KernelAccounting | None = None
+    imported_medians: ImportedPrediction | None = None  # the same with per-kernel medians, for comparison
 
     @property
     def relative_error(self) -> float:
@@ -87,17 +89,40 @@ class MeasuredStep:
     seconds: float  # median wall time of the real step, dispatch included, no profiler
     flops: FlopCheck | None  # one device only
     hlo_text: str  # the compiled step's scheduled HLO
+    kernels: ProgramProfile | None  # its kernels, traced between the timed steps (trace_kernels)
 
 
-def measure_case(case: Case, warmup: int, repeats: int) -> MeasuredStep:
+def _wall_times_s(run, n: int) -> list[float]:
+    import jax
+
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        jax.block_until_ready(run())
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def measure_case(case: Case, warmup: int, repeats: int, trace_kernels: bool = False) -> MeasuredStep:
+    """The step timed `repeats` times; with trace_kernels, its kernels traced over `repeats` more steps run
+    between the first and the second half of the timed ones, so that both see the same host load."""
+    import jax
+
     from pathsim.calibration.jax_model import TrainStep
-    from pathsim.calibration.microbench import Timing
 
     step = TrainStep(case)
-    seconds = Timing(warmup, repeats).median_s(step.run)
+    for _ in range(warmup):
+        jax.block_until_ready(step.run())
+    times = _wall_times_s(step.run, (repeats + 1) // 2)
+    kernels = None
+    if trace_kernels:
+        from pathsim.calibration.kernel_bench import profile_step
+
+        kernels = profile_step(case, step, 0, repeats)
+    times += _wall_times_s(step.run, repeats // 2)
     xla_flops, hlo_text = step.compiled_cost()
     flops = check_flops(case, xla_flops, hlo_text) if case.devices == 1 else None
-    return MeasuredStep(seconds, flops, hlo_text)
+    return MeasuredStep(statistics.median(times), flops, hlo_text, kernels)
 
 
 def _check_kernel_profile(kernels: KernelProfile, profile: Profile) -> None:
@@ -107,39 +132,50 @@ def _check_kernel_profile(kernels: KernelProfile, profile: Profile) -> None:
                           f"on {p.device_count} x {p.device_kind} ({p.backend})")
 
 
-def validate_case(case: Case, profile: Profile, kernels: KernelProfile | None, warmup: int,
-                  repeats: int) -> tuple[CaseResult, FlopCheck | None]:
+def validate_case(case: Case, profile: Profile, kernels: KernelProfile | None, warmup: int, repeats: int,
+                  trace_kernels: bool = False) -> tuple[CaseResult, MeasuredStep]:
     predicted = predict(case, profile)
-    measured = measure_case(case, warmup, repeats)
-    program = kernels.program(case.name) if kernels is not None else None
+    measured = measure_case(case, warmup, repeats, trace_kernels)
+    program = measured.kernels or (kernels.program(case.name) if kernels is not None else None)
     if kernels is not None and program is None:
         raise ConfigError("--kernels", f"no kernel times for {case.name}; profile the same cases")
-    imported, accounting = (predict_imported(case, measured.hlo_text, program, profile) if program is not None
-                            else (None, None))
-    return CaseResult(case.name, case.devices, measured.seconds, predicted, imported, accounting), measured.flops
+    imported = accounting = medians = None
+    if program is not None:
+        imported, accounting = predict_imported(case, measured.hlo_text, program, profile, "mean")
+        medians, _ = predict_imported(case, measured.hlo_text, program, profile, "median")
+    return CaseResult(case.name, case.devices, measured.seconds, predicted, imported, accounting, medians), measured
 
 
 def run_validation(profile: Profile, case_list: tuple[Case, ...], warmup: int, repeats: int,
-                   progress: bool = True, kernels: KernelProfile | None = None) -> Report:
+                   progress: bool = True, kernels: KernelProfile | None = None,
+                   trace_kernels: bool = False) -> Report:
+    """With `kernels`, the imported program is costed from that stored kernel profile; with trace_kernels,
+    from kernels traced around each step's own timing (the report's kernel_profile holds them)."""
     from rich.progress import Progress
 
     if kernels is not None:
         _check_kernel_profile(kernels, profile)
-    results, checks = [], []
+    results, checks, traced = [], [], []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("measuring training steps", total=len(case_list))
         for case in case_list:
-            result, flops = validate_case(case, profile, kernels, warmup, repeats)
+            result, measured = validate_case(case, profile, kernels, warmup, repeats, trace_kernels)
             results.append(result)
-            if flops is not None:
-                checks.append(flops)
+            checks += [measured.flops] if measured.flops is not None else []
+            traced += [measured.kernels] if measured.kernels is not None else []
             bar.advance(task)
+    if trace_kernels:
+        from pathsim.calibration.kernel_bench import kernel_profile_meta
+
+        kernels = KernelProfile(meta=kernel_profile_meta(warmup, repeats), programs=tuple(traced))
     return Report(profile=profile, results=tuple(results), flops=tuple(checks), host_load_1min=os.getloadavg()[0],
                   kernel_profile=kernels)
 
 
 # --- summary -------------------------------------------------------------------------------------------
-Method = Literal["lowered", "imported"]
+Method = Literal["lowered", "imported", "imported_medians"]
+_METHOD_LABELS = {"lowered": "lowered program", "imported": "imported program",
+                  "imported_medians": "imported program, per-kernel medians"}
 
 
 @dataclass(frozen=True)
@@ -150,11 +186,11 @@ class ErrorSummary:
 
 
 def predicted_s(result: CaseResult, method: Method) -> float:
-    return result.predicted.step_s if method == "lowered" else result.imported.step_s
+    return result.predicted.step_s if method == "lowered" else getattr(result, method).step_s
 
 
 def summarize(results: list[CaseResult], method: Method = "lowered") -> ErrorSummary | None:
-    if not results or (method == "imported" and any(r.imported is None for r in results)):
+    if not results or (method != "lowered" and any(getattr(r, method) is None for r in results)):
         return None
     errors = [abs(predicted_s(r, method) - r.measured_s) / r.measured_s for r in results]
     return ErrorSummary(len(errors), statistics.fmean(errors), max(errors))
@@ -171,12 +207,13 @@ def _summary_lines(report: Report) -> list[str]:
     single = [r for r in report.results if r.devices == 1]
     sharded = [r for r in report.results if r.devices > 1]
     lines = []
-    for method in ("lowered", "imported"):
+    for method in _METHOD_LABELS:
         for label, group in (("one device", single), ("sharded plans", sharded)):
             s = summarize(group, method)
             if s is None:
                 continue
-            line = f"{label}, {method} program: {s.cases} cases, mean |error| {s.mean_abs:.1%}, max {s.max_abs:.1%}"
+            line = (f"{label}, {_METHOD_LABELS[method]}: {s.cases} cases, mean |error| {s.mean_abs:.1%}, "
+                    f"max {s.max_abs:.1%}")
             if group is single:
                 goal_mean, goal_max = SINGLE_DEVICE_GOAL
                 met = s.mean_abs < goal_mean and s.max_abs < goal_max
@@ -192,25 +229,27 @@ def _accounting_lines(report: Report) -> list[str]:
         return []
     dispatch_s = report.profile.meta.dispatch_s
     lines = ["Imported program against the real step, one device (ms), and its error split by cause (% of measured):",
-             f"{'case':<22}{'measured':>9}{'traced':>8}{'span':>8}{'kernels':>9}{'coll.':>8}{'unmeas.':>9}"
-             f"{'error':>8}{'cover':>7}{'skew':>7}{'overlap':>8}{'host':>7}{'coll.':>7}{'drift':>7}"]
+             f"{'case':<22}{'measured':>9}{'traced':>8}{'span':>8}{'kernels':>9}{'medians':>9}{'coll.':>8}"
+             f"{'unmeas.':>9}{'error':>8}{'cover':>7}{'stat':>7}{'overlap':>8}{'host':>7}{'coll.':>7}{'drift':>7}"]
     for r in rows:
         k, p = r.kernels, r.imported
         t = error_terms(p, k, r.measured_s, dispatch_s)
         pct = lambda x: f"{x / r.measured_s:>+7.1%}"  # noqa: E731
         lines.append(
             f"{r.case:<22}{r.measured_s * 1e3:>9.2f}{k.traced_step_s * 1e3:>8.2f}{k.span_s * 1e3:>8.2f}"
-            f"{k.kernel_medians_s * 1e3:>9.2f}{k.collective_s * 1e3:>8.2f}{p.unmeasured_ops:>5}/{p.ops:<3}"
-            f"{r.imported_error:>+8.1%}{pct(t.coverage_s)}{pct(t.median_skew_s)}{pct(t.overlap_s):>8}"
-            f"{pct(t.host_s)}{pct(t.collectives_s)}{pct(t.drift_s)}")
+            f"{k.kernel_total_s * 1e3:>9.2f}{k.kernel_medians_s * 1e3:>9.2f}{k.collective_s * 1e3:>8.2f}"
+            f"{p.unmeasured_ops:>5}/{p.ops:<3}{r.imported_error:>+8.1%}{pct(t.coverage_s)}{pct(t.statistic_s)}"
+            f"{pct(t.overlap_s):>8}{pct(t.host_s)}{pct(t.collectives_s)}{pct(t.drift_s)}")
     lines += ["  measured: the step's median wall time, no profiler; traced: the same under the profiler (the",
-              "  kernel profile); span: first kernel start to last kernel end; kernels: per-kernel medians x calls,",
-              "  summed (coll.: the collectives' part, waits for the other devices included); unmeas.: ops with no",
-              "  kernel time. error = cover + skew + overlap + host + coll. + drift, where cover = the program's",
-              "  compute ops - the kernels measured; skew = sum of per-kernel medians - median per-step sum;",
-              "  overlap = per-step sum - span (the engine runs one kernel at a time: > 0 where XLA ran kernels",
-              f"  concurrently, < 0 idle gaps); host = the modelled dispatch ({dispatch_s * 1e6:.0f} us) - (traced - span);",
-              "  coll. = simulated exposed collectives - measured collective thunks; drift = traced - measured"]
+              "  kernel profile); span: first kernel start to last kernel end; kernels: per-kernel means x calls,",
+              "  summed, as the model costs them (medians: the same with per-kernel medians; coll.: the collectives'",
+              "  part, waits for the other devices included); unmeas.: ops with no kernel time.",
+              "  error = cover + stat + overlap + host + coll. + drift, where cover = the program's compute ops - the",
+              "  kernels measured; stat = sum of per-kernel means - median per-step sum; overlap = per-step sum - span",
+              "  (the engine runs one kernel at a time: > 0 where XLA ran kernels concurrently, < 0 idle gaps);",
+              f"  host = the modelled dispatch ({dispatch_s * 1e6:.0f} us) - (traced - span);",
+              "  coll. = simulated exposed collectives - measured collective thunks (waits included);",
+              "  drift = traced - measured (profiler overhead, host load between the two)"]
     return lines
 
 

@@ -86,12 +86,25 @@ def test_the_whole_loop_on_the_imported_program(tiny_profile, tmp_path):
     assert len(unmeasured) == 4 and all(tok.startswith("0/") for tok in unmeasured)
 
 
+def test_validate_traces_kernels_between_its_timed_steps(tiny_profile, tmp_path):
+    kernels_path = tmp_path / "traced.json"
+    one_device = [a if a != "4" else "1" for a in FAST]
+    done = pathsim("validate-calibration", "--profile", str(tiny_profile), "--kernels-out", str(kernels_path),
+                   *one_device)
+    assert done.returncode == 0, done.stderr
+    kernels = load_kernel_profile(kernels_path)
+    assert [p.case for p in kernels.programs] == ["t1/1dev", "t2/1dev"] and kernels.meta.device_count == 1
+    assert "one device, imported program: 2 cases" in done.stdout
+
+
 @pytest.mark.parametrize("args, field", [
     (["calibrate", "--out", "x.txt"], "--out"),
     (["calibrate", "--out", "x.json", "--repeats", "0"], "--repeats"),
     (["calibrate", "--out", "x.json", "--dtypes", "int8"], "--dtypes"),
     (["validate-calibration", "--profile", "absent.json"], "--profile"),
     (["profile-kernels", "--out", "x.csv"], "--out"),
+    (["validate-calibration", "--profile", "p.json", "--kernels", "k.json", "--kernels-out", "o.json"],
+     "--kernels-out"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, field, tmp_path):
     done = subprocess.run([sys.executable, "-m", "pathsim.calibration.cli", *args], capture_output=True,

@@ -3,7 +3,7 @@
 import pytest
 
 from pathsim.calibration.cases import cases
-from pathsim.calibration.imported import _MESH_WITH_IDS, _explicit_groups, case_mesh, predict_imported
+from pathsim.calibration.imported import case_mesh, predict_imported
 from pathsim.calibration.kernel_cost import KernelCostModel
 from pathsim.calibration.kernel_profile import (KernelProfile, KernelProfileMeta, ProgramProfile, from_json,
                                                 hlo_fingerprint, load_kernel_profile, save_kernel_profile, to_json)
@@ -38,7 +38,7 @@ ENTRY %main (x: f32[64,64]) -> f32[64,64] {
 
 
 def program_profile(times: dict[str, float], hlo: str = HLO, case: str = "t1/1dev") -> ProgramProfile:
-    kernels = tuple(KernelTime(n, t, 1) for n, t in times.items())
+    kernels = tuple(KernelTime(n, t, 1, t) for n, t in times.items())
     total = sum(times.values())
     return ProgramProfile(case=case, devices=1, hlo_sha256=hlo_fingerprint(hlo), traced_step_s=total * 1.1,
                           span_s=total, kernel_sum_s=total, executions=3, kernels=kernels)
@@ -87,22 +87,21 @@ def test_imported_program_runs_its_kernels_back_to_back_at_their_measured_times(
     assert prediction.ops == 2 and prediction.unmeasured_ops == 0
     assert prediction.compute_s == pytest.approx(4e-3)
     assert prediction.step_s == pytest.approx(4e-3 + 2e-5)  # the kernels in order, after one dispatch
-    assert accounting.kernel_medians_s == pytest.approx(4e-3) and accounting.collective_s == 0.0
+    assert accounting.kernel_total_s == pytest.approx(4e-3) and accounting.collective_s == 0.0
 
     partial = program_profile({"fusion.a": 1e-3})  # fusion.b unmeasured: costed by the roofline
     prediction, _ = predict_imported(case, HLO, partial, profile)
     assert prediction.unmeasured_ops == 1 and 0 < prediction.unmeasured_s < 1e-3
 
+    skewed = program_profile(times)
+    skewed = ProgramProfile(**{**skewed.__dict__, "kernels": tuple(
+        KernelTime(k.name, k.time_s, 1, 2 * k.time_s) for k in skewed.kernels)})  # means twice the medians
+    by_mean, _ = predict_imported(case, HLO, skewed, profile)
+    by_median, _ = predict_imported(case, HLO, skewed, profile, "median")
+    assert by_mean.compute_s == pytest.approx(8e-3) and by_median.compute_s == pytest.approx(4e-3)
+
     with pytest.raises(ConfigError, match="differs from the one profiled"):
         predict_imported(case, HLO.replace("tanh(%p)", "negate(%p)"), program_profile(times), profile)
-
-
-def test_mesh_groups_with_a_device_permutation_are_spelled_out():
-    raw = "replica_groups=mesh['axis_0'=2,'axis_1'=1,'axis_2'=2], device_ids=([2,2]T(1,0)) {'axis_0'}, x=1"
-    # devices iota(2,2) transposed: [[0,2],[1,3]]; along axis_0: {0,1} and {2,3}
-    assert _MESH_WITH_IDS.sub(_explicit_groups, raw) == "replica_groups={{0,1},{2,3}}, x=1"
-    untouched = "replica_groups=mesh['axis_0'=4] {'axis_0'}, x=1"
-    assert _MESH_WITH_IDS.sub(_explicit_groups, untouched) == untouched
 
 
 def test_case_mesh_names_the_plan_axes_in_jax_mesh_order():
@@ -111,3 +110,4 @@ def test_case_mesh_names_the_plan_axes_in_jax_mesh_order():
     assert mesh.axes == (("ici.data", 2), ("ici.fsdp", 1), ("ici.tensor", 2))
     assert mesh.spanned([0, 1]) == [("ici.tensor", 2)] and mesh.spanned([0, 2]) == [("ici.data", 2)]
     assert case_mesh(cases("tiny", 1)[0]) is None
+

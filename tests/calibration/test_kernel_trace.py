@@ -24,6 +24,8 @@ def test_medians_per_name_over_executions_with_calls_and_order():
     times = trace.times_s()
     assert times["a"] == pytest.approx(20e-6)  # median of 10, 30, 20
     assert times["b"] == pytest.approx(3e-6)  # per call: (2+4)/2, (3+3)/2, (3+3)/2
+    means = {k.name: k.mean_s for k in trace.kernels}
+    assert means["a"] == pytest.approx(20e-6) and means["c"] == pytest.approx(16e-6 / 3)
     assert {k.name: k.calls for k in trace.kernels} == {"a": 1, "b": 2, "c": 1}
     assert trace.executions == 3
     assert trace.span_s == pytest.approx(32e-6)  # spans 20, 41, 32
