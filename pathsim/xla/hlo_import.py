@@ -317,6 +317,7 @@ class _Importer:
         self.phase: Phase = "forward"
         self.comm_of_start: dict[str, tuple[int, ...]] = {}
         self.kernels: dict[str, _Kernel] = {}
+        self.collective_shapes: dict[str, tuple | None] = {}
         self.rendezvous: dict[str, tuple[int, ...]] = {}  # DCN transfers by rendezvous name
         self.recv_key: dict[str, str] = {}
 
@@ -438,37 +439,47 @@ class _Importer:
     def collective(self, instr: Instruction, coll: Instruction, args: list, path: str, *, is_async: bool,
                    fused_out: Shape | None = None) -> frozenset[int]:
         self.phase = _phase_of(instr.op_name() or coll.op_name(), self.phase)
-        kind = COLLECTIVES[coll.opcode.removesuffix("-start")]
-        payload = sum(self.operand_shape(instr, k).bytes for k in range(len(instr.operands)))
-        if kind == "permute":
-            pairs = [(a, b) for a, b in _permute_pairs(coll.attr("source_target_pairs")) if a != b]
-            devices = sorted({d for p in pairs for d in p})
-            groups = [devices] if pairs else [[0]]
-        else:
-            groups = replica_groups(coll.attr("replica_groups"), self.mesh.devices if self.mesh else 1)
-        n = len(groups[0])
-        if fused_out is not None and kind == "all_reduce" and fused_out.bytes < payload:
-            kind = "reduce_scatter"  # an all-reduce whose result is sliced: XLA's fused reduce-scatter
-        if n <= 1:
+        if instr.name not in self.collective_shapes:  # the same in every loop iteration: decode once
+            self.collective_shapes[instr.name] = self.collective_shape(instr, coll, fused_out)
+        shape = self.collective_shapes[instr.name]
+        if shape is None:  # over one device: nothing moves
             return _union(args)
-        if self.mesh is None:
-            raise ValueError(f"{instr.name}: a collective over {n} devices needs the mesh (MeshAxes)")
-        axes = self.mesh.spanned(groups[0] if kind != "permute" else devices)
-        if kind == "permute":
-            name, size = axes[-1]
-            axes, kind = [(name, dict(self.mesh.axes)[name])], "all_gather"
-            v = payload * axes[0][1] / (axes[0][1] - 1)
-        else:
-            v = payload * n if kind == "all_gather" else payload
+        kind, axes, v = shape
         deps = set(_union(args)) | self.barrier
         if self.last_compute is not None:
             deps.add(self.last_compute)
-        indices = self.chain(instr.name, kind, axes[::-1], v, tuple(sorted(deps)), f"{path}{instr.name}")
+        indices = self.chain(instr.name, kind, axes, v, tuple(sorted(deps)), f"{path}{instr.name}")
         if is_async:
             self.comm_of_start[instr.name] = indices
         else:
             self.barrier |= set(indices)
         return frozenset(indices[-1:])
+
+    def collective_shape(self, instr: Instruction, coll: Instruction,
+                         fused_out: Shape | None) -> tuple[str, list[tuple[str, int]], float] | None:
+        """(pathsim collective, mesh axes innermost first, V bytes), or None for a one-device group."""
+        kind = COLLECTIVES[coll.opcode.removesuffix("-start")]
+        payload = sum(self.operand_shape(instr, k).bytes for k in range(len(instr.operands)))
+        if kind == "permute":
+            pairs = [(a, b) for a, b in _permute_pairs(coll.attr("source_target_pairs")) if a != b]
+            if not pairs:
+                return None
+            if self.mesh is None:
+                raise ValueError(f"{instr.name}: a collective-permute needs the mesh (MeshAxes)")
+            moved = {name for a, b in pairs[:64] for name, _ in self.mesh.spanned([a, b])}
+            name = [a for a, _ in self.mesh.axes if a in moved][-1]  # the innermost axis it moves along
+            n = dict(self.mesh.axes)[name]
+            return "all_gather", [(name, n)], payload * n / (n - 1)
+        groups = replica_groups(coll.attr("replica_groups"), self.mesh.devices if self.mesh else 1)
+        n = len(groups[0])
+        if fused_out is not None and kind == "all_reduce" and fused_out.bytes < payload:
+            kind = "reduce_scatter"  # an all-reduce whose result is sliced: XLA's fused reduce-scatter
+        if n <= 1:
+            return None
+        if self.mesh is None:
+            raise ValueError(f"{instr.name}: a collective over {n} devices needs the mesh (MeshAxes)")
+        axes = self.mesh.spanned(groups[0])
+        return kind, axes[::-1], payload * n if kind == "all_gather" else payload
 
     def megascale(self, instr: Instruction, args: list, path: str) -> frozenset[int]:
         """Collectives across slices: libtpu hands them to the DCN runtime as host-transfer send/recv
