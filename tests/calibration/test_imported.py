@@ -3,7 +3,7 @@
 import pytest
 
 from pathsim.calibration.cases import cases
-from pathsim.calibration.imported import case_mesh, predict_imported
+from pathsim.calibration.imported import case_mesh, error_terms, predict_imported
 from pathsim.calibration.kernel_cost import KernelCostModel
 from pathsim.calibration.kernel_profile import (KernelProfile, KernelProfileMeta, ProgramProfile, from_json,
                                                 hlo_fingerprint, load_kernel_profile, save_kernel_profile, to_json)
@@ -111,3 +111,18 @@ def test_case_mesh_names_the_plan_axes_in_jax_mesh_order():
     assert mesh.spanned([0, 1]) == [("ici.tensor", 2)] and mesh.spanned([0, 2]) == [("ici.data", 2)]
     assert case_mesh(cases("tiny", 1)[0]) is None
 
+
+
+def test_error_terms_add_up_to_the_error_and_name_each_cause():
+    profile = make_profile(device_count=1, dispatch_s=2e-5)
+    times = {"fusion.a": 1e-3, "fusion.b": 3e-3}
+    kernels = ProgramProfile(**{**program_profile(times).__dict__, "span_s": 3.5e-3, "kernel_sum_s": 3.9e-3,
+                                "traced_step_s": 3.8e-3})
+    prediction, accounting = predict_imported(cases("tiny", 1)[0], HLO, kernels, profile)
+    measured_s = 3.6e-3
+    terms = error_terms(prediction, accounting, measured_s, profile.meta.dispatch_s)
+    assert terms.total_s() == pytest.approx(prediction.step_s - measured_s)
+    assert terms.coverage_s == pytest.approx(0.0) and terms.collectives_s == pytest.approx(0.0)
+    assert terms.statistic_s == pytest.approx(4e-3 - 3.9e-3)  # means summed vs the median per-step sum
+    assert terms.overlap_s == pytest.approx(3.9e-3 - 3.5e-3)  # XLA overlapped 0.4 ms of kernels
+    assert terms.host_s == pytest.approx(2e-5 - 0.3e-3) and terms.drift_s == pytest.approx(0.2e-3)
