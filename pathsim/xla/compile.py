@@ -1,10 +1,13 @@
 """Experiment --compile (XLA, ahead of time, no TPU)--> CompiledStep: the scheduled HLO of one chip and
-the compiler's per-chip memory, cached on disk (pathsim.xla.cache)."""
+the compiler's per-chip memory, cached on disk (pathsim.xla.cache). The compile runs in a child process
+(spawned: it imports jax and libtpu; the parent, which only simulates, does not)."""
 
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing
 import os
+import signal
 import sys
 import threading
 import time
@@ -78,34 +81,70 @@ class _Progress:
             sys.stderr.write("\r\033[K")
 
 
-def _compile_in_thread(fn):
-    """Run the (uninterruptible, native) compile in a worker so Ctrl-C reaches the main thread; then end
-    the process at once with 130, one line, no traceback."""
-    box: dict = {}
-
-    def work():
-        try:
-            box["value"] = fn()
-        except BaseException as e:  # handed to the caller's thread
-            box["error"] = e
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.2)
-    except KeyboardInterrupt:
-        sys.stderr.write("\ninterrupted: XLA compile cancelled\n")
-        sys.stderr.flush()
-        os._exit(130)
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def _first_line(e: BaseException) -> str:
     lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
     return lines[0][:400] if lines else type(e).__name__
+
+
+def _compile_child(conn, exp_json: str, topo_json: str, target: str) -> None:
+    """In a child process: trace the step, compile it, send back (hlo text, memory) or an error."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent answers Ctrl-C for both
+    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # no TPU metadata server to ask: compiling only
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")  # no chip is opened: concurrent compiles are safe
+    try:
+        import jax
+
+        from pathsim.xla.mesh import build_mesh
+        from pathsim.xla.step import build_step
+
+        exp = ExperimentConfig.model_validate_json(exp_json)
+        topo = TopologyConfig.model_validate_json(topo_json)
+        mp = mesh_plan(exp, topo)
+        spec = build_step(exp.model, exp.training, mp, build_mesh(mp))
+        jitted = jax.jit(spec.fn, out_shardings=spec.out_shardings, donate_argnums=spec.donate_argnums)
+        compiled = jitted.lower(*spec.args).compile()
+        m = compiled.memory_analysis()
+        memory = {"argument": m.argument_size_in_bytes, "output": m.output_size_in_bytes,
+                  "alias": m.alias_size_in_bytes, "temp": m.temp_size_in_bytes,
+                  "generated_code": m.generated_code_size_in_bytes}
+        conn.send(("ok", compiled.as_text(), memory))
+    except ConfigError as e:
+        conn.send(("config", e.field, e.message))
+    except Exception as e:  # the compiler's own message decides what the user is told
+        message = _first_line(e)
+        if any(marker in str(e) for marker in _OOM_MARKERS):
+            conn.send(("config", "plan", f"infeasible: the compiled step does not fit in HBM; XLA: {message}"))
+        else:
+            conn.send(("config", "plan", f"XLA cannot compile this plan for {target}: {message}"))
+    finally:
+        conn.close()
+
+
+def _run_compile(exp: ExperimentConfig, topo: TopologyConfig, target: str) -> tuple[str, dict]:
+    """Compile in a child process: the native compile cannot be interrupted, the parent can. Ctrl-C ends
+    both at once with exit code 130 and one line, no traceback."""
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_compile_child, args=(child, exp.model_dump_json(), topo.model_dump_json(), target),
+                       daemon=True)
+    proc.start()
+    child.close()
+    try:
+        with _Progress(target):
+            while not parent.poll(0.2):
+                if not proc.is_alive():
+                    raise ConfigError("plan", f"the XLA compile for {target} died (exit code {proc.exitcode})")
+            reply = parent.recv()
+    except KeyboardInterrupt:
+        proc.kill()
+        sys.stderr.write("\ninterrupted: XLA compile cancelled\n")
+        sys.stderr.flush()
+        raise SystemExit(130) from None
+    finally:
+        proc.join(timeout=5)
+    if reply[0] == "config":
+        raise ConfigError(reply[1], reply[2])
+    return reply[1], reply[2]
 
 
 def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
@@ -118,37 +157,9 @@ def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
         text, meta = hit
         return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=meta["memory_bytes"],
                             compile_s=meta["compile_s"], cache_hit=True, versions=vers)
-    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # no TPU metadata server to ask: compiling only
-    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")  # no chip is opened: concurrent compiles are safe
-    import jax
-
-    from pathsim.xla.mesh import build_mesh
-    from pathsim.xla.step import build_step
-
-    mesh = build_mesh(mp)
-    spec = build_step(exp.model, exp.training, mp, mesh)
     start = time.monotonic()
-
-    def run():
-        jitted = jax.jit(spec.fn, out_shardings=spec.out_shardings, donate_argnums=spec.donate_argnums)
-        return jitted.lower(*spec.args).compile()
-
-    try:
-        with _Progress(target):
-            compiled = _compile_in_thread(run)
-    except ConfigError:
-        raise
-    except Exception as e:
-        message = _first_line(e)
-        if any(m in str(e) for m in _OOM_MARKERS):
-            raise ConfigError("plan", f"infeasible: the compiled step does not fit in HBM; XLA: {message}") from None
-        raise ConfigError("plan", f"XLA cannot compile this plan for {target}: {message}") from None
+    text, memory = _run_compile(exp, topo, target)
     compile_s = time.monotonic() - start
-    m = compiled.memory_analysis()
-    memory = {"argument": m.argument_size_in_bytes, "output": m.output_size_in_bytes,
-              "alias": m.alias_size_in_bytes, "temp": m.temp_size_in_bytes,
-              "generated_code": m.generated_code_size_in_bytes}
-    text = compiled.as_text()
     cache.store(key, text, {"memory_bytes": memory, "compile_s": compile_s, "target": target, **vers})
     return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=memory, compile_s=compile_s,
                         cache_hit=False, versions=vers)
