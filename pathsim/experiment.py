@@ -208,7 +208,7 @@ class StragglerConfig(StrictModel):
     chip: list[int] | None = Field(None, max_length=3, description="torus coordinate of the chip")
     host: list[int] | None = Field(None, max_length=3, description=(
         "host coordinate: the chip coordinate divided by the host's block (2x2x1 on TPU v4)"))
-    slowdown: float = Field(gt=0, le=1000, description="compute time multiplier (1.2: 20% slower)")
+    slowdown: float = Field(ge=0.01, le=1000, description="compute time multiplier (1.2: 20% slower)")
 
     @model_validator(mode="after")
     def _one_target(self) -> "StragglerConfig":
@@ -217,13 +217,24 @@ class StragglerConfig(StrictModel):
         return self
 
 
+MIN_LINK_FACTOR = 1e-3
+
+
 class LinkConfig(StrictModel):
     """The ICI link from `chip` to its + neighbour along `dim`, at `factor` of its bandwidth (0: failed)."""
 
     island: int = Field(default=0, ge=0, le=1024, description="island index, in topology order")
     chip: list[int] = Field(max_length=3, description="torus coordinate of the link's - end")
     dim: Literal["x", "y", "z"] = Field(description="the link runs from chip to its + neighbour along dim")
-    factor: float = Field(ge=0, le=1, description="share of the link's bandwidth left; 0: failed")
+    factor: float = Field(ge=0, le=1, description=(
+        "share of the link's bandwidth left: 0 (failed, traffic detours) or from 0.001 to 1"))
+
+    @field_validator("factor")
+    @classmethod
+    def _failed_or_degraded(cls, value: float) -> float:
+        if 0 < value < MIN_LINK_FACTOR:  # such a link is failed in all but name; its traffic would take ages
+            raise ValueError(f"{value:g} is below {MIN_LINK_FACTOR:g}: give 0 for a failed link (traffic detours)")
+        return value
 
 
 class FailureConfig(StrictModel):

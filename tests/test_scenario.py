@@ -114,3 +114,10 @@ def test_failure_runs_that_would_not_end_are_refused_up_front(failures, field):
     with pytest.raises(ConfigError, match="limit|never finish") as err:
         goodput(exp.scenario.failures, cluster_of(exp), tokens_per_s=1e5)
     assert err.value.field == field
+
+
+@pytest.mark.parametrize("factor", [1e-300, 1e-4])
+def test_a_link_all_but_failed_is_refused(factor):
+    with pytest.raises(ConfigError, match="give 0 for a failed link") as err:
+        _links([{"chip": [0, 0, 0], "dim": "x", "factor": factor}])
+    assert err.value.field == "scenario.links.0.factor"
