@@ -276,9 +276,20 @@ def _sliced_read(name: str, users: dict[str, list[tuple[Instruction, int]]]) -> 
     return total
 
 
-def _kind(kernel: _Kernel, phase: Phase) -> str:
+_EINSUM = re.compile(r"([a-z]+),([a-z]+)->([a-z]+)")
+
+
+def _batched(op_name: str) -> bool:
+    """An einsum with batch dims (in both operands and the result: attention's heads) per JAX's op_name;
+    TPU HLO writes them as convolutions, where batch dims hide in windows."""
+    m = _EINSUM.search(op_name)
+    return bool(m and set(m.group(1)) & set(m.group(2)) & set(m.group(3)))
+
+
+def _kind(kernel: _Kernel, phase: Phase, op_name: str = "") -> str:
     if kernel.matmuls:
-        return "attention_matmul" if max(kernel.matmuls, key=lambda m: m.flops).batch > 1 else "matmul"
+        batched = max(kernel.matmuls, key=lambda m: m.flops).batch > 1 or _batched(op_name)
+        return "attention_matmul" if batched else "matmul"
     if phase == "optimizer":
         return "optimizer"
     if "reduce" in kernel.kinds and "exponential" in kernel.kinds:
@@ -406,7 +417,7 @@ class _Importer:
         comm_deps = {d for d in _union(args) if not isinstance(self.ops[d], ComputeOp)}
         index = len(self.ops)
         self.ops.append(ComputeOp(
-            name=instr.name, kind=_kind(kernel, self.phase), phase=self.phase, flops=kernel.flops,
+            name=instr.name, kind=_kind(kernel, self.phase, instr.op_name()), phase=self.phase, flops=kernel.flops,
             hbm_bytes=read + write, deps=tuple(sorted(comm_deps | self.barrier)), matmul=matmul,
             compiler_estimate_s=estimate))
         self.barrier = set()
