@@ -135,7 +135,7 @@ def _phase_of(op_name: str, previous: Phase) -> Phase:
     """JAX's op_name metadata says where an op came from: transpose(...) is the backward pass."""
     if not op_name:
         return previous
-    if "rematted_computation" in op_name or "checkpoint" in op_name and "transpose(" in op_name:
+    if "rematted_computation" in op_name:  # jax.checkpoint's recomputed forward, inside the backward pass
         return "remat"
     if "transpose(" in op_name:
         return "backward"
