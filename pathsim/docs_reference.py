@@ -1,5 +1,6 @@
-"""docs/reference.md, generated from the pydantic schemas: every experiment, topology and shared-pod field
-with its type, default, allowed values and meaning. The meanings live in the schemas' Field descriptions.
+"""docs/reference.md, generated from the pydantic schemas: every experiment (training, shared-pod, Pathways
+runtime) and topology field with its type, default, allowed values and meaning. The meanings live in the
+schemas' Field descriptions.
 
     python -m pathsim.docs_reference            # rewrite docs/reference.md
     python -m pathsim.docs_reference --check    # exit 1 when the file is out of date (the tests do this)
@@ -30,12 +31,12 @@ from pathsim.yamlio import MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_DIGITS, MAX_NODES
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 
-HEADER = f"""# Reference: experiment, topology and shared-pod files
+HEADER = f"""# Reference: experiment, topology, shared-pod and Pathways runtime files
 
 Generated from the schemas by `python -m pathsim.docs_reference` (a test checks it is current); the
-meanings are the `Field(description=...)` of `pathsim/experiment.py` and `pathsim/jobs.py`. Units are SI:
-seconds, bytes, FLOP/s. Pathways runtime experiments (`kind: pathways_*`) are described in
-`docs/pathways.md`; a `pathways_deadlock` run that detects a deadlock exits with status 3.
+meanings are the `Field(description=...)` of `pathsim/experiment.py`, `pathsim/jobs.py` and
+`pathsim/pathways/config.py`. Units are SI: seconds, bytes, FLOP/s. What the Pathways runtime experiments
+show is in `docs/pathways.md`; a `pathways_deadlock` run that detects a deadlock exits with status 3.
 
 Every file is read the same way: UTF-8 YAML holding one mapping, at most {MAX_FILE_BYTES // 2**20} MiB,
 {MAX_DEPTH} levels deep, {MAX_NODES} values, integers of at most {MAX_INT_DIGITS} digits; a key given twice
@@ -132,8 +133,8 @@ def _default(field: Any) -> str:
     return f"`{value}`" if value not in (None, "", [], {}) else ("none" if value is None else f"`{value!r}`")
 
 
-def _section(model: type[BaseModel], prefix: str, seen: set[type]) -> list[str]:
-    lines = [f"### `{prefix or 'top level'}` ({model.__name__})", ""]
+def _section(model: type[BaseModel], prefix: str, seen: set[type], title: str = "") -> list[str]:
+    lines = [f"### `{title or prefix or 'top level'}` ({model.__name__})", ""]
     doc = _doc(model)
     if doc:
         lines += [doc, ""]
@@ -175,6 +176,14 @@ def render() -> str:
                                  ("Shared-pod job files", SharedPodConfig, "")):
         lines += [f"## {title}", ""]
         lines += _section(model, prefix, {model})
+    from pathsim.pathways.config import DeadlockConfig, DispatchConfig, MultiIslandConfig, MultiTenancyConfig
+
+    lines += ["## Pathways runtime experiments (`experiments/pathways_*.yaml`)", "",
+              "Each kind is its own schema; `name`, `description`, `chip`, `chips_per_host`, `runtime` and "
+              "`overrides` are common to all.", ""]
+    for model in (DispatchConfig, MultiTenancyConfig, MultiIslandConfig, DeadlockConfig):
+        kind = typing.get_args(model.model_fields["kind"].annotation)[0]
+        lines += _section(model, "", {model}, title=f"kind: {kind}")
     lines += ["## Topology overrides", "", "| key | allowed | unit |", "|---|---|---|"]
     lines += [f"| `{k}` | {lo:g} to {hi:g} | {unit} |" for k, (lo, hi, unit) in OVERRIDE_RANGES.items()]
     return "\n".join(lines) + "\n"

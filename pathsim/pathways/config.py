@@ -53,7 +53,7 @@ def _no_duplicates(field: str, what: str) -> Any:
 
 class _Base(StrictModel):
     name: str = Field(description="label, and the default output file <name>.csv (letters, digits, _ . -)")
-    description: str = ""
+    description: str = Field("", description="free text")
     chip: str = Field("tpu_v4", description="a chip of pathsim/catalog/hardware.py")
     chips_per_host: Annotated[int, Field(gt=0, le=64)] | None = Field(None, description=(
         "chips per host; omitted: the chip's (TPU v4: 4, the paper's config A)"))
@@ -106,19 +106,21 @@ class _Base(StrictModel):
 
 # --- pathways_dispatch ------------------------------------------------------------------------------
 class ThresholdPoint(StrictModel):
-    hosts: Count
-    chips_per_host: Annotated[int, Field(gt=0, le=64)]
-    paper_s: Seconds | None = None  # the paper's figure, printed beside ours
+    """One deployment at which the threshold is searched."""
+
+    hosts: Count = Field(description="hosts of the slice")
+    chips_per_host: Annotated[int, Field(gt=0, le=64)] = Field(description="chips per host")
+    paper_s: Seconds | None = Field(None, description="the paper's figure, printed beside ours, s")
 
 
 class ThresholdConfig(StrictModel):
     """Smallest computation time at which `pathways` reaches (1 - tolerance) x `baseline` throughput."""
 
-    points: list[ThresholdPoint] = Field(min_length=1, max_length=16)
-    baseline: DispatchMode = "jax_opbyop"
-    pathways: DispatchMode = "pathways_opbyop"
-    tolerance: float = Field(default=0.02, gt=0, lt=1)
-    calls: int = Field(default=16, ge=2, le=1024)
+    points: list[ThresholdPoint] = Field(min_length=1, max_length=16, description="deployments searched")
+    baseline: DispatchMode = Field("jax_opbyop", description="the mode matched")
+    pathways: DispatchMode = Field("pathways_opbyop", description="the mode that must match it")
+    tolerance: float = Field(default=0.02, gt=0, lt=1, description="shortfall allowed (0.02: 98% of the baseline)")
+    calls: int = Field(default=16, ge=2, le=1024, description="calls per simulated run of the bisection")
 
 
 def _gangs(mode: str, calls: int, chain_length: int) -> int:
@@ -127,13 +129,18 @@ def _gangs(mode: str, calls: int, chain_length: int) -> int:
 
 
 class DispatchConfig(_Base):
-    kind: Literal["pathways_dispatch"]
-    hosts: list[Count] = Field(min_length=1, max_length=64)
-    modes: list[DispatchMode] = Field(min_length=1, max_length=len(DISPATCH_MODES))
-    chain_length: Annotated[int, Field(gt=0, le=10_000)] = 128
-    calls: int = Field(default=4, ge=2, le=1024)  # chained / fused calls per run
-    opbyop_calls: int = Field(default=32, ge=2, le=10_000)
-    threshold: ThresholdConfig | None = None
+    """Computations/s against hosts for each dispatch mode (the Pathways paper, section 5)."""
+
+    kind: Literal["pathways_dispatch"] = Field(description="the Pathways paper's dispatch micro-benchmark")
+    hosts: list[Count] = Field(min_length=1, max_length=64, description="host counts, each simulated once")
+    modes: list[DispatchMode] = Field(min_length=1, max_length=len(DISPATCH_MODES), description=(
+        "jax_* are multi-controller JAX, pathways_* the single controller; opbyop: one computation per call; "
+        "chained: a chain of computations per call; fused: the chain compiled into one"))
+    chain_length: Annotated[int, Field(gt=0, le=10_000)] = Field(128, description="computations per chained call")
+    calls: int = Field(default=4, ge=2, le=1024, description="chained / fused calls per run")
+    opbyop_calls: int = Field(default=32, ge=2, le=10_000, description="op-by-op calls per run")
+    threshold: ThresholdConfig | None = Field(None, description=(
+        "the smallest computation time at which Pathways matches the baseline"))
 
     _hosts_unique = _no_duplicates("hosts", "host count")
     _modes_unique = _no_duplicates("modes", "mode")
@@ -153,8 +160,8 @@ class DispatchConfig(_Base):
 
 # --- pathways_multitenancy --------------------------------------------------------------------------
 class _Window(StrictModel):
-    horizon_s: Seconds
-    warmup_s: float = Field(default=0.0, ge=0)
+    horizon_s: Seconds = Field(description="simulated time of each run, s")
+    warmup_s: float = Field(default=0.0, ge=0, description="start of the measurement window, s")
 
     @model_validator(mode="after")
     def _window(self):
@@ -174,9 +181,13 @@ class _Window(StrictModel):
 
 
 class ThroughputSweep(_Window):
-    clients: list[Annotated[int, Field(gt=0, le=1024)]] = Field(min_length=1, max_length=64)
-    program_times_s: list[Seconds] = Field(min_length=1, max_length=64)
-    outstanding: Annotated[int, Field(gt=0, le=1024)] = 1  # each client reads a program's result before its next
+    """Aggregate programs/s for each client count and program time."""
+
+    clients: list[Annotated[int, Field(gt=0, le=1024)]] = Field(min_length=1, max_length=64,
+                                                                 description="client counts")
+    program_times_s: list[Seconds] = Field(min_length=1, max_length=64, description="device time per program, s")
+    outstanding: Annotated[int, Field(gt=0, le=1024)] = Field(1, description=(
+        "programs a client has in flight (1: it reads each result before its next)"))
 
     _clients_unique = _no_duplicates("clients", "client count")
     _times_unique = _no_duplicates("program_times_s", "program time")
@@ -192,10 +203,12 @@ class ThroughputSweep(_Window):
 
 
 class SharesSweep(_Window):
+    """Device-time shares under the proportional-share policy."""
+
     weights: list[Annotated[list[Annotated[float, Field(gt=0, le=1e6)]], Field(min_length=1, max_length=256)]] = (
-        Field(min_length=1, max_length=64))
-    program_s: Seconds
-    outstanding: Annotated[int, Field(gt=0, le=1024)] = 8
+        Field(min_length=1, max_length=64, description="per run, the clients' proportional-share weights"))
+    program_s: Seconds = Field(description="device time per program, s")
+    outstanding: Annotated[int, Field(gt=0, le=1024)] = Field(8, description="programs a client has in flight")
 
     def runs(self) -> int:
         return len(self.weights)
@@ -205,10 +218,13 @@ class SharesSweep(_Window):
 
 
 class BackpressureSweep(_Window):
-    clients: Annotated[int, Field(gt=0, le=1024)] = 2
-    program_s: Seconds
-    hbm_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1, max_length=64)  # of one chip's HBM
-    outstanding: Annotated[int, Field(gt=0, le=1024)] = 4
+    """Programs holding HBM while enqueued: the scheduler stalls when it runs out."""
+
+    clients: Annotated[int, Field(gt=0, le=1024)] = Field(2, description="clients")
+    program_s: Seconds = Field(description="device time per program, s")
+    hbm_fractions: list[Annotated[float, Field(gt=0, le=1)]] = Field(min_length=1, max_length=64, description=(
+        "share of one chip's HBM each program holds while enqueued or running, one run each"))
+    outstanding: Annotated[int, Field(gt=0, le=1024)] = Field(4, description="programs a client has in flight")
 
     _fractions_unique = _no_duplicates("hbm_fractions", "HBM fraction")
 
@@ -217,13 +233,16 @@ class BackpressureSweep(_Window):
 
 
 class MultiTenancyConfig(_Base):
-    kind: Literal["pathways_multitenancy"]
-    island: Shape  # torus shape of the shared island
-    client_slice: Shape | None = None  # what every client asks for; None: the whole island
-    policy: Literal["fifo", "proportional"] = "fifo"  # of the throughput and back-pressure sweeps
-    throughput: ThroughputSweep | None = None
-    shares: SharesSweep | None = None
-    backpressure: BackpressureSweep | None = None
+    """Several clients gang-scheduled on one island."""
+
+    kind: Literal["pathways_multitenancy"] = Field(description="clients sharing one island")
+    island: Shape = Field(description="torus shape of the shared island")
+    client_slice: Shape | None = Field(None, description="the slice every client asks for; omitted: the island")
+    policy: Literal["fifo", "proportional"] = Field("fifo", description=(
+        "gang scheduler policy of the throughput and back-pressure sweeps"))
+    throughput: ThroughputSweep | None = Field(None, description="aggregate throughput against clients")
+    shares: SharesSweep | None = Field(None, description="proportional shares of device time")
+    backpressure: BackpressureSweep | None = Field(None, description="HBM back-pressure")
 
     @model_validator(mode="after")
     def _work(self) -> "MultiTenancyConfig":
@@ -241,41 +260,53 @@ class MultiTenancyConfig(_Base):
 
 # --- pathways_multiisland ---------------------------------------------------------------------------
 class DenseModel(StrictModel):
-    params: Annotated[float, Field(gt=0, le=1e15)]
-    d_model: Annotated[int, Field(gt=0, le=2**31)]
-    seq_len: Annotated[int, Field(gt=0, le=2**31)]
-    mfu: float = Field(gt=0, le=1)  # model-FLOPs utilization the stage computations reach (an input)
+    """A dense decoder, by size only."""
+
+    params: Annotated[float, Field(gt=0, le=1e15)] = Field(description="parameters")
+    d_model: Annotated[int, Field(gt=0, le=2**31)] = Field(description="model width")
+    seq_len: Annotated[int, Field(gt=0, le=2**31)] = Field(description="tokens per sequence")
+    mfu: float = Field(gt=0, le=1, description="model-FLOPs utilization the computations reach (an input)")
 
 
 class Layout(StrictModel):
-    name: str
-    islands: list[Shape] = Field(min_length=1, max_length=64)
-    stage_islands: list[Annotated[int, Field(ge=0, le=63)]] | None = None  # None: consecutive, evenly split
+    """Islands a pipeline runs on."""
+
+    name: str = Field(description="label")
+    islands: list[Shape] = Field(min_length=1, max_length=64, description="torus shape of each island")
+    stage_islands: list[Annotated[int, Field(ge=0, le=63)]] | None = Field(None, description=(
+        "island of each stage; omitted: consecutive stages, evenly split"))
 
 
 class PipelineSweep(StrictModel):
+    """A pipelined program with stages on islands, for each layout."""
+
     model: DenseModel
-    stages: Annotated[int, Field(gt=0, le=1024)]
-    microbatches: Annotated[int, Field(gt=0, le=100_000)]
-    microbatch_seqs: Annotated[int, Field(gt=0, le=2**31)]
-    stage_slice: Shape
-    schedule: Literal["gpipe", "1f1b"] = "gpipe"  # 1F1B couples stages tightly: DCN latency stalls it
-    layouts: list[Layout] = Field(min_length=1, max_length=16)
+    stages: Annotated[int, Field(gt=0, le=1024)] = Field(description="pipeline stages")
+    microbatches: Annotated[int, Field(gt=0, le=100_000)] = Field(description="micro-batches per step")
+    microbatch_seqs: Annotated[int, Field(gt=0, le=2**31)] = Field(description="sequences per micro-batch")
+    stage_slice: Shape = Field(description="torus shape of each stage's slice")
+    schedule: Literal["gpipe", "1f1b"] = Field("gpipe", description=(
+        "gpipe, or 1f1b (which couples stages tightly: DCN latency stalls it)"))
+    layouts: list[Layout] = Field(min_length=1, max_length=16, description="compared against the first")
 
 
 class DataParallelSweep(StrictModel):
+    """Data parallelism over islands against one island of as many chips."""
+
     model: DenseModel
-    global_batch_seqs: Annotated[int, Field(gt=0, le=2**31)]
-    grad_bytes: Annotated[int, Field(gt=0, le=8)] = 2
-    one_island: Shape  # the baseline: one island with as many chips as all of `islands`
-    island: Shape  # each of the data-parallel islands
-    islands: int = Field(default=2, ge=2, le=1024)
+    global_batch_seqs: Annotated[int, Field(gt=0, le=2**31)] = Field(description="sequences per step")
+    grad_bytes: Annotated[int, Field(gt=0, le=8)] = Field(2, description="bytes per gradient element")
+    one_island: Shape = Field(description="the baseline: one island with as many chips as all of `islands`")
+    island: Shape = Field(description="torus shape of each data-parallel island")
+    islands: int = Field(default=2, ge=2, le=1024, description="data-parallel islands")
 
 
 class MultiIslandConfig(_Base):
-    kind: Literal["pathways_multiisland"]
-    pipeline: PipelineSweep | None = None
-    data_parallel: DataParallelSweep | None = None
+    """Programs spanning islands over the DCN, each against one island with as many chips."""
+
+    kind: Literal["pathways_multiisland"] = Field(description="programs spanning islands over the DCN")
+    pipeline: PipelineSweep | None = Field(None, description="a pipeline with stages on different islands")
+    data_parallel: DataParallelSweep | None = Field(None, description="data parallelism across islands")
 
     @model_validator(mode="after")
     def _work(self) -> "MultiIslandConfig":
@@ -288,11 +319,15 @@ class MultiIslandConfig(_Base):
 
 # --- pathways_deadlock ------------------------------------------------------------------------------
 class DeadlockConfig(_Base):
-    kind: Literal["pathways_deadlock"]
-    hosts: int = Field(ge=2, le=4096)
-    clients: int = Field(ge=2, le=64)
-    computation_s: Seconds
-    schedulers: list[Literal["none", "gang"]] = Field(min_length=1, max_length=2)
+    """Two or more programs whose steps all-reduce over the same hosts."""
+
+    kind: Literal["pathways_deadlock"] = Field(description=(
+        "programs that communicate, with and without the gang scheduler; exit status 3 on a deadlock"))
+    hosts: int = Field(ge=2, le=4096, description="hosts every program's step all-reduces over")
+    clients: int = Field(ge=2, le=64, description="programs")
+    computation_s: Seconds = Field(description="device time of one step, s")
+    schedulers: list[Literal["none", "gang"]] = Field(min_length=1, max_length=2, description=(
+        "none: each program enqueues in its own order; gang: the island's gang scheduler orders them"))
 
     _schedulers_unique = _no_duplicates("schedulers", "scheduler")
 
