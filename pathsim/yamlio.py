@@ -56,30 +56,36 @@ _EXPONENT_FLOAT = re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))
 
 
-def _check_tree(root: Node, prefix: str) -> None:
-    """Refuse duplicate keys (naming their dotted path) and trees larger than MAX_NODES, without recursion."""
+def _check_tree(root: Node, field: str, prefix: str) -> None:
+    """Refuse duplicate keys (naming their dotted path) and trees larger than MAX_NODES or deeper than
+    MAX_DEPTH once aliases are followed (a recursive alias is both), without recursion. Paths are tuples
+    of shared key strings, joined only for an error, so aliased long keys cost nothing."""
+    def dotted(path: tuple[str, ...]) -> str:
+        return ".".join((prefix, *path) if prefix else path)
+
     seen = 0
-    stack: list[tuple[Node, str]] = [(root, prefix)]
+    stack: list[tuple[Node, tuple[str, ...]]] = [(root, ())]
     while stack:
         node, path = stack.pop()
         seen += 1
         if seen > MAX_NODES:
-            raise ConfigError(prefix or "experiment", f"more than {MAX_NODES} values (lists this long, or aliases "
-                                                      "expanding to this many, are not a pathsim input)")
+            raise ConfigError(field, f"more than {MAX_NODES} values (lists this long, or aliases expanding to this "
+                                     "many, are not a pathsim input)")
+        if len(path) > MAX_DEPTH:
+            raise ConfigError(field, f"nested more than {MAX_DEPTH} levels deep (following aliases)")
         if isinstance(node, SequenceNode):
-            stack.extend((item, f"{path}.{i}" if path else str(i)) for i, item in enumerate(node.value))
+            stack.extend((item, (*path, str(i))) for i, item in enumerate(node.value))
         elif isinstance(node, MappingNode):
             lines: dict[str, int] = {}
             for key, value in node.value:
                 name = str(key.value) if isinstance(key, ScalarNode) else "?"
-                dotted = f"{path}.{name}" if path else name
                 if isinstance(key, ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
                     if name in lines:
-                        raise ConfigError(dotted, f"given twice in one mapping (lines {lines[name]} and "
-                                                  f"{key.start_mark.line + 1}); give each key once")
+                        raise ConfigError(dotted((*path, name)), f"given twice in one mapping (lines {lines[name]} "
+                                          f"and {key.start_mark.line + 1}); give each key once")
                     lines[name] = key.start_mark.line + 1
-                stack.append((key, dotted))
-                stack.append((value, dotted))
+                stack.append((key, (*path, name)))
+                stack.append((value, (*path, name)))
 
 
 def _text(path: Path, field: str) -> str:
@@ -114,7 +120,7 @@ def load_yaml_text(text: str, field: str, prefix: str = "") -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_tree(node, prefix)
+        _check_tree(node, field, prefix)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

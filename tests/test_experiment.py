@@ -155,3 +155,11 @@ def test_yaml_reader_reads_exponents_as_numbers(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text("a: 1e10\nb: 7.8e+11\nc: 10\nd: x1e5\n")
     assert read_yaml(path, "experiment") == {"a": 1e10, "b": 7.8e11, "c": 10, "d": "x1e5"}
+
+
+@pytest.mark.parametrize("content", ["a: &a [*a]\n", "a: &a {b: *a}\n"])
+def test_yaml_reader_refuses_recursive_aliases(tmp_path, content):
+    path = tmp_path / "t.yaml"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="levels deep"):
+        read_yaml(path, "experiment")
