@@ -165,6 +165,8 @@ def yaml_cases(c: Cases) -> None:
     c.add("yaml", base.replace("d_model: 18432", "d_model: " + "1" * 400 + ".0"))
     c.add("yaml", "a: &a [" + ",".join(["x"] * 10) + "]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(8)))
+    c.add("yaml", "a: &a {b: *a}\n")
+    c.add("yaml", "x: &a\n  ? " + "k" * 100_000 + "\n  : 1\ny: [" + ",".join(["*a"] * 100_000) + "]\n")
     c.add("yaml", "")
     c.add("yaml", "- just\n- a list\n")
     c.add("yaml", "model: {n_layers: 1\n")
