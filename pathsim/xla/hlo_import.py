@@ -316,6 +316,11 @@ def _union(values) -> frozenset[int]:
     return frozenset(out)
 
 
+def _int_literal(instr: Instruction) -> int | None:
+    m = re.fullmatch(r"\s*(-?\d+)\s*", instr.args)
+    return int(m.group(1)) if m else None
+
+
 _CYCLES = re.compile(r'"estimated_cycles":"?(\d+)')
 
 
@@ -329,12 +334,15 @@ class _Importer:
         self.comm_of_start: dict[str, tuple[int, ...]] = {}
         self.kernels: dict[str, _Kernel] = {}
         self.collective_shapes: dict[str, tuple | None] = {}
+        self.by_name: dict[str, dict[str, Instruction]] = {}  # per computation
+        self.names: dict[int, dict[str, Instruction]] = {}  # per walk's environment: its computation's
         self.rendezvous: dict[str, tuple[int, ...]] = {}  # DCN transfers by rendezvous name
         self.recv_key: dict[str, str] = {}
 
     # A value is the set of ops whose results it carries (a tuple of such sets for tuples).
     def walk(self, comp: Computation, params: list, path: str):
         env: dict[str, object] = {}
+        self.names[id(env)] = self.by_name.setdefault(comp.name, comp.by_name())
         for instr in comp.instructions:
             env[instr.name] = self.visit(instr, env, params, path)
         return env[comp.root.name]
@@ -352,7 +360,7 @@ class _Importer:
         if op == "tuple":
             return tuple(args)
         if op == "while":
-            return self.expand_while(instr, args[0], path)
+            return self.expand_while(instr, args[0], path, self.names[id(env)])
         if op in ("call", "async-call"):
             return self.walk(self.module.computations[instr.called("to_apply")], args, path)
         if op == "conditional":
@@ -384,22 +392,51 @@ class _Importer:
             return _union(args)  # scalar bookkeeping (loop counters, indices)
         return self.compute(instr, args)
 
-    def expand_while(self, instr: Instruction, init, path: str):
+    def expand_while(self, instr: Instruction, init, path: str, caller: dict[str, Instruction]):
         body = self.module.computations[instr.called("body")]
         value = init
-        for t in range(self.trip_count(instr)):
+        for t in range(self.trip_count(instr, caller)):
             value = self.walk(body, [value], f"{path}{instr.name}[{t}]/")
         return value
 
-    def trip_count(self, instr: Instruction) -> int:
+    def trip_count(self, instr: Instruction, caller: dict[str, Instruction]) -> int:
         known = instr.backend_config().get("known_trip_count", {}).get("n")
         if known is not None:
             return int(known)
-        # The condition compares the counter with a constant: counter < N (jax.lax.scan, fori_loop).
+        # The condition compares a counter with a constant: i < N. The body adds a constant step to the
+        # counter (XLA's bidirectional windowed einsums step by 2), which starts at the init constant.
         cond = self.module.computations[instr.called("condition")]
-        constants = [int(m) for i in cond.instructions if i.opcode == "constant"
-                     for m in re.findall(r"^-?\d+$", i.args.strip())]
-        return max(constants) if constants else 1
+        cn = cond.by_name()
+        root = cond.root
+        constants = {i.name: _int_literal(i) for i in cond.instructions if i.opcode == "constant"}
+        if root.opcode == "compare" and "direction=LT" in root.attrs and len(root.operands) == 2:
+            counter, bound = (cn.get(root.operands[0]), constants.get(root.operands[1]))
+            if counter is not None and counter.opcode == "get-tuple-element" and bound is not None:
+                k = int(counter.attr("index"))
+                step = self._counter_step(self.module.computations[instr.called("body")], k)
+                start = self._literal_through_copies(caller, caller.get(instr.operands[0]), k)
+                return max(0, -(-(bound - (start or 0)) // (step or 1)))
+        values = [v for v in constants.values() if v is not None]
+        return max(values) if values else 1
+
+    @staticmethod
+    def _counter_step(body: Computation, k: int) -> int | None:
+        bn = body.by_name()
+        root = body.root
+        update = bn.get(root.operands[k]) if root.opcode == "tuple" and k < len(root.operands) else None
+        if update is None or update.opcode != "add":
+            return None
+        steps = [_int_literal(bn[o]) for o in update.operands if o in bn and bn[o].opcode == "constant"]
+        return steps[0] if steps and steps[0] and steps[0] > 0 else None
+
+    @staticmethod
+    def _literal_through_copies(names: dict[str, Instruction], init: Instruction | None, k: int) -> int | None:
+        if init is None or init.opcode != "tuple" or k >= len(init.operands):
+            return None
+        value = names.get(init.operands[k])
+        while value is not None and value.opcode == "copy":
+            value = names.get(value.operands[0])
+        return _int_literal(value) if value is not None and value.opcode == "constant" else None
 
     # --- kernels ---------------------------------------------------------------------------------
     def compute(self, instr: Instruction, args: list) -> frozenset[int]:

@@ -131,3 +131,41 @@ def test_collective_over_two_axes_is_a_chain_with_the_same_bytes():
     assert isinstance(neg, ComputeOp) and neg.name == "neg"
     assert ops.index(comms[-1]) in neg.deps  # the consumer waits for the whole chain
     assert ops.index(ops[0]) in comms[0].deps  # the collective waits for its producer
+
+
+HLO_LOOP_STEP_TWO = """
+HloModule m, is_scheduled=true
+
+%cond (p: (s32[], f32[64])) -> pred[] {
+  %p = (s32[], f32[64]{0}) parameter(0)
+  %i = s32[] get-tuple-element(%p), index=0
+  %bound = s32[] constant(6)
+  ROOT %lt = pred[] compare(%i, %bound), direction=LT
+}
+
+%body (q: (s32[], f32[64])) -> (s32[], f32[64]) {
+  %q = (s32[], f32[64]{0}) parameter(0)
+  %j = s32[] get-tuple-element(%q), index=0
+  %x = f32[64]{0} get-tuple-element(%q), index=1
+  %two = s32[] constant(2)
+  %next = s32[] add(%j, %two)
+  %y = f32[64]{0} exponential(%x)
+  ROOT %t = (s32[], f32[64]{0}) tuple(%next, %y)
+}
+
+ENTRY %main (a: f32[64]) -> f32[64] {
+  %a = f32[64]{0} parameter(0)
+  %zero = s32[] constant(0)
+  %start = s32[] copy(%zero)
+  %init = (s32[], f32[64]{0}) tuple(%start, %a)
+  %w = (s32[], f32[64]{0}) while(%init), condition=%cond, body=%body
+  ROOT %out = f32[64]{0} get-tuple-element(%w), index=1
+}
+"""
+
+
+def test_a_loop_counting_by_two_runs_half_its_bound():
+    """i = 0; while i < 6: i += 2  ->  3 iterations (XLA's bidirectional windowed einsums count so)."""
+    ops = import_hlo(HLO_LOOP_STEP_TWO).groups[0].ops
+    assert [op.name for op in ops] == ["y", "y", "y"]
+    assert all(op.flops == 64 and op.hbm_bytes == 2 * 64 * 4 for op in ops)
