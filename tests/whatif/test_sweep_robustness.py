@@ -140,9 +140,11 @@ def _session(sid: int) -> list[int]:
 
 
 def _start_sweep(small: Path, out: Path) -> subprocess.Popen:
-    """A sweep of some hundreds of small plans on two workers, once its first rows are on disk."""
-    proc = subprocess.Popen([sys.executable, "-m", "pathsim.cli", "sweep", str(small), "--all-plans",
-                             "--workers", "2", "--out", str(out)], start_new_session=True,
+    """A sweep of 300 simulated plans on two workers (seconds of work), once its first rows are on disk:
+    a screen-only sweep could be over before the signal lands."""
+    layers = ",".join(str(n) for n in range(20, 320))
+    proc = subprocess.Popen([sys.executable, "-m", "pathsim.cli", "sweep", str(small), "--set",
+                             f"model.n_layers={layers}", "--workers", "2", "--out", str(out)], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not (out.exists() and out.read_text().count("\n") >= 3):
