@@ -10,7 +10,7 @@ from pathsim.costs import AnalyticCostModel, ComputeCostModel, WithLinks, link_t
 from pathsim.engine import simulate
 from pathsim.errors import ConfigError
 from pathsim.engine.fabric import FullFabric
-from pathsim.experiment import ExperimentConfig, TopologyConfig, load_experiment, resolve_relative
+from pathsim.experiment import ExperimentConfig, TopologyConfig, check_work_size, load_experiment, resolve_relative
 from pathsim.goodput import Goodput, goodput
 from pathsim.kernels import TpuKernelCostModel
 from pathsim.lowering import lower
@@ -70,6 +70,8 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
     else:
         program, source, notes = lower(exp, placement.chips_per_group), "lowered", ()
     chosen = choose_mode(exp.scenario, mode)
+    if mode is not None:  # the experiment's own mode was checked when it was loaded; a forced one is not
+        check_work_size(exp, chosen)
     fabric, record = None, None
     if chosen == "full":
         slow = slowdowns(exp.scenario, cluster)

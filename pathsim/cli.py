@@ -93,7 +93,7 @@ def _default_out(name: object, fallback: str) -> Path:
 
 def _run_pathways(args: argparse.Namespace, path: Path, data: dict) -> int:
     from pathsim.outputs import check_output, write_atomic
-    from pathsim.pathways import run_pathways_experiment, summarize
+    from pathsim.pathways import EXIT_DEADLOCK, deadlock_detected, run_pathways_experiment, summarize
 
     _refuse(args, "a Pathways runtime experiment", ("--trace", "--mode", "--program"))
     # --json prints the rows; a CSV is written too unless --json was asked for without --out.
@@ -110,7 +110,7 @@ def _run_pathways(args: argparse.Namespace, path: Path, data: dict) -> int:
         write_atomic(out, lambda tmp: table.to_csv(tmp, index=False), "--out")
         if not args.json:
             print(f"results: {out}")
-    return EXIT_OK
+    return EXIT_DEADLOCK if deadlock_detected(data["kind"], table) else EXIT_OK
 
 
 def _run(args: argparse.Namespace) -> int:

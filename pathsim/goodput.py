@@ -26,8 +26,9 @@ class Goodput:
     simulated_time_to_train_s: float
     simulated_failures: int
 
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+    def as_dict(self) -> dict[str, float | None]:
+        """JSON-ready: a run without failures has no MTBF (null), never an infinity."""
+        return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in asdict(self).items()}
 
 
 def failure_rate_per_s(cfg: FailureConfig, cluster: Cluster) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 from rich.console import Console
@@ -111,7 +112,8 @@ def text_report(result: SimulationResult) -> str:
     if result.goodput is not None:
         g = result.goodput
         days = 86400.0
-        console.print(f"failures: MTBF {g.mtbf_s / 3600:.2f} h; goodput {100 * g.goodput:.1f}% (closed form), "
+        mtbf = "no failures" if math.isinf(g.mtbf_s) else f"MTBF {g.mtbf_s / 3600:.2f} h"
+        console.print(f"failures: {mtbf}; goodput {100 * g.goodput:.1f}% (closed form), "
                       f"{100 * g.simulated_goodput:.1f}% (simulated run, {g.simulated_failures} failures); "
                       f"time to train {g.time_to_train_s / days:.2f} days (failure-free {g.useful_s / days:.2f})")
     return out.getvalue()

@@ -88,7 +88,8 @@ def _check_tree(root: Node, field: str, prefix: str) -> None:
                 stack.append((value, (*path, name)))
 
 
-def _text(path: Path, field: str) -> str:
+def read_text(path: Path, field: str) -> str:
+    """A pathsim input file's text: UTF-8, a plain file of at most MAX_FILE_BYTES, or a ConfigError."""
     try:
         is_dir, is_file = path.is_dir(), path.is_file()
     except (OSError, ValueError):  # a NUL in the name, a name too long for the file system
@@ -137,7 +138,7 @@ def load_yaml_text(text: str, field: str, prefix: str = "") -> Any:
 def read_yaml(path: Path | str, field: str) -> dict[str, Any]:
     """The mapping in a YAML file, or a ConfigError naming `field` ("experiment", "topology", ...)."""
     path = Path(path)
-    data = load_yaml_text(_text(path, field), field, prefix="" if field == "experiment" else field)
+    data = load_yaml_text(read_text(path, field), field, prefix="" if field == "experiment" else field)
     if not isinstance(data, dict):
         raise ConfigError(field, f"{path} must hold a mapping of keys to values")
     return data

@@ -239,11 +239,11 @@ def test_flags_that_do_not_apply_are_refused(small, repo, capsys, file, flag, fi
 def test_pathways_experiment_json_and_results_file(repo, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exp = str(repo / "experiments" / "pathways_deadlock.yaml")
-    assert main(["run", exp, "--json"]) == 0
+    assert main(["run", exp, "--json"]) == 3  # the run without a gang scheduler deadlocks: its own status
     out = json.loads(capsys.readouterr().out)
     assert out["kind"] == "pathways_deadlock" and {r["scheduler"] for r in out["rows"]} == {"none", "gang"}
     assert not Path("results").exists()  # --json alone writes no file
-    assert main(["run", exp]) == 0
+    assert main(["run", exp]) == 3
     assert "results: results/pathways_deadlock.csv" in capsys.readouterr().out
     assert Path("results/pathways_deadlock.csv").read_text().startswith("scheduler,")
     assert main(["run", exp, "--out", str(_unwritable_folder(tmp_path) / "d.csv")]) == 2
@@ -309,3 +309,10 @@ def test_progress_only_for_a_terminal_and_never_with_json(monkeypatch, tmp_path)
 def test_default_output_names_are_safe_file_names():
     assert cli._default_out("pathways/../x\0y", "stem") == Path("results/pathways_.._x_y.csv")
     assert cli._default_out("///", "stem") == cli._default_out(["a list"], "stem") == Path("results/stem.csv")
+
+
+def test_a_forced_full_mode_is_bounded_before_simulating(repo, capsys, monkeypatch):
+    """The file's own mode is checked when it is loaded; `--mode full` on a big plan is refused up front."""
+    monkeypatch.setattr("pathsim.experiment.MAX_FULL_CHIP_OPS", 1e6)  # PaLM's ~29M chip-ops are then too many
+    assert main(["run", str(repo / "experiments" / "palm540b.yaml"), "--mode", "full"]) == 2
+    _one_error_line(capsys, "scenario.mode: full mode")

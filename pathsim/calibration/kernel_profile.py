@@ -18,6 +18,7 @@ from typing import Literal
 
 from pathsim.calibration.kernel_trace import KernelTime
 from pathsim.errors import ConfigError
+from pathsim.yamlio import read_text
 
 FORMAT = "pathsim-kernels/1"
 Statistic = Literal["mean", "median"]
@@ -108,6 +109,6 @@ def from_json(text: str, field: str = "--kernels") -> KernelProfile:
 
 
 def load_kernel_profile(path: Path, field: str = "--kernels") -> KernelProfile:
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(field, f"file {str(path)!r} does not exist; run `pathsim profile-kernels --out {path}`")
-    return from_json(path.read_text(), field)
+    return from_json(read_text(path, field), field)

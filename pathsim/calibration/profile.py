@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pathsim.errors import ConfigError
+from pathsim.yamlio import read_text
 
 FORMAT = "pathsim-calibration/1"
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -170,7 +171,7 @@ def from_csv(text: str, field: str = "calibration.profile") -> Profile:
 
 
 def load_profile(path: Path, field: str = "calibration.profile") -> Profile:
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(field, f"file {str(path)!r} does not exist; run `pathsim calibrate --out {path}`")
-    text = path.read_text()
+    text = read_text(path, field)  # a directory, a binary or an unreadable file: one line
     return from_csv(text, field) if path.suffix == ".csv" else from_json(text, field)
