@@ -1,9 +1,10 @@
 """TPU kernel figures: how fast real kernels and links run, per chip generation, each with its source.
 
 The spec sheet (pathsim/catalog/hardware.py) says what a chip could do; this says what measured kernels
-do. Sources are the published measurements collected in ../shared/reference/tpu_kernels.md ("tpu_kernels
-§N" below) and the 900 jnp.dot timings on one TPU v5e and one v6e chip in
-../shared/reference/kernels/jnp_dot_v5e_v6e.csv (R-Oliver/tpu-perf-model). The three matmul constants
+do. Sources are published kernel-level measurements (named beside each number: the scaling book "How to
+Scale Your Model", ayaka14732/tpu-v4-latency-numbers, marin-community/marin#6736, Google's
+accelerator-microbenchmarks) and the 900 jnp.dot timings on one TPU v5e and one v6e chip of
+R-Oliver/tpu-perf-model (data/measurements.csv; read from the team's shared data folder by the fit). The three matmul constants
 marked "fitted" are the output of `python -m pathsim.kernels.fit`, which fits them on the v5e rows only;
 tests/kernels/test_fit.py re-runs that fit and checks these numbers against it. Nothing here was chosen
 by looking at a whole-model result (PaLM's MFU or any other).
@@ -18,22 +19,24 @@ from typing import Mapping
 from pathsim.catalog.hardware import Sourced
 from pathsim.errors import ConfigError
 
-FIT_SOURCE = ("fitted on the 450 TPU v5e rows of kernels/jnp_dot_v5e_v6e.csv by pathsim.kernels.fit "
+FIT_SOURCE = ("fitted on the 450 TPU v5e rows of R-Oliver/tpu-perf-model's jnp.dot timings by pathsim.kernels.fit "
               "(least squares on log wall time; checked on the v6e rows, never fitted to them)")
 
 # --- matmul: one set fitted on v5e, used for every generation with that generation's own spec ----------
 MATMUL_EFFICIENCY = Sourced(0.918, f"MXU throughput share on large matmuls; {FIT_SOURCE}. Agrees with "
-                            "tpu_kernels §1.3 (v5e compute-bound median 93%) and §0 item 14 (~95%)")
+                            "R-Oliver's v5e compute-bound median (93% after the launch floor) and the scaling book's "
+                            "'closer to 95% in normal use'")
 MATMUL_HBM_EFFICIENCY = Sourced(1.0, f"HBM share reached by a matmul's operand streams; {FIT_SOURCE}. The "
                                 "fit rests on the physical bound of 1: wall clocks of skinny shapes imply "
-                                "rates above spec (host floor overlapping the kernel, tpu_kernels §1.3 caveat)")
+                                "rates above spec (the host floor overlapping the kernel)")
 OVERLAP_SHARPNESS = Sourced(4.56, "p of the smooth max (Tc^p + Tm^p)^(1/p): near the ridge compute and memory "
-                            f"do not overlap perfectly (tpu_kernels §8.4: R-Oliver fitted 8 on v5e); {FIT_SOURCE}")
+                            f"do not overlap perfectly (R-Oliver/tpu-perf-model fitted 8 on v5e); {FIT_SOURCE}")
 MATMUL_BLOCK = Sourced(2048, "output block edge of a matmul kernel: each operand is re-read from HBM once per "
-                       "block of the other side (R-Oliver's VMEM re-read model, tpu_kernels §1.3); the edge "
+                       "block of the other side (R-Oliver/tpu-perf-model's VMEM re-read model); the edge "
                        f"of 512/1024/2048/4096/unbounded that fits best; {FIT_SOURCE}")
 KERNEL_FLOOR_S = Sourced(1.6e-6, "per-kernel on-device floor: TPU7x GEMM 128^3-256^3 by profiler device time "
-                         "(tpu_kernels §1.4, §5); the only published on-device floor, used for every generation")
+                         "(Google accelerator-microbenchmarks, Ironwood GEMM table); the only published on-device "
+                         "floor, used for every generation")
 HOST_DISPATCH_S = Sourced(111.8e-6, "host enqueue-to-kernel-start of one jitted call, wall = max(floor, this + "
                           f"kernel); {FIT_SOURCE}. Host dispatch, not kernel time: used only to reproduce "
                           "wall-clock micro-benchmarks, never inside a compiled step")
@@ -53,9 +56,9 @@ class KernelSpec:
     collective_fixed_s: Sourced  # a collective's launch cost at the JAX level (a 1-hop ppermute's intercept)
 
 
-_V4_DMA = "tpu-v4-latency-numbers via tpu_kernels §2.1"
-_V4_ICI = "tpu-v4-latency-numbers results/04_remote.md via tpu_kernels §3.1"
-_PPERMUTE = "marin#6736 ppermute large-payload fit via tpu_kernels §3.1"
+_V4_DMA = "ayaka14732/tpu-v4-latency-numbers, HBM ring results, TPU v4-8"
+_V4_ICI = "ayaka14732/tpu-v4-latency-numbers, results/04_remote.md, TPU v4-8"
+_PPERMUTE = "marin-community/marin#6736, ppermute large-payload fit on v5p-8 and v6e-8"
 
 _V4_FIGURES = dict(
     stream_hbm_efficiency=Sourced(
@@ -70,7 +73,7 @@ _V4_FIGURES = dict(
                                "JAX-level collective measurement: the same 3D-torus ICI generation family"),
 )
 
-_MXU_128 = Sourced(128, "scaling book: 128x128 MXU on v4/v5e/v5p (tpu_kernels §1.2)")
+_MXU_128 = Sourced(128, "scaling book, TPUs chapter: 128x128 MXU on v4/v5e/v5p")
 _V4_HOPS = {k: _V4_FIGURES[k] for k in ("ici_first_hop_s", "ici_extra_hop_s")}  # the only hop measurement
 
 KERNELS: Mapping[str, KernelSpec] = MappingProxyType({
@@ -90,16 +93,16 @@ KERNELS: Mapping[str, KernelSpec] = MappingProxyType({
         chip="tpu_v5e", device_kind="TPU v5 lite",
         mxu_edge=_MXU_128,
         stream_hbm_efficiency=Sourced(0.88, "memory-bound jnp.dot, wall >= 400 us: median 88% of 820 GB/s "
-                                      "(tpu_kernels §1.3)"),
+                                      "(R-Oliver/tpu-perf-model timings, launch floor subtracted)"),
         ici_payload_efficiency=Sourced(0.95, "AllGather over a 16-long wrapped ring reaches ~95% of 4.5e10 per "
-                                       "link (scaling book, tpu_kernels §3.1)"),
+                                       "link (scaling book, sharding chapter, measured plot)"),
         **_V4_HOPS,
         collective_fixed_s=Sourced(4.55e-6, f"no v5e ppermute fit: v5p's {_PPERMUTE}")),
     "tpu_v6e": KernelSpec(
         chip="tpu_v6e", device_kind="TPU v6 lite",
-        mxu_edge=Sourced(256, "scaling book: 256x256 MXU on v6e (tpu_kernels §1.2)"),
+        mxu_edge=Sourced(256, "scaling book, TPUs chapter: 256x256 MXU on v6e"),
         stream_hbm_efficiency=Sourced(0.93, "memory-bound jnp.dot, wall >= 400 us: median 93% of 1640 GB/s "
-                                      "(tpu_kernels §1.3)"),
+                                      "(R-Oliver/tpu-perf-model timings, launch floor subtracted)"),
         ici_payload_efficiency=Sourced(86.8e9 / 90e9, f"[derived] ppermute slope 86.8 GB/s over 9e10 ({_PPERMUTE})"),
         **_V4_HOPS,
         collective_fixed_s=Sourced(2.29e-6, f"intercept 2.29 us ({_PPERMUTE})")),

@@ -23,7 +23,7 @@ from pathsim.catalog.hardware import ChipSpec
 from pathsim.collectives import LinkTiming
 from pathsim.program import ComputeOp
 
-LANE = 128  # minor tile dim of a TPU vector register (Cloud TPU performance guide, tpu_kernels §1.2)
+LANE = 128  # minor tile dim of a TPU vector register (Cloud TPU performance guide)
 
 
 @dataclass(frozen=True)

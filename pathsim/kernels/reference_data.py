@@ -1,4 +1,5 @@
-"""The measured jnp.dot timings on TPU v5e and v6e (../shared/reference/kernels/): rows and their chips.
+"""R-Oliver/tpu-perf-model's measured jnp.dot timings on TPU v5e and v6e: rows and their chips. The data
+files live in the team's shared data folder (../shared/reference/kernels/ beside the checkout), not here.
 
 Each row is the wall clock of one jitted jnp.dot (bf16 -> f32 or int8 -> int32), median of 20. The runs
 file gives each chip's host launch floor and its spec as the collection script read it from the device.
