@@ -1,4 +1,4 @@
-"""Collective costs over placed mesh axes: closed forms (reference/collectives.md) and the flows the
+"""Collective costs over placed mesh axes: closed forms (the scaling book, sharding chapter) and the flows the
 engine runs, whose uncontended duration is exactly the closed form.
 
 Symbols: V = bytes of the full (gathered / unreduced) array, N = members of the axis, W = one chip's
@@ -26,7 +26,7 @@ class LinkTiming:
     """How ICI transfers are timed beyond the links' spec rate.
 
     The spec sheet (the default) runs payload at the nominal link rate with no fixed cost, and a
-    collective lasts at least its hop latencies (a floor, reference/collectives.md). Measured kernels
+    collective lasts at least its hop latencies (a floor, the scaling book's closed form). Measured kernels
     (pathsim.kernels) carry payload at a share of the nominal rate and start after fixed costs: the
     collective's launch plus one remote DMA per ring step, the first hop of a DMA dearer than the rest.
     """
@@ -132,7 +132,7 @@ def dcn_latency_s(kind: str, n: int) -> float:
 
 def closed_form_time_s(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec,
                        links: LinkTiming = SPEC_SHEET_LINKS) -> float:
-    """The uncontended time of one collective on one axis: reference/collectives.md's closed form with
+    """The uncontended time of one collective on one axis: the scaling book's closed form with
     the spec-sheet links, plus the measured fixed costs and payload share with measured ones."""
     if axis.size <= 1 and kind != "send":
         return 0.0

@@ -1,4 +1,4 @@
-"""Transformer arithmetic: parameter counts and PaLM's model-FLOP accounting (reference/palm.md)."""
+"""Transformer arithmetic: parameter counts and PaLM's model-FLOP accounting (PaLM paper, Chowdhery et al. 2022, section 4.1 and appendix B)."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ class ComputeOp:
 class CommOp:
     """A collective over one mesh axis, or a point-to-point send to another group.
 
-    `bytes` is V of reference/collectives.md: the full (gathered, or not yet reduced) array on one chip's
+    `bytes` is V of the scaling book's collective closed forms: the full (gathered, or not yet reduced) array on one chip's
     group along the axis. For `send` it is the payload.
     """
 

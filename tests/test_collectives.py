@@ -1,4 +1,4 @@
-"""The closed forms of reference/collectives.md, re-derived here by hand."""
+"""The scaling book's collective closed forms, re-derived here by hand."""
 
 import pytest
 

@@ -3,7 +3,7 @@ import pytest
 from pathsim.experiment import ModelConfig
 from pathsim.model import hardware_flops_per_token, model_flops_per_token, total_params
 
-# reference/palm.md, Table 1 (layers, heads, d_model, d_ff; head dim 256, vocabulary 256k, MQA, SwiGLU).
+# PaLM paper, Table 1 (layers, heads, d_model, d_ff; head dim 256, vocabulary 256k, MQA, SwiGLU).
 PALM = {
     "8b": dict(n_layers=32, n_heads=16, d_model=4096, d_ff=16384),
     "62b": dict(n_layers=64, n_heads=32, d_model=8192, d_ff=32768),

@@ -2,7 +2,7 @@
 
 Every number comes from the profile's own measurements, never from the catalog: peak = the best matmul
 rate measured, HBM bandwidth = the best memory-bound rate, and the "ICI" of a mesh of local devices is
-fitted to the measured all-gather over all devices (reference/collectives.md, ring on a wrapped axis:
+fitted to the measured all-gather over all devices (the scaling book's closed form, ring on a wrapped axis:
 T = max(hops x T_hop, V (N-1)/N / W) with W = 2 x the link's one-way rate and N/2 hops).
 """
 

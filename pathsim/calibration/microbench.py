@@ -90,7 +90,7 @@ def memory_bytes(w: MemoryWorkload) -> float:
 
 def collective_case(collective: str, group: int, v_bytes: float) -> tuple[Callable, tuple]:
     """One collective over groups of `group` devices, every group of the mesh at once (as in SPMD).
-    V (v_bytes) is the full array of reference/collectives.md, in f32."""
+    V (v_bytes) is the full array of the scaling book's closed forms, in f32."""
     devices = jax.devices()
     mesh = Mesh(np.array(devices).reshape(len(devices) // group, group), ("rest", "grp"))
     elements = max(int(v_bytes) // 4 // group * group, group)

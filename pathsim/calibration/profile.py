@@ -1,7 +1,7 @@
 """A calibration profile: what one device kind was measured to do, as flat frozen rows, in JSON or CSV.
 
 Times are medians of repeated runs with the per-call dispatch overhead subtracted (see microbench.py).
-Collective rows use V of reference/collectives.md: the full (gathered, or not yet reduced) array.
+Collective rows use V of the scaling book's collective closed forms: the full (gathered, or not yet reduced) array.
 """
 
 from __future__ import annotations
