@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -302,9 +302,6 @@ def _kind(kernel: _Kernel, phase: Phase, op_name: str = "") -> str:
 
 
 # --- the walk over the schedule ----------------------------------------------------------------------
-
-Value = "frozenset[int] | tuple"
-
 
 def _union(values) -> frozenset[int]:
     out: set[int] = set()
@@ -616,6 +613,4 @@ def import_hlo(hlo_text: str, mesh: MeshAxes | None = None, clock_hz: float | No
 
 
 def _with_computation(op: Op, computation: str) -> Op:
-    from dataclasses import replace
-
     return replace(op, computation=computation)

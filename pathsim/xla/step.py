@@ -108,6 +108,7 @@ def _remat(layer: Callable, remat: str) -> Callable:
 def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh) -> StepSpec:
     import jax
     import jax.numpy as jnp
+    import optax
     from jax.ad_checkpoint import checkpoint_name
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
@@ -117,9 +118,6 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     pdt, adt = _dtype(training.param_bytes), _dtype(training.activation_bytes)
     shapes = param_shapes(model, training)
     shard = {k: NamedSharding(mesh, _spec(ax, rules, s, sizes)) for k, (s, ax) in shapes.items()}
-    replicas = 1
-    for a in mp.batch_axes:
-        replicas *= sizes[a]
     B, S = training.global_batch_seqs, model.seq_len
     act = lambda *logical: NamedSharding(mesh, _spec(logical, rules, (B, S, model.d_model), sizes))  # noqa: E731
     x_sharding = act("batch", "seq", "act_embed")
@@ -195,8 +193,6 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     def step(params, opt_state, tokens):
         loss, grads = jax.value_and_grad(loss_fn)(params, tokens)
         updates, opt_state = opt.update(grads, opt_state, params)
-        import optax
-
         return optax.apply_updates(params, updates), opt_state, loss
 
     params = {k: jax.ShapeDtypeStruct(s, pdt, sharding=shard[k]) for k, (s, _) in shapes.items()}
@@ -212,6 +208,5 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
                          state_shapes, state_shard)
     tok_sharding = NamedSharding(mesh, _spec(("batch", "seq"), rules, (B, S), sizes))
     tokens = jax.ShapeDtypeStruct((B, S), jnp.int32, sharding=tok_sharding)
-    del replicas
     return StepSpec(fn=step, args=(params, state, tokens), out_shardings=(shard, state_shard, replicated),
                     donate_argnums=(0, 1))
