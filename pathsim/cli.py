@@ -163,6 +163,20 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_OK if result.memory.feasible else EXIT_DOES_NOT_FIT
 
 
+def _models(args: argparse.Namespace) -> int:
+    """The model library an experiment names (`model: palm540b`), with its parameter counts."""
+    from pathsim.catalog.models import MODELS, architecture
+    from pathsim.experiment import ModelConfig
+    from pathsim.model import total_params
+
+    print(f"{'name':<11} {'params':>8} {'layers':>6} {'d_model':>7} {'heads':>5} {'kv':>3}  source")
+    for name, entry in MODELS.items():
+        m = ModelConfig(**architecture(name))
+        print(f"{name:<11} {total_params(m) / 1e9:>7.2f}B {m.n_layers:>6} {m.d_model:>7} {m.n_heads:>5} "
+              f"{m.kv_heads:>3}  {entry['source']}")
+    return EXIT_OK
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one line too, like every other bad input."""
 
@@ -196,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "experiment's scenario.mode, auto)")
     add_program_option(run)
     run.set_defaults(handler=_run)
+    sub.add_parser("models", help="list the model library (`model: NAME` in an experiment)").set_defaults(
+        handler=_models)
     for module in _FEATURE_CLIS:
         if _has_module(module):
             importlib.import_module(module).register(sub)

@@ -24,6 +24,7 @@ from pathsim.experiment import (
     MAX_SIMULATED_OPS,
     OVERRIDE_RANGES,
     ExperimentConfig,
+    ModelConfig,
     TopologyConfig,
 )
 from pathsim.jobs import SharedPodConfig
@@ -59,6 +60,20 @@ A plan names mesh axes, MaxText's vocabulary, each on ICI (inside an island: `pl
 - `pipeline`: layers split into consecutive stages, `plan.microbatches` micro-batches per step, scheduled
   `gpipe` or `1f1b`;
 - `placement`: which torus dims an ICI axis takes (`[x]`, `[y, z]`, `"x:4"` for a factor of 4 of x).
+
+One axis per network may be `-1` (MaxText's convention): `plan: {{ici: {{tensor: 12, fsdp: -1}}}}` gives fsdp
+the island's chips that tensor leaves (256 of 3072), `dcn: {{data: -1}}` the islands. A second `-1` in the
+same network, or sizes that do not divide the chips (islands), are refused naming the axis.
+
+## Model library (`model: NAME`)
+
+An experiment names a published architecture, `model: palm540b`, or one with fields replaced,
+`model: {{base: palm540b, n_layers: 4}}`, or gives every field of `model` below. The entries live in
+`pathsim/catalog/models.py`, each with its source and what is not modelled (biases, learned position
+embeddings, sparse or sliding-window attention); `pathsim models` lists them. An unknown name is refused
+with the closest known one.
+
+{{models}}
 
 ## Rematerialization (`training.remat`)
 
@@ -167,10 +182,25 @@ def _models_in(tp: Any) -> list[type[BaseModel]]:
     return [m for a in typing.get_args(tp) for m in _models_in(a)]
 
 
+def _model_library() -> str:
+    from pathsim.catalog.models import MODELS, architecture
+    from pathsim.model import total_params
+
+    rows = ["| name | params | layers | d_model | heads | kv heads | head dim | d_ff | vocab | seq | block | mlp | "
+            "tied | source |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, entry in MODELS.items():
+        m = ModelConfig(**architecture(name))
+        rows.append(f"| `{name}` | {total_params(m) / 1e9:.2f}B | {m.n_layers} | {m.d_model} | {m.n_heads} | "
+                    f"{m.kv_heads} | {m.q_head_dim} | {m.d_ff} | {m.vocab_size} | {m.seq_len} | {m.block} | "
+                    f"{m.mlp} | {'yes' if m.tied_embeddings else 'no'} | {entry['source']} |")
+    return "\n".join(rows)
+
+
 def render() -> str:
     from pathsim.goodput import MAX_RUN_EVENTS
 
-    lines = [HEADER.replace("{events}", str(MAX_RUN_EVENTS)).rstrip(), ""]
+    header = HEADER.replace("{events}", str(MAX_RUN_EVENTS)).replace("{models}", _model_library())
+    lines = [header.rstrip(), ""]
     for title, model, prefix in (("Experiment files (`experiments/*.yaml`)", ExperimentConfig, ""),
                                  ("Topology files (`topologies/*.yaml`)", TopologyConfig, "topology"),
                                  ("Shared-pod job files", SharedPodConfig, "")):

@@ -12,8 +12,9 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from pathsim.catalog.models import MODELS, architecture
 from pathsim.errors import ConfigError
 from pathsim.yamlio import read_yaml  # noqa: F401  (re-exported: the one YAML reader)
 
@@ -79,6 +80,11 @@ class ModelConfig(StrictModel):
         "true: the output layer reuses the input embedding table (PaLM); false: a separate output table "
         "(LLaMA)"))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _library(cls, data: Any) -> Any:
+        return resolve_model(data)
+
     @model_validator(mode="after")
     def _heads(self) -> "ModelConfig":
         kv = self.kv_heads
@@ -95,6 +101,26 @@ class ModelConfig(StrictModel):
     @property
     def q_head_dim(self) -> int:
         return self.head_dim if self.head_dim is not None else self.d_model // self.n_heads
+
+
+def _library_entry(name: Any, field: str) -> dict[str, Any]:
+    if isinstance(name, str) and name in MODELS:
+        return architecture(name)
+    close = difflib.get_close_matches(name, list(MODELS), n=1, cutoff=0.5) if isinstance(name, str) else []
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise ConfigError(field, f"unknown model {name!r}{hint} (known: {', '.join(MODELS)})")
+
+
+def resolve_model(value: Any) -> Any:
+    """A model of the library (pathsim/catalog/models.py) as the full mapping ModelConfig validates: a name
+    (`palm540b`) or a base with fields replaced (`{base: palm540b, n_layers: 4}`). Anything else is
+    returned as it is, for pydantic to validate or refuse."""
+    if isinstance(value, str):
+        return _library_entry(value, "")
+    if isinstance(value, dict) and "base" in value:
+        overrides = {k: v for k, v in value.items() if k != "base"}
+        return {**_library_entry(value["base"], "base"), **overrides}
+    return value
 
 
 ElementBytes = Annotated[int, Field(gt=0, le=8)]
@@ -117,6 +143,31 @@ class TrainingConfig(StrictModel):
         "(counted in HFU, not MFU)"))
 
 
+INFER = -1  # MaxText's convention: this mesh axis takes what the others leave
+
+
+def _inferred(axes: Any) -> list[str]:
+    """The axes given as -1 (an int: -1.0 is refused as any float is)."""
+    return [k for k, v in axes.items() if type(v) is int and v == INFER] if isinstance(axes, dict) else []
+
+
+def infer_axes(axes: dict[str, Any], total: int, field: str) -> dict[str, Any]:
+    """`axes` with its one -1 replaced by what the other axes leave of `total` (chips per island for
+    plan.ici, islands for plan.dcn); a ConfigError naming the axis when they do not divide it. Other bad
+    sizes are left for the schema to refuse."""
+    unknown = _inferred(axes)
+    if len(unknown) > 1:
+        raise ConfigError(field, f"only one axis may be inferred (-1), got {unknown}")
+    others = [v for k, v in axes.items() if k not in unknown]
+    if not unknown or not all(type(v) is int and v > 0 for v in others):
+        return axes
+    rest = math.prod(others)
+    if total % rest:
+        raise ConfigError(f"{field}.{unknown[0]}",
+                          f"cannot infer: the other axes multiply to {rest}, which does not divide {total}")
+    return {**axes, unknown[0]: total // rest}
+
+
 class PlanConfig(StrictModel):
     """Named mesh axes, MaxText style: `ici` axes live on torus dims, `dcn` axes span islands."""
 
@@ -124,9 +175,10 @@ class PlanConfig(StrictModel):
         "mesh axes inside each island, name: size; the sizes multiply to the island's chips. tensor: "
         "weights and activations split within a layer; fsdp: batch split, weights, gradients and optimizer "
         "state sharded and all-gathered per layer (ZeRO-3); data: batch split, weights replicated, gradients "
-        "all-reduced; pipeline: layers split into stages"))
+        "all-reduced; pipeline: layers split into stages. One size may be -1: the chips the others leave"))
     dcn: dict[AxisKind, int] = Field(default_factory=dict, description=(
-        "mesh axes across islands over the DCN, name: size; the sizes multiply to the number of islands"))
+        "mesh axes across islands over the DCN, name: size; the sizes multiply to the number of islands. One "
+        "size may be -1: the islands the others leave"))
     placement: dict[AxisKind, Annotated[list[str], Field(max_length=3)]] = Field(default_factory=dict, description=(
         "optional: the torus dims of each ici axis, e.g. {tensor: [x], fsdp: [y, z]}; \"x:4\" takes a "
         "factor of 4 of dim x (the first factor of a dim is contiguous, later ones strided). Each dim at "
@@ -139,6 +191,24 @@ class PlanConfig(StrictModel):
     pipeline_schedule: Literal["gpipe", "1f1b"] = Field("gpipe", description=(
         "gpipe: all forwards, then all backwards; 1f1b: one forward one backward, fewer micro-batches in "
         "flight"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _infer(cls, data: Any, info: ValidationInfo) -> Any:
+        """-1 axes take the topology's chips (ici) or islands (dcn) that the other axes leave."""
+        if not isinstance(data, dict):
+            return data
+        totals = (info.context or {}).get("mesh_totals")
+        data = dict(data)
+        for section in ("ici", "dcn"):
+            axes = data.get(section)
+            if not _inferred(axes):
+                continue
+            if totals is None:  # parsed without its topology (a sweep's base experiment)
+                raise ConfigError(section, "-1 (infer the axis) needs the topology: run the experiment file, or "
+                                           f"in a sweep give the size and --infer plan.{section}.AXIS")
+            data[section] = infer_axes(axes, totals[section], section)
+        return data
 
     @model_validator(mode="after")
     def _sizes(self) -> "PlanConfig":
@@ -284,7 +354,10 @@ class ExperimentConfig(StrictModel):
     name: str = Field(description="label in reports")
     description: str = Field("", description="free text")
     topology: str = Field(description="a topology file, relative to the experiment file")
-    model: ModelConfig
+    model: ModelConfig = Field(description=(
+        "the model: a name of the model library (`palm540b`; `pathsim models` lists them), a library model "
+        "with fields replaced (`{base: palm540b, n_layers: 4}`; the name stays the base's unless given), or "
+        "every field below"))
     training: TrainingConfig
     plan: PlanConfig
     runtime: RuntimeConfig = RuntimeConfig()
@@ -414,14 +487,27 @@ def config_error(exc: ValidationError, prefix: str, root: type[BaseModel] | None
     return ConfigError(field or prefix or "experiment", msg)
 
 
-def parse_experiment(data: dict[str, Any]) -> ExperimentConfig:
+def mesh_totals(topo: TopologyConfig) -> dict[str, int]:
+    """What the mesh axes of each network multiply to: chips per island (ici; the first island's, as every
+    island runs the same plan) and islands (dcn)."""
+    return {"ici": math.prod(topo.islands[0].shape), "dcn": sum(island.count for island in topo.islands)}
+
+
+def _infers(data: Any) -> bool:
+    plan = data.get("plan") if isinstance(data, dict) else None
+    return isinstance(plan, dict) and bool(_inferred(plan.get("ici")) or _inferred(plan.get("dcn")))
+
+
+def parse_experiment(data: dict[str, Any], topology: TopologyConfig | None = None) -> ExperimentConfig:
+    """`topology`, when given, resolves -1 mesh axes (`plan.ici.fsdp: -1`)."""
     if "kind" in data:  # only Pathways runtime experiments have a kind; this one's is not among them
         from pathsim.pathways.config import PATHWAYS_KINDS
 
         raise ConfigError("kind", f"{data['kind']!r} is not a Pathways experiment; known: "
                                   f"{', '.join(sorted(PATHWAYS_KINDS))} (a training experiment has no kind)")
     try:
-        return ExperimentConfig.model_validate(data)
+        context = {"mesh_totals": mesh_totals(topology)} if topology is not None else None
+        return ExperimentConfig.model_validate(data, context=context)
     except ValidationError as exc:
         raise config_error(exc, "", ExperimentConfig) from None
 
@@ -447,7 +533,10 @@ def resolve_relative(experiment_path: Path, topology: str) -> Path:
 
 def load_experiment(path: str | Path) -> tuple[ExperimentConfig, TopologyConfig]:
     path = Path(path)
-    exp = parse_experiment(read_yaml(path, "experiment"))
-    topo = parse_topology(read_yaml(resolve_relative(path, exp.topology), "topology"))
-    return exp, topo
+    data = read_yaml(path, "experiment")
+    if _infers(data) and isinstance(data.get("topology"), str):  # -1 axes need the topology first
+        topo = parse_topology(read_yaml(resolve_relative(path, data["topology"]), "topology"))
+        return parse_experiment(data, topo), topo
+    exp = parse_experiment(data)
+    return exp, parse_topology(read_yaml(resolve_relative(path, exp.topology), "topology"))
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import small_experiment
+from tests.support import REPO, small_experiment
 from pathsim.api import simulate_config
 from pathsim.errors import ConfigError
 from pathsim.experiment import load_experiment, parse_experiment, parse_topology, read_yaml
@@ -163,3 +163,64 @@ def test_yaml_reader_refuses_recursive_aliases(tmp_path, content):
     path.write_text(content)
     with pytest.raises(ConfigError, match="levels deep"):
         read_yaml(path, "experiment")
+
+
+def _run_json(tmp_path, capsys, name: str, **overrides) -> tuple[int, dict | None, str]:
+    """`pathsim run FILE --json` in process, on the small experiment with `overrides`."""
+    import json
+
+    import yaml
+
+    from pathsim.cli import main
+
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(small_experiment(name="small", **overrides)))
+    code = main(["run", str(path), "--json"])
+    out, err = capsys.readouterr()
+    return code, (json.loads(out) if code == 0 else None), err
+
+
+def test_run_infers_one_axis(tmp_path, capsys):
+    # 64 chips: tensor 4 leaves 16 for fsdp; the step is the one with fsdp written out.
+    placement = {"tensor": ["x"], "fsdp": ["y", "z"]}
+    code, inferred, _ = _run_json(tmp_path, capsys, "inferred", plan={"ici": {"tensor": 4, "fsdp": -1},
+                                                                      "placement": placement})
+    assert code == 0
+    _, explicit, _ = _run_json(tmp_path, capsys, "explicit", plan={"ici": {"tensor": 4, "fsdp": 16},
+                                                                   "placement": placement})
+    assert inferred == explicit
+
+
+def test_run_infers_a_dcn_axis(tmp_path, capsys):
+    # Two pods of 3072 chips: tensor 16 leaves fsdp 192 in each, and data takes both pods.
+    pods = {"topology": str(REPO / "topologies" / "tpu_v4_palm_2pods.yaml"),
+            "model": {"base": "palm8b", "n_layers": 2}, "training.global_batch_seqs": 768}
+    code, inferred, err = _run_json(tmp_path, capsys, "inferred", **pods,
+                                    plan={"ici": {"tensor": 16, "fsdp": -1}, "dcn": {"data": -1}})
+    assert code == 0, err
+    _, explicit, _ = _run_json(tmp_path, capsys, "explicit", **pods,
+                               plan={"ici": {"tensor": 16, "fsdp": 192}, "dcn": {"data": 2}})
+    assert inferred == explicit and inferred["chips"] == 6144
+
+
+@pytest.mark.parametrize("plan, line", [
+    ({"ici": {"tensor": 5, "fsdp": -1}},
+     "error: plan.ici.fsdp: cannot infer: the other axes multiply to 5, which does not divide 64"),
+    ({"ici": {"fsdp": -1, "tensor": -1}},
+     "error: plan.ici: only one axis may be inferred (-1), got ['fsdp', 'tensor']"),
+    ({"ici": {"tensor": 4, "fsdp": 16}, "dcn": {"data": 3, "fsdp": -1}},
+     "error: plan.dcn.fsdp: cannot infer: the other axes multiply to 3, which does not divide 1"),
+])
+def test_run_refuses_an_axis_it_cannot_infer(tmp_path, capsys, plan, line):
+    code, _, err = _run_json(tmp_path, capsys, "bad", plan=plan)
+    assert code == 2
+    assert err == line + "\n"
+
+
+def test_inference_needs_the_topology():
+    with pytest.raises(ConfigError) as err:
+        parse_experiment(small_experiment(plan={"ici": {"tensor": 4, "fsdp": -1}}))
+    assert err.value.field == "plan.ici" and "--infer plan.ici.AXIS" in err.value.message
+    with pytest.raises(ConfigError) as err:  # any other negative size is refused as before
+        parse_experiment(small_experiment(plan={"ici": {"tensor": -4, "fsdp": 16}}))
+    assert err.value.field == "plan.ici.tensor"
