@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from pathsim.cli import main
+from pathsim.experiment import resolve_model
 from tests.support import REPO
 
 CASE_SECONDS = 20  # the slowest accepted case (a 512-chip full-mode run) takes about 2 s here
@@ -117,6 +118,7 @@ class Cases:
 
     def experiment(self, cls: str, base: str, edit: Callable[[dict], Any], topo_edit=None) -> None:
         data = load(base)
+        data["model"] = resolve_model(data["model"])  # a library name as its fields, which the cases edit
         data["topology"] = str((EXP / data["topology"]).resolve())
         if topo_edit is not None:
             topo = yaml.safe_load(Path(data["topology"]).read_text())
@@ -374,7 +376,7 @@ def test_fuzz_inputs_never_traceback_never_hang(tmp_path, monkeypatch):
     ("n_layers: 32\n  n_layers: 2", "model.n_layers"),
 ])
 def test_duplicate_key_is_refused_naming_it(tmp_path, text, field, capsys):
-    base = (EXP / "palm540b.yaml").read_text().replace("n_layers: 118", text)
+    base = (EXP / "palm540b.yaml").read_text().replace("model: palm540b", "model:\n  base: palm540b\n  " + text)
     path = tmp_path / "dup.yaml"
     path.write_text(base.replace("../topologies", str(TOPO)))
     assert main(["run", str(path)]) == 2

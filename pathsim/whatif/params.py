@@ -18,6 +18,7 @@ from pathsim.errors import ConfigError
 from pathsim.experiment import (
     ExperimentConfig,
     TopologyConfig,
+    infer_axes,
     parse_experiment,
     parse_topology,
     read_yaml,
@@ -139,16 +140,7 @@ def island_counts(topo: dict[str, Any]) -> tuple[int, int]:
 def _infer_and_tidy(plan: dict[str, Any], base_plan: dict[str, Any], topo: dict[str, Any]) -> None:
     chips, islands = island_counts(topo)
     for section, total in (("ici", chips), ("dcn", islands)):
-        axes = dict(plan.get(section, {}))
-        unknown = [k for k, v in axes.items() if v == INFER]
-        if len(unknown) > 1:
-            raise ConfigError(f"plan.{section}", f"only one axis may be inferred (-1), got {unknown}")
-        if unknown:
-            rest = math.prod(v for k, v in axes.items() if k != unknown[0])
-            if total % rest:
-                raise ConfigError(f"plan.{section}.{unknown[0]}",
-                                  f"cannot infer: the other axes multiply to {rest}, which does not divide {total}")
-            axes[unknown[0]] = total // rest
+        axes = infer_axes(dict(plan.get(section, {})), total, f"plan.{section}")
         # A size-1 axis is no axis; dropping it keeps "fsdp on ici and dcn" checks meaningful.
         plan[section] = {k: v for k, v in axes.items() if v != 1}
     # An explicit placement names dims for the base experiment's sizes: a resized axis is placed anew.

@@ -118,8 +118,11 @@ def load_study(path: str | Path, sets: list[str] | None = None, grid: dict[str, 
     except ValidationError as exc:
         err = exc.errors()[0]
         raise ConfigError("sweep." + ".".join(map(str, err["loc"])), err["msg"]) from None
-    exp = parse_experiment(exp_data)
-    topo = parse_topology(read_yaml(resolve_relative(exp_path, exp.topology), "topology"))
+    topo_path = exp_data.get("topology")
+    # The topology first: it resolves a -1 axis of the base plan; a missing one is the experiment's error.
+    topo = (parse_topology(read_yaml(resolve_relative(exp_path, topo_path), "topology"))
+            if isinstance(topo_path, str) else None)
+    exp = parse_experiment(exp_data, topo)
     base_exp, base_topo = exp.model_dump(mode="json"), topo.model_dump(mode="json")
 
     values: dict[str, list[Any]] = {}

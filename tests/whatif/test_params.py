@@ -78,3 +78,15 @@ def test_explicit_placement_kept_only_for_unchanged_axes(small):
     assert exp.plan.placement == {"tensor": ["x"], "fsdp": ["y", "z"]}
     exp, _ = resolve(base_exp, base_topo, small, (("plan.ici.tensor", 8), ("plan.ici.fsdp", INFER)))
     assert exp.plan.placement == {}
+
+
+def test_a_sweep_base_may_infer_an_axis(small):
+    """A base experiment with fsdp: -1 is resolved against its topology (64 chips / tensor 4 = 16)."""
+    from pathsim.whatif.spec import load_study
+    from tests.whatif.whatif_small import EXPERIMENT, write_yaml
+
+    base = copy.deepcopy(EXPERIMENT)
+    base["plan"]["ici"]["fsdp"] = -1
+    study = load_study(write_yaml(small.parent / "inferred.yaml", base), sets=["training.global_batch_seqs=128,256"])
+    assert len(study.points) == 2
+    assert study.base_exp["plan"]["ici"] == {"tensor": 4, "fsdp": 16}
