@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from pathsim.calibration.kernel_trace import KernelTime
+from pathsim.calibration.profile import json_document
 from pathsim.errors import ConfigError
 from pathsim.yamlio import read_text
 
@@ -89,12 +90,7 @@ def save_kernel_profile(profile: KernelProfile, path: Path) -> None:
 
 
 def from_json(text: str, field: str = "--kernels") -> KernelProfile:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(field, f"not valid JSON (line {exc.lineno})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ConfigError(field, f"not a {FORMAT} kernel profile (missing or wrong 'format')")
+    doc = json_document(text, field, FORMAT, "kernel profile")
     try:
         meta = KernelProfileMeta(**doc["meta"])
         programs = tuple(ProgramProfile(**{**p, "kernels": tuple(KernelTime(**k) for k in p["kernels"])})

@@ -138,13 +138,19 @@ def _validate(profile: Profile, field: str) -> Profile:
     return profile
 
 
-def from_json(text: str, field: str = "calibration.profile") -> Profile:
+def json_document(text: str, field: str, fmt: str, what: str) -> dict:
+    """The JSON object of a file whose `format` key must be `fmt`, or one ConfigError naming `field`."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(field, f"not valid JSON (line {exc.lineno})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ConfigError(field, f"not a {FORMAT} profile (missing or wrong 'format')")
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise ConfigError(field, f"not a {fmt} {what} (missing or wrong 'format')")
+    return doc
+
+
+def from_json(text: str, field: str = "calibration.profile") -> Profile:
+    doc = json_document(text, field, FORMAT, "profile")
     meta = _build(ProfileMeta, doc.get("meta") or {}, field)
     tables = {attr: tuple(_build(cls, row, field) for row in doc.get(attr, [])) for _, cls, attr in _TABLES}
     return _validate(Profile(meta=meta, **tables), field)
