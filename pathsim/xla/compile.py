@@ -1,17 +1,21 @@
 """Experiment --compile (XLA, ahead of time, no TPU)--> CompiledStep: the scheduled HLO of one chip and
-the compiler's per-chip memory, cached on disk (pathsim.xla.cache). The compile runs in a child process
-(spawned: it imports jax and libtpu; the parent, which only simulates, does not)."""
+the compiler's per-chip memory, cached on disk (pathsim.xla.cache). The compile runs in a child
+interpreter (`python -m pathsim.xla.compile REQUEST`: it imports jax and libtpu; the caller, which only
+simulates, does not)."""
 
 from __future__ import annotations
 
 import importlib.util
-import multiprocessing
+import json
 import os
 import signal
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from pathsim.errors import ConfigError
 from pathsim.experiment import ExperimentConfig, TopologyConfig
@@ -86,19 +90,22 @@ def _first_line(e: BaseException) -> str:
     return lines[0][:400] if lines else type(e).__name__
 
 
-def _compile_child(conn, exp_json: str, topo_json: str, target: str) -> None:
-    """In a child process: trace the step, compile it, send back (hlo text, memory) or an error."""
+def _compile_child(request: Path) -> None:
+    """`python -m pathsim.xla.compile REQUEST`: trace the step, compile it, write the HLO text and a
+    reply (memory, or a ConfigError's field and message) beside the request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent answers Ctrl-C for both
     os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # no TPU metadata server to ask: compiling only
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")  # no chip is opened: concurrent compiles are safe
+    job = json.loads(request.read_text())
+    target = job["target"]
     try:
         import jax
 
         from pathsim.xla.mesh import build_mesh
         from pathsim.xla.step import build_step
 
-        exp = ExperimentConfig.model_validate_json(exp_json)
-        topo = TopologyConfig.model_validate_json(topo_json)
+        exp = ExperimentConfig.model_validate_json(job["experiment"])
+        topo = TopologyConfig.model_validate_json(job["topology"])
         mp = mesh_plan(exp, topo)
         spec = build_step(exp.model, exp.training, mp, build_mesh(mp))
         jitted = jax.jit(spec.fn, out_shardings=spec.out_shardings, donate_argnums=spec.donate_argnums)
@@ -107,44 +114,50 @@ def _compile_child(conn, exp_json: str, topo_json: str, target: str) -> None:
         memory = {"argument": m.argument_size_in_bytes, "output": m.output_size_in_bytes,
                   "alias": m.alias_size_in_bytes, "temp": m.temp_size_in_bytes,
                   "generated_code": m.generated_code_size_in_bytes}
-        conn.send(("ok", compiled.as_text(), memory))
+        (request.parent / "hlo.txt").write_text(compiled.as_text())
+        reply = {"memory": memory}
     except ConfigError as e:
-        conn.send(("config", e.field, e.message))
+        reply = {"field": e.field, "message": e.message}
     except Exception as e:  # the compiler's own message decides what the user is told
         message = _first_line(e)
         if any(marker in str(e) for marker in _OOM_MARKERS):
-            conn.send(("config", "plan", f"infeasible: the compiled step does not fit in HBM; XLA: {message}"))
+            reply = {"field": "plan", "message": f"infeasible: the compiled step does not fit in HBM; XLA: {message}"}
         else:
-            conn.send(("config", "plan", f"XLA cannot compile this plan for {target}: {message}"))
-    finally:
-        conn.close()
+            reply = {"field": "plan", "message": f"XLA cannot compile this plan for {target}: {message}"}
+    (request.parent / "reply.json").write_text(json.dumps(reply))
 
 
 def _run_compile(exp: ExperimentConfig, topo: TopologyConfig, target: str) -> tuple[str, dict]:
-    """Compile in a child process: the native compile cannot be interrupted, the parent can. Ctrl-C ends
-    both at once with exit code 130 and one line, no traceback."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_compile_child, args=(child, exp.model_dump_json(), topo.model_dump_json(), target),
-                       daemon=True)
-    proc.start()
-    child.close()
-    try:
-        with _Progress(target):
-            while not parent.poll(0.2):
-                if not proc.is_alive():
-                    raise ConfigError("plan", f"the XLA compile for {target} died (exit code {proc.exitcode})")
-            reply = parent.recv()
-    except KeyboardInterrupt:
-        proc.kill()
-        sys.stderr.write("\ninterrupted: XLA compile cancelled\n")
-        sys.stderr.flush()
-        raise SystemExit(130) from None
-    finally:
-        proc.join(timeout=5)
-    if reply[0] == "config":
-        raise ConfigError(reply[1], reply[2])
-    return reply[1], reply[2]
+    """Compile in a fresh interpreter (in its own session, so a terminal's Ctrl-C reaches only this
+    process): the native compile cannot be interrupted, this process can. Ctrl-C kills the compile and ends
+    with exit code 130 and one line, no traceback."""
+    with tempfile.TemporaryDirectory(prefix="pathsim-xla-") as tmp:
+        request = Path(tmp) / "request.json"
+        request.write_text(json.dumps({"experiment": exp.model_dump_json(), "topology": topo.model_dump_json(),
+                                       "target": target}))
+        log = Path(tmp) / "compile.log"  # libtpu's warnings go here, not to the user's terminal
+        with log.open("wb") as sink:
+            proc = subprocess.Popen([sys.executable, "-m", "pathsim.xla.compile", str(request)],
+                                    stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True)
+        try:
+            with _Progress(target):
+                while proc.poll() is None:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            sys.stderr.write("\ninterrupted: XLA compile cancelled\n")
+            sys.stderr.flush()
+            raise SystemExit(130) from None
+        stderr = log.read_text(errors="replace")
+        reply_path = Path(tmp) / "reply.json"
+        if not reply_path.exists():  # died without a reply (killed, out of host memory)
+            last = [ln for ln in stderr.splitlines() if ln.strip()][-1:] or [f"exit code {proc.returncode}"]
+            raise ConfigError("plan", f"the XLA compile for {target} failed: {last[0][:300]}")
+        reply = json.loads(reply_path.read_text())
+        if "field" in reply:
+            raise ConfigError(reply["field"], reply["message"])
+        return (Path(tmp) / "hlo.txt").read_text(), reply["memory"]
 
 
 def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
@@ -163,3 +176,7 @@ def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
     cache.store(key, text, {"memory_bytes": memory, "compile_s": compile_s, "target": target, **vers})
     return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=memory, compile_s=compile_s,
                         cache_hit=False, versions=vers)
+
+
+if __name__ == "__main__":
+    _compile_child(Path(sys.argv[1]))
