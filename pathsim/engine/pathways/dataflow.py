@@ -19,6 +19,7 @@ from pathsim.engine.pathways.policies import Fifo
 from pathsim.engine.pathways.scheduler import GangScheduler
 from pathsim.engine.pathways.specs import (DataParallelResult, DataParallelSpec, PipelineResult,
                                           PipelineSpec)
+from pathsim.lowering.schedule import pipeline_order
 
 
 class _Transfers:
@@ -70,18 +71,8 @@ def _submit(env, schedulers, host_island, lat, per_island: dict[int, list[Gang]]
     """The client's program, lowered: each island's computations go to that island's scheduler as one
     statically schedulable subgraph (parallel asynchronous dispatch)."""
     calls = [tuple(gangs) for _, gangs in sorted(per_island.items())]
-    route = lambda call: schedulers[host_island[call[0].devices[0]]]  # noqa: E731
+    route = lambda gang: schedulers[host_island[gang.devices[0]]]  # noqa: E731
     PathwaysClient(env, 0, schedulers[min(schedulers)], lat, calls, route=route)
-
-
-def _stage_order(schedule: str, stage: int, stages: int, microbatches: int) -> list[tuple[str, int]]:
-    if schedule == "gpipe":
-        return [("F", m) for m in range(microbatches)] + [("B", m) for m in range(microbatches)]
-    warmup = min(stages - stage - 1, microbatches)  # 1F1B: fill, then one forward / one backward
-    order = [("F", m) for m in range(warmup)]
-    for i in range(microbatches - warmup):
-        order += [("F", warmup + i), ("B", i)]
-    return order + [("B", m) for m in range(microbatches - warmup, microbatches)]
 
 
 def run_pipeline(spec: PipelineSpec) -> PipelineResult:
@@ -104,7 +95,7 @@ def run_pipeline(spec: PipelineSpec) -> PipelineResult:
     per_island: dict[int, list[Gang]] = {}
     for s in range(S):
         hosts = tuple(range(s * hps, (s + 1) * hps))
-        for kind, m in _stage_order(spec.schedule, s, S, M):
+        for kind, m in pipeline_order(s, S, M, spec.schedule):
             if kind == "F":
                 inputs = (act[s][m],) if s > 0 else ()
                 gang = Gang(f"F{m}@stage{s}", 0, hosts, spec.forward_s, env.event(), inputs=inputs)
