@@ -9,6 +9,7 @@ import pytest
 from pathsim.api import simulate_config
 from pathsim.catalog.runtime import RUNTIME
 from pathsim.experiment import load_experiment
+from pathsim.report import dispatch_text
 from tests.support import REPO
 from tests.test_engine import compute, gather, run
 
@@ -47,6 +48,7 @@ def test_multi_controller_pays_no_scheduler_and_sends_no_message(palm_async):
     stats = mc.dispatch
     assert stats.scheduler_busy_s == (0.0, 0.0) and stats.client_busy_s == 0.0 and stats.host_messages == 0
     assert not [s for s in mc.spans if s.track == "scheduler"]
+    assert "no gang scheduler" in dispatch_text(stats)
     # Every host dispatches its own shard of the three computations.
     assert stats.host_busy_s == pytest.approx(2 * HOSTS_PER_POD * 3 * (RUNTIME.python_call_s + RUNTIME.host_enqueue_s))
     # The first computation starts after one host-side call instead of being enqueued ahead.

@@ -30,7 +30,7 @@ from pathsim.engine.pathways.actors import Cpu
 from pathsim.engine.pathways.client import PathwaysClient, multi_controller_host
 from pathsim.engine.pathways.devices import DeviceArray, Gang
 from pathsim.engine.pathways.executor import HostExecutor
-from pathsim.engine.pathways.policies import Fifo
+from pathsim.engine.pathways.runtime import island_runtime
 from pathsim.engine.pathways.scheduler import GangScheduler
 from pathsim.timeline import DispatchStats, Span
 
@@ -67,6 +67,7 @@ class StepDispatch:
         for g in groups:
             self.group_hosts.append(tuple(range(first, first + g.hosts)))
             first += g.hosts
+        island_of_host = [g.island for g, hosts in zip(groups, self.group_hosts) for _ in hosts]
         names = tuple(f"{g.name}.host{h}" for g in groups for h in range(g.hosts))
         self.devices = DeviceArray(env, first, hbm_bytes=math.inf, names=names)
         # One call per computation: the gangs of every group that runs it.
@@ -84,19 +85,17 @@ class StepDispatch:
             for host, cpu in enumerate(self.host_cpus):
                 env.process(multi_controller_host(env, host, self.devices, lat, self.calls, cpu))
             return
-        self.executors = [HostExecutor(env, h, self.devices, lat) for h in range(first)]
+        rt = island_runtime(env, island_of_host, lat, self.devices)
+        self.executors, self.schedulers = rt.executors, rt.schedulers
         self.host_cpus = [ex.cpu for ex in self.executors]
-        island_of_host = [g.island for g, hosts in zip(groups, self.group_hosts) for _ in hosts]
-        self.schedulers = {i: GangScheduler(env, self.executors, Fifo(), lat) for i in sorted({g.island for g in groups})}
         calls = self.calls
         if mode == "pathways_async" and calls:
             for gang in calls[0]:  # dispatched during the previous step: already enqueued everywhere
                 for host in gang.devices:
                     self.devices.enqueue(host, gang)
             calls = calls[1:]
-        route = lambda gang: self.schedulers[island_of_host[gang.devices[0]]]  # noqa: E731
         self.client = PathwaysClient(env, 0, self.schedulers[min(self.schedulers)], lat, calls,
-                                     outstanding=1 if mode == "pathways_sequential" else None, route=route)
+                                     outstanding=1 if mode == "pathways_sequential" else None, route=rt.route)
 
     def spans(self) -> list[Span]:
         """Each scheduler's CPU time per dispatched unit (receive, decide, fan out to every host)."""
