@@ -408,18 +408,19 @@ class _Run:
             self.computation_done[(g, computation)] = event
         return event
 
-    def _group_slices(self, chips_per_host: int) -> list[GroupSlice]:
+    def _group_slices(self) -> list[GroupSlice]:
+        """Each group as the runtime sees it: its island and the hosts its chips sit on."""
         slices = []
         for g, st in enumerate(self.states):
             members = [self.units[int(u)] for u in st.units]
             island = members[0].island if members else 0
             slices.append(GroupSlice(self.program.groups[g].name, island,
-                                     hosts_for(sum(u.chips for u in members), chips_per_host)))
+                                     hosts_for(sum(u.chips for u in members), self.chips_per_host)))
         return slices
 
     def run(self) -> Timeline:
         env = self.env
-        runtime = StepDispatch(env, self.dispatch, self.lat, self._group_slices(self.chips_per_host),
+        runtime = StepDispatch(env, self.dispatch, self.lat, self._group_slices(),
                                self.program.computations, self.island_names, self.start_computation, self.runs)
         for g, st in enumerate(self.states):
             self._next_segments(g, np.arange(len(st.units)))

@@ -31,11 +31,11 @@ def palm_async():
 def test_async_step_pays_the_per_host_fan_out_off_the_critical_path(palm_async):
     stats = palm_async.dispatch
     assert stats.hosts == 2 * HOSTS_PER_POD
-    # transfer and update are dispatched during the step (train was, during the previous one): each island's
-    # scheduler receives, decides and sends one message per host for each.
+    # transfer, update and the next step's train are dispatched during the step (this step's train was, during
+    # the previous one): each island's scheduler receives, decides and sends one message per host for each.
     per_unit = RUNTIME.rpc_cpu_s + RUNTIME.controller_work_s + HOSTS_PER_POD * RUNTIME.rpc_cpu_s
-    assert stats.scheduler_busy_s == pytest.approx((2 * per_unit, 2 * per_unit))
-    assert stats.host_messages == 2 * 2 * HOSTS_PER_POD
+    assert stats.scheduler_busy_s == pytest.approx((3 * per_unit, 3 * per_unit))
+    assert stats.host_messages == 3 * 2 * HOSTS_PER_POD
     scheduler_spans = [s for s in palm_async.spans if s.track == "scheduler"]
     assert {s.group for s in scheduler_spans} == {"pod0", "pod1"}
     assert sum(s.duration_s for s in scheduler_spans) == pytest.approx(sum(stats.scheduler_busy_s))
@@ -70,4 +70,5 @@ def test_a_groups_computations_run_in_device_queue_order():
     timeline = run([ops], computations=("train", "update"))
     starts = {s.name: s.start_s for s in timeline.spans}
     assert starts["g"] == pytest.approx(1.0)
-    assert timeline.dispatch.host_messages == 16  # update: one message to each of the 16 hosts
+    # update and the next step's train: one message each to each of the 16 hosts
+    assert timeline.dispatch.host_messages == 2 * 16

@@ -10,7 +10,8 @@ schedulers cannot know it ahead, so they commit at once; with one client and FIF
 The experiment's `runtime.dispatch` maps onto the actors' modes (docs/pathways.md):
 - `pathways_async` -> `pathways_opbyop`: one asynchronous call (a future) per computation, each island's
   part to that island's gang scheduler, fanned out to every host. In steady state the step's first
-  computation was dispatched during the previous step, so it is in the device queues at time 0.
+  computation was dispatched during the previous step, so it is in the device queues at time 0, and this
+  step dispatches the next step's first computation.
 - `pathways_sequential` -> `pathways_opbyop` with a client that reads each result (`outstanding=1`): a
   computation is dispatched once the previous one's result has reached the client.
 - `multi_controller` -> `jax_opbyop`: every host dispatches its own shard (`python_call_s + host_enqueue_s`
@@ -93,7 +94,10 @@ class StepDispatch:
             for gang in calls[0]:  # dispatched during the previous step: already enqueued everywhere
                 for host in gang.devices:
                     self.devices.enqueue(host, gang)
-            calls = calls[1:]
+            # ... and this step dispatches the next step's first computation: the same work each step. It
+            # waits behind this step's in the queues and is not simulated (an empty gang).
+            calls = calls[1:] + [tuple(Gang(f"next step {g.name}", 0, g.devices, 0.0, env.event())
+                                       for g in calls[0])]
         self.client = PathwaysClient(env, 0, self.schedulers[min(self.schedulers)], lat, calls,
                                      outstanding=1 if mode == "pathways_sequential" else None, route=rt.route)
 
