@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pathsim.catalog.hardware import ChipSpec
-from pathsim.catalog.runtime import RUNTIME
-from pathsim.placement import AxisPlacement
+from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
+from pathsim.placement import AxisPlacement, AxisSegment
 
 BYTE_FACTOR = {"all_gather": 1.0, "reduce_scatter": 1.0, "all_reduce": 2.0, "all_to_all": 0.25}
 LATENCY_FACTOR = {"all_gather": 1.0, "reduce_scatter": 1.0, "all_reduce": 2.0, "all_to_all": 1.0}
@@ -89,12 +89,22 @@ def ici_latency_s(kind: str, axis: AxisPlacement, chip: ChipSpec, links: LinkTim
     return LATENCY_FACTOR[kind] * chip.ici_hop_latency_s * hops, 0.0
 
 
+def ring_link_loads(axis: AxisPlacement, chip: ChipSpec) -> tuple[tuple[AxisSegment, float], ...]:
+    """Per byte a member receives: the load a ring collective puts on each link it crosses along each
+    segment, in each direction. The one definition for the folded (per dim) and full (per link) fabrics.
+    Bytes split over the segments in proportion to their bandwidth, so all finish together; a wrapped ring
+    sends half each way, a line runs a one-way ring whose return crosses every link backwards."""
+    w = chip.ici_bidirectional_bytes_per_s
+    effective = [w / seg.link_load for seg in axis.segments]
+    total = sum(effective)
+    return tuple((seg, eff / total * (0.5 if seg.ring else 1.0)) for seg, eff in zip(axis.segments, effective))
+
+
 def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec, forward: bool = True,
              links: LinkTiming = SPEC_SHEET_LINKS) -> FlowSpec:
     """Loads on one chip's out-links, one resource per dim and direction (capacity: one link one way).
     A ring sends half each way; a line runs a one-way ring whose return crosses every link backwards.
     Bytes are wire bytes: the payload over the links' measured payload share."""
-    w = chip.ici_bidirectional_bytes_per_s
     segs = axis.segments
     floor_s, startup_s = ici_latency_s(kind, axis, chip, links)
     wire = 1.0 / links.ici_payload_efficiency
@@ -103,14 +113,11 @@ def ici_flow(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec, for
         seg = segs[0]
         return FlowSpec(bytes=v_bytes * wire, usage=((f"ici.{seg.dim}{'+' if forward else '-'}", float(seg.stride)),),
                         min_duration_s=floor_s, startup_s=startup_s)
-    effective = [w / seg.link_load for seg in segs]
-    total = sum(effective)
-    # Bytes split over the segments in proportion to their bandwidth, so all finish together.
     usage: dict[str, float] = {}
-    for seg, eff in zip(segs, effective):
+    for seg, load in ring_link_loads(axis, chip):
         for direction in "+-":
             key = f"ici.{seg.dim}{direction}"
-            usage[key] = usage.get(key, 0.0) + (eff / total) * seg.link_load / 2.0
+            usage[key] = usage.get(key, 0.0) + load * seg.stride  # a member's bytes cross `stride` links
     return FlowSpec(bytes=ici_member_bytes(kind, v_bytes, axis) * wire, usage=tuple(sorted(usage.items())),
                     min_duration_s=floor_s, startup_s=startup_s)
 
@@ -125,20 +132,21 @@ def dcn_flow_bytes(kind: str, v_bytes: float, n: int) -> float:
     return member_bytes(kind, v_bytes, n)
 
 
-def dcn_latency_s(kind: str, n: int) -> float:
+def dcn_latency_s(kind: str, n: int, latencies: RuntimeLatencies) -> float:
+    """The floor of a DCN collective (or send): one message per ring step, at the run's latencies."""
     steps = 1 if kind == "send" else (n - 1) * LATENCY_FACTOR[kind]
-    return RUNTIME.dcn_message_s * steps
+    return latencies.dcn_message_s * steps
 
 
 def closed_form_time_s(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec,
-                       links: LinkTiming = SPEC_SHEET_LINKS) -> float:
+                       links: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> float:
     """The uncontended time of one collective on one axis: the scaling book's closed form with
     the spec-sheet links, plus the measured fixed costs and payload share with measured ones."""
     if axis.size <= 1 and kind != "send":
         return 0.0
     if axis.network == "dcn":
         rate = dcn_chip_bytes_per_s(chip)
-        return max(dcn_latency_s(kind, axis.size), dcn_flow_bytes(kind, v_bytes, axis.size) / rate)
+        return max(dcn_latency_s(kind, axis.size, latencies), dcn_flow_bytes(kind, v_bytes, axis.size) / rate)
     flow = ici_flow(kind, v_bytes, axis, chip, links=links)
     rate = min(chip.ici_link_bytes_per_s / load for _, load in flow.usage)
     return flow.startup_s + max(flow.min_duration_s, flow.bytes / rate)

@@ -235,9 +235,11 @@ class RuntimeConfig(StrictModel):
 
     dispatch: Literal["pathways_async", "pathways_sequential", "multi_controller"] = Field(
         "pathways_async", description=(
-            "pathways_async: the single controller enqueues work ahead (Pathways' asynchronous dispatch); "
-            "pathways_sequential: each computation is dispatched after the previous one is scheduled; "
-            "multi_controller: every host runs its own copy of the program (JAX SPMD)"))
+            "dispatched by the Pathways actors (docs/pathways.md). pathways_async: the client issues each "
+            "computation as a future, the step's first was enqueued during the previous step "
+            "(pathways_opbyop); pathways_sequential: the client waits for each computation's result before "
+            "issuing the next (pathways_opbyop, outstanding 1); multi_controller: every host dispatches its "
+            "own shard, no scheduler (jax_opbyop)"))
     overlap_dcn_gradients: bool = Field(False, description=(
         "start the cross-island gradient transfer per layer during the backward pass; false, as PaLM's "
         "program, starts it once the gradients are done"))

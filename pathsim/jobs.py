@@ -91,6 +91,7 @@ class _CombinedFabric:
             units.extend(dataclasses.replace(u, group=u.group + g0, island=0) for u in fabric.units)
             capacity.update(fabric.capacity)
         self.units, self.capacity = tuple(units), capacity
+        self.latencies = fabrics[0].latencies
         self._job_of = [j for j, f in enumerate(fabrics) for _ in f.units]
 
     def _local(self, u: int) -> tuple[int, FullFabric, int]:

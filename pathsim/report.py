@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 from typing import Any
@@ -35,6 +36,7 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
         "mode": result.mode,
         "goodput": result.goodput.as_dict() if result.goodput else None,
         "simulated_events": result.timeline.events_processed,
+        "dispatch": dataclasses.asdict(result.timeline.dispatch) if result.timeline.dispatch else None,
         "overrides": dict(result.cluster.overrides),
     }
 
@@ -58,6 +60,16 @@ def verdict(result: SimulationResult) -> str:
 
 def _shouted(text: str) -> str:
     return text.replace("does not fit:", "DOES NOT FIT:", 1)
+
+
+def dispatch_text(d) -> str:
+    """What the Pathways actors spent dispatching the step (see docs/pathways.md)."""
+    ms = lambda seconds: f"{seconds * 1e3:.3g} ms"  # noqa: E731
+    if not d.host_messages:
+        return (f"dispatch ({d.mode}): each of {d.hosts} hosts dispatches its own shard, "
+                f"{ms(d.host_busy_s / d.hosts)} of CPU; no gang scheduler")
+    return (f"dispatch ({d.mode}): client {ms(d.client_busy_s)}, gang scheduler CPU per island "
+            f"{', '.join(ms(s) for s in d.scheduler_busy_s)}, {d.host_messages} messages to {d.hosts} hosts")
 
 
 def plan_text(exp) -> str:
@@ -90,6 +102,8 @@ def text_report(result: SimulationResult) -> str:
     summary.add_row("MFU", f"{100 * m.mfu:.1f}%  (model FLOPs {m.model_flops_per_token:.4g} per token)")
     summary.add_row("HFU", f"{100 * m.hfu:.1f}%  (with remat {m.hardware_flops_per_token:.4g} per token)")
     console.print(summary)
+    if result.timeline.dispatch is not None:
+        console.print(dispatch_text(result.timeline.dispatch))
     breakdown = Table(title="Where the step goes (mean over device groups)")
     breakdown.add_column("category")
     breakdown.add_column("seconds", justify="right")

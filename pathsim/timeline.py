@@ -36,6 +36,18 @@ class LinkSample:
 
 
 @dataclass(frozen=True)
+class DispatchStats:
+    """What the Pathways actors spent dispatching the step (pathsim.engine.pathways.training)."""
+
+    mode: str  # the experiment's runtime.dispatch
+    hosts: int  # host executors (one per host of every program group)
+    client_busy_s: float  # the single client's CPU (0 with multi-controller dispatch)
+    scheduler_busy_s: tuple[float, ...]  # per island: each gang scheduler's CPU (0 with multi-controller)
+    host_messages: int  # dispatch messages the executors received (0 with multi-controller)
+    host_busy_s: float  # every host's CPU spent receiving and enqueuing, summed
+
+
+@dataclass(frozen=True)
 class Timeline:
     spans: tuple[Span, ...]
     link_samples: tuple[LinkSample, ...]
@@ -45,3 +57,4 @@ class Timeline:
     end_s: float
     events_processed: int
     group_end_s: tuple[float, ...] = ()  # when each program group finished its last op
+    dispatch: DispatchStats | None = None

@@ -1,5 +1,6 @@
 """The engine on tiny programs whose timelines are worked out by hand in each test's comment."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
@@ -43,17 +44,17 @@ AXES = (
 )
 
 
-def run(groups_ops, group_axes=(), islands=1):
+def run(groups_ops, group_axes=(), islands=1, computations=("train",), **simulate_kwargs):
     topo = parse_topology({"name": "t", "chip": "tpu_v4", "islands": [{"shape": [4, 4, 4], "count": islands}]})
     cluster = build_cluster(topo)
     groups = []
     for i, ops in enumerate(groups_ops):
         coords = tuple((a, i) for a, _ in group_axes)
         groups.append(GroupProgram(name=f"g{i}", coords=coords, ops=tuple(ops), chips=64))
-    program = Program(groups=tuple(groups), group_axes=tuple(group_axes), computations=("train",))
+    program = Program(groups=tuple(groups), group_axes=tuple(group_axes), computations=computations)
     island_of = tuple(i if islands > 1 else 0 for i in range(len(groups)))
     placement = Placement(axes=AXES, group_islands=island_of, chips_per_group=64)
-    return simulate(program, placement, cluster, OneTeraflop())
+    return simulate(program, placement, cluster, OneTeraflop(), **simulate_kwargs)
 
 
 def test_compute_runs_one_kernel_at_a_time():
@@ -130,3 +131,13 @@ def test_unfinishable_program_is_reported():
     ops1 = [compute("a", 1.0)]
     with pytest.raises(RuntimeError, match="never run"):
         run([ops0, ops1], group_axes=(("dcn.data", 2),), islands=2)
+
+
+def test_dcn_floor_uses_the_latencies_passed_to_simulate():
+    # A tiny all-reduce over 2 islands lasts its floor: 2 ring steps of one DCN message each.
+    ops = [[gather("dcn", axis="dcn.data", nbytes=8.0, collective="all_reduce")] for _ in range(2)]
+    slow = dataclasses.replace(RUNTIME, dcn_message_s=1e-3)
+    for lat in (RUNTIME, slow):
+        tl = run(ops, group_axes=(("dcn.data", 2),), islands=2, latencies=lat)
+        dcn = [s for s in tl.spans if s.track == "dcn"]
+        assert dcn[0].duration_s == pytest.approx(2 * lat.dcn_message_s, rel=1e-3)

@@ -17,6 +17,7 @@ import itertools
 from dataclasses import dataclass
 from typing import Hashable
 
+from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.collectives import (
     SPEC_SHEET_LINKS,
     LinkTiming,
@@ -25,6 +26,7 @@ from pathsim.collectives import (
     ici_flow,
     ici_latency_s,
     ici_member_bytes,
+    ring_link_loads,
 )
 from pathsim.placement import Placement, axis_coordinate
 from pathsim.program import CommOp, Program
@@ -54,9 +56,9 @@ class Flow:
 
 class FoldedFabric:
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
-                 timing: LinkTiming = SPEC_SHEET_LINKS) -> None:
+                 timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
-        self.timing = timing
+        self.timing, self.latencies = timing, latencies
         self.units = tuple(Unit(name=g.name, group=i, island=placement.group_islands[i], chips=g.chips)
                            for i, g in enumerate(program.groups))
         self.capacity: dict[Resource, float] = {}
@@ -95,7 +97,8 @@ class FoldedFabric:
 
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
         if op.axis.startswith("dcn."):
-            return _dcn_ring(op, members, lambda a, b: {self._nic[a] + ("out",): 1.0, self._nic[b] + ("in",): 1.0})
+            return _dcn_ring(op, members, lambda a, b: {self._nic[a] + ("out",): 1.0, self._nic[b] + ("in",): 1.0},
+                             self.latencies)
         flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip, links=self.timing)
         name = self.units[members[0]].name
         return [Flow(flow.bytes, {(name, res): w for res, w in flow.usage}, 0.0, flow.startup_s)], flow.min_duration_s
@@ -103,7 +106,7 @@ class FoldedFabric:
     def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
         if op.axis.startswith("dcn."):
             return Flow(op.bytes, {self._nic[u] + ("out",): 1.0, self._nic[peer] + ("in",): 1.0},
-                        dcn_latency_s("send", 2))
+                        dcn_latency_s("send", 2, self.latencies))
         forward = self.program.groups[peer].coord(op.axis) > self.program.groups[u].coord(op.axis)
         flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip, forward=forward, links=self.timing)
         return Flow(flow.bytes, {(self.units[u].name, res): w for res, w in flow.usage}, flow.min_duration_s,
@@ -136,12 +139,12 @@ def _stage_nic_classes(placement: Placement, cluster: Cluster) -> tuple[dict[int
     return classes, max(per_host.values())
 
 
-def _dcn_ring(op: CommOp, members: list[int], usage_of) -> tuple[list[Flow], float]:
+def _dcn_ring(op: CommOp, members: list[int], usage_of, latencies: RuntimeLatencies) -> tuple[list[Flow], float]:
     """Each member sends to its ring successor over the DCN, hosts paired 1:1 (PaLM section 4)."""
     n = len(members)
     nbytes = dcn_flow_bytes(op.collective, op.bytes, n)
     flows = [Flow(nbytes, usage_of(a, members[(i + 1) % n]), 0.0) for i, a in enumerate(members)]
-    return flows, dcn_latency_s(op.collective, n)
+    return flows, dcn_latency_s(op.collective, n, latencies)
 
 
 @dataclass(frozen=True)
@@ -164,9 +167,9 @@ class FullFabric:
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
                  slowdowns: dict[tuple[int, tuple[int, ...]], float] | None = None,
                  links: LinkState = LinkState(), slot: "PodSlot | None" = None,
-                 timing: LinkTiming = SPEC_SHEET_LINKS) -> None:
+                 timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
-        self.timing = timing
+        self.timing, self.latencies = timing, latencies
         self.slot = slot
         slowdowns = slowdowns or {}
         self.ici_axes = [a for a in placement.axes if a.network == "ici"]
@@ -337,16 +340,10 @@ class FullFabric:
         first = self.units[members[0]]
         island = first.island
         dims = self.cluster.islands[island].dims
-        w = self.chip.ici_bidirectional_bytes_per_s
-        effective = [w / seg.link_load for seg in axis.segments]
-        total = sum(effective)
         usage: Usage = {}
         member_set = {self.units[m].coord for m in members}
-        for seg, eff in zip(axis.segments, effective):
-            share = eff / total
+        for seg, weight in ring_link_loads(axis, self.chip):
             d = dims.index(seg.dim)
-            # A wrapped ring sends half each way; a line runs a one-way ring whose return crosses every link.
-            weight = share * (0.5 if seg.ring else 1.0)
             for coord in member_set:
                 pos = (coord[d] // seg.stride) % seg.size
                 if seg.ring or pos < seg.size - 1:
@@ -361,7 +358,8 @@ class FullFabric:
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
         if op.axis.startswith("dcn."):
             return _dcn_ring(op, members, lambda a, b: {self._host(self.units[a]) + ("out",): 1.0,
-                                                        self._host(self.units[b]) + ("in",): 1.0})
+                                                        self._host(self.units[b]) + ("in",): 1.0},
+                             self.latencies)
         axis = self.placement.axis(op.axis)
         key = (op.axis, members[0])
         usage = self._usage_cache.get(key)
@@ -375,7 +373,7 @@ class FullFabric:
         a, b = self.units[u], self.units[peer]
         if op.axis.startswith("dcn."):
             return Flow(op.bytes, {self._host(a) + ("out",): 1.0, self._host(b) + ("in",): 1.0},
-                        dcn_latency_s("send", 2))
+                        dcn_latency_s("send", 2, self.latencies))
         axis = self.placement.axis(op.axis)
         seg = axis.segments[0]
         d = self.cluster.islands[a.island].dims.index(seg.dim)

@@ -4,8 +4,9 @@ Timeline.
 Each unit's compute ops run one at a time in program order (a TPU runs one kernel at a time); runs of
 compute ops that nothing else waits on are simulated as one timed segment. Communication ops start as
 soon as their dependencies are done: a collective is a gang that starts when its last member is ready,
-and its flows share links with everything else in flight. The Pathways runtime (controller, one gang
-scheduler per island, host executors) decides when each computation is enqueued.
+and its flows share links with everything else in flight. The Pathways actors (pathsim.engine.pathways:
+client, one gang scheduler per island, host executors, device queues) decide when each computation may
+start on a group: their gang opens the group's gate (pathways.training).
 
 Every unit keeps its own state (dependency counts, position in its stream), held per group in numpy
 arrays, so that units that do the same thing at the same moment (the chips of a pod in SPMD) are
@@ -26,6 +27,7 @@ from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.costs import ComputeCostModel, link_timing_of
 from pathsim.engine.fabric import FoldedFabric
 from pathsim.engine.network import Network
+from pathsim.engine.pathways.training import GroupSlice, StepDispatch, hosts_for
 from pathsim.program import CommOp, ComputeOp, Program, RecvOp
 from pathsim.timeline import Span, Timeline
 
@@ -105,8 +107,9 @@ class _Gang:
 class _Run:
     def __init__(self, program: Program, fabric, cost: ComputeCostModel, dispatch: str,
                  latencies: RuntimeLatencies, record_links: bool, record_units: set[int] | None,
-                 island_names: tuple[str, ...]) -> None:
+                 island_names: tuple[str, ...], chips_per_host: int) -> None:
         self.env = simpy.Environment()
+        self.chips_per_host = chips_per_host
         self.program, self.fabric, self.dispatch, self.lat = program, fabric, dispatch, latencies
         self.units = fabric.units
         self.island_names = island_names
@@ -142,28 +145,20 @@ class _Run:
         self.recorded = [np.array(sorted(u for u in by_group[g] if u in self.record), dtype=np.int64)
                          for g in range(len(by_group))]
         self.spans: list[Span] = []
-        self.watchers: dict[tuple[int, int], simpy.Event] = {}
         self.last_completion_s = 0.0
+        self._count_remaining()
 
     # --- dependency bookkeeping ----------------------------------------------------------------------
     def _finished(self, g: int) -> None:
         self.last_completion_s = self.env.now
         self.states[g].end_s = self.env.now
 
-    def _check_watchers(self, g: int, ops) -> None:
-        for i in ops:
-            event = self.watchers.get((g, i))
-            if event is not None and self.states[g].done[:, i].all():
-                del self.watchers[(g, i)]
-                event.succeed()
-
     def _complete(self, g: int, local: np.ndarray, i: int) -> None:
         """Op i is done on these units: count it off their dependents, start what became ready."""
         st, plan = self.states[g], self.plans[g]
         st.done[local, i] = True
         self._finished(g)
-        if self.watchers:
-            self._check_watchers(g, (i,))
+        self._ops_done(g, plan.computation[i], local.size)
         for j in plan.dependents[i]:
             left = st.count[local, j] - 1
             st.count[local, j] = left
@@ -252,8 +247,8 @@ class _Run:
         else:
             st.done[np.ix_(local, segment)] = True
         self._finished(g)
-        if self.watchers:
-            self._check_watchers(g, segment)
+        # Ops other code waits on are counted off when announced (_complete), below.
+        self._ops_done(g, plan.computation[segment[0]], local.size * (len(segment) - len(plan.announce[k])))
         ops = self.program.groups[g].ops
         for u in self._recorded(g, local):
             t, slowdown = st.segment_start_s[self.local[u]], self.units[u].slowdown
@@ -386,65 +381,47 @@ class _Run:
             [self.net.transfer(f.nbytes, f.usage) for f in flows], floor, finished))
 
     # --- the runtime ---------------------------------------------------------------------------------
-    def _island_groups(self) -> dict[int, list[int]]:
-        by_island: dict[int, list[int]] = {}
+    def _count_remaining(self) -> None:
+        """Ops left per (group, computation) over every unit: the actors' gangs end when it reaches 0."""
+        self.remaining: dict[tuple[int, str], int] = {}
+        for g, (plan, st) in enumerate(zip(self.plans, self.states)):
+            for c in plan.computation:
+                self.remaining[(g, c)] = self.remaining.get((g, c), 0) + len(st.units)
+        self.computation_done: dict[tuple[int, str], simpy.Event] = {}
+
+    def _ops_done(self, g: int, computation: str, n: int) -> None:
+        key = (g, computation)
+        self.remaining[key] -= n
+        if not self.remaining[key] and key in self.computation_done:
+            self.computation_done.pop(key).succeed()
+
+    def runs(self, g: int, computation: str) -> bool:
+        return self.remaining.get((g, computation), 0) > 0
+
+    def start_computation(self, g: int, computation: str) -> simpy.Event:
+        """The gang of `computation` on group g starts: open the gate; the event fires when it is done."""
+        self.open_gate(g, computation)
+        event = self.env.event()
+        if self.remaining.get((g, computation), 0) == 0:
+            event.succeed()
+        else:
+            self.computation_done[(g, computation)] = event
+        return event
+
+    def _group_slices(self) -> list[GroupSlice]:
+        """Each group as the runtime sees it: its island and the hosts its chips sit on."""
+        slices = []
         for g, st in enumerate(self.states):
-            if len(st.units):
-                by_island.setdefault(self.units[int(st.units[0])].island, []).append(g)
-        return by_island
-
-    def _computation_done(self, computation: str) -> list[simpy.Event]:
-        """Events for the last op of `computation` in every group that has not finished it."""
-        pending = []
-        for g, st in enumerate(self.states):
-            plan = self.plans[g]
-            last = max((i for i, c in enumerate(plan.computation) if c == computation), default=None)
-            if last is not None and not st.done[:, last].all():
-                event = self.watchers[(g, last)] = self.env.event()
-                pending.append(event)
-        return pending
-
-    def _enqueue_on_island(self, island: int, groups: list[int], computation: str):
-        """The island's gang scheduler receives the computation and has every host enqueue it."""
-        start = self.env.now
-        yield self.env.timeout(self.lat.dcn_message_s + self.lat.host_enqueue_s)
-        for g in groups:
-            self.open_gate(g, computation)
-        self.spans.append(Span(self.island_names[island], "scheduler", "gang scheduler", f"enqueue {computation}",
-                               "dispatch", start, self.env.now))
-
-    def controller(self):
-        islands = self._island_groups()
-        computations = self.program.computations
-        every_group = range(len(self.states))
-        if self.dispatch == "multi_controller":
-            # Every host dispatches its own shard: no controller, no cross-host message.
-            yield self.env.timeout(self.lat.host_enqueue_s)
-            for computation in computations:
-                for g in every_group:
-                    self.open_gate(g, computation)
-            return
-        for ci, computation in enumerate(computations):
-            if self.dispatch == "pathways_async" and ci == 0:
-                # Dispatched asynchronously during the previous step: already enqueued in steady state.
-                for g in every_group:
-                    self.open_gate(g, computation)
-                continue
-            if self.dispatch == "pathways_sequential" and ci > 0:
-                pending = self._computation_done(computations[ci - 1])
-                if pending:
-                    yield self.env.all_of(pending)
-                yield self.env.timeout(self.lat.dcn_message_s)  # the results reach the client
-            for island, groups in islands.items():
-                start = self.env.now
-                yield self.env.timeout(self.lat.controller_work_s)
-                self.spans.append(Span("controller", "controller", "dispatch", f"dispatch {computation}",
-                                       "dispatch", start, self.env.now))
-                self.env.process(self._enqueue_on_island(island, groups, computation))
+            members = [self.units[int(u)] for u in st.units]
+            island = members[0].island if members else 0
+            slices.append(GroupSlice(self.program.groups[g].name, island,
+                                     hosts_for(sum(u.chips for u in members), self.chips_per_host)))
+        return slices
 
     def run(self) -> Timeline:
         env = self.env
-        env.process(self.controller())
+        runtime = StepDispatch(env, self.dispatch, self.lat, self._group_slices(),
+                               self.program.computations, self.island_names, self.start_computation, self.runs)
         for g, st in enumerate(self.states):
             self._next_segments(g, np.arange(len(st.units)))
         steps = 0
@@ -456,21 +433,26 @@ class _Run:
                 l, i = np.argwhere(~st.done)[0]
                 missing = int((~st.done).sum())
                 name = self.units[int(st.units[l])].name
+                stuck = runtime.deadlock()
                 raise RuntimeError(f"simulation ended with {missing} ops never run, first: "
-                                   f"{name} {self.program.groups[g].ops[i].name}")
+                                   f"{name} {self.program.groups[g].ops[i].name}" + (f"; {stuck}" if stuck else ""))
         recorded = sorted(self.record)
         pipelined = any(a.endswith("pipeline") for a, _ in self.program.group_axes)
-        return Timeline(spans=tuple(self.spans), link_samples=tuple(self.net.samples),
+        return Timeline(spans=tuple(self.spans + runtime.spans()), link_samples=tuple(self.net.samples),
                         groups=tuple(self.units[u].name for u in recorded),
                         group_chips=tuple(self.units[u].chips for u in recorded), pipelined=pipelined,
                         end_s=self.last_completion_s, events_processed=steps,
-                        group_end_s=tuple(st.end_s for st in self.states))
+                        group_end_s=tuple(st.end_s for st in self.states), dispatch=runtime.stats())
 
 
 def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispatch: str = "pathways_async",
              latencies: RuntimeLatencies = RUNTIME, record_links: bool = True, fabric=None,
              record_units: set[int] | None = None) -> Timeline:
     """Folded by default; pass a FullFabric (pathsim.engine.fabric) to simulate every chip."""
-    fabric = fabric if fabric is not None else FoldedFabric(program, placement, cluster, timing=link_timing_of(cost))
+    if fabric is None:
+        fabric = FoldedFabric(program, placement, cluster, timing=link_timing_of(cost), latencies=latencies)
+    elif fabric.latencies != latencies:  # the DCN floors and the dispatch must use one set of latencies
+        raise ValueError("the fabric was built with other runtime latencies than the ones passed to simulate")
     names = tuple(island.name for island in cluster.islands)
-    return _Run(program, fabric, cost, dispatch, latencies, record_links, record_units, names).run()
+    return _Run(program, fabric, cost, dispatch, latencies, record_links, record_units, names,
+                cluster.chip.chips_per_host).run()

@@ -1,5 +1,6 @@
 """The Pathways control plane as simpy actors: clients, a resource manager, one gang scheduler per island,
-per-host executors, device queues with HBM back-pressure, and the dataflow between islands.
+per-host executors, device queues with HBM back-pressure, and the dataflow between islands. The same actors
+dispatch every training step the engine simulates (`training.py`).
 
 Inputs and outputs are the frozen dataclasses of `specs`; the drivers in pathsim.pathways build them from
 experiment files and turn the results into tables.

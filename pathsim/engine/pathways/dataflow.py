@@ -14,11 +14,10 @@ from pathsim.catalog.runtime import RuntimeLatencies
 from pathsim.engine.network import Network
 from pathsim.engine.pathways.client import PathwaysClient
 from pathsim.engine.pathways.devices import DeviceArray, Gang
-from pathsim.engine.pathways.executor import HostExecutor
-from pathsim.engine.pathways.policies import Fifo
-from pathsim.engine.pathways.scheduler import GangScheduler
+from pathsim.engine.pathways.runtime import IslandRuntime, island_runtime
 from pathsim.engine.pathways.specs import (DataParallelResult, DataParallelSpec, PipelineResult,
                                           PipelineSpec)
+from pathsim.lowering.schedule import pipeline_order
 
 
 class _Transfers:
@@ -58,30 +57,11 @@ class _Transfers:
         return total
 
 
-def _runtime(env: simpy.Environment, n_hosts: int, host_island: list[int], lat: RuntimeLatencies,
-             names: tuple[str, ...]):
-    devices = DeviceArray(env, n_hosts, hbm_bytes=math.inf, names=names)
-    executors = [HostExecutor(env, h, devices, lat) for h in range(n_hosts)]
-    schedulers = {i: GangScheduler(env, executors, Fifo(), lat) for i in sorted(set(host_island))}
-    return devices, schedulers
-
-
-def _submit(env, schedulers, host_island, lat, per_island: dict[int, list[Gang]]) -> None:
+def _submit(env, rt: IslandRuntime, lat, per_island: dict[int, list[Gang]]) -> None:
     """The client's program, lowered: each island's computations go to that island's scheduler as one
     statically schedulable subgraph (parallel asynchronous dispatch)."""
     calls = [tuple(gangs) for _, gangs in sorted(per_island.items())]
-    route = lambda call: schedulers[host_island[call[0].devices[0]]]  # noqa: E731
-    PathwaysClient(env, 0, schedulers[min(schedulers)], lat, calls, route=route)
-
-
-def _stage_order(schedule: str, stage: int, stages: int, microbatches: int) -> list[tuple[str, int]]:
-    if schedule == "gpipe":
-        return [("F", m) for m in range(microbatches)] + [("B", m) for m in range(microbatches)]
-    warmup = min(stages - stage - 1, microbatches)  # 1F1B: fill, then one forward / one backward
-    order = [("F", m) for m in range(warmup)]
-    for i in range(microbatches - warmup):
-        order += [("F", warmup + i), ("B", i)]
-    return order + [("B", m) for m in range(microbatches - warmup, microbatches)]
+    PathwaysClient(env, 0, rt.schedulers[min(rt.schedulers)], lat, calls, route=rt.route)
 
 
 def run_pipeline(spec: PipelineSpec) -> PipelineResult:
@@ -89,7 +69,7 @@ def run_pipeline(spec: PipelineSpec) -> PipelineResult:
     S, M, hps, lat = len(spec.stage_islands), spec.microbatches, spec.hosts_per_stage, spec.latencies
     host_island = [spec.stage_islands[h // hps] for h in range(S * hps)]
     names = tuple(f"island{host_island[h]}.stage{h // hps}.host{h % hps}" for h in range(S * hps))
-    devices, schedulers = _runtime(env, S * hps, host_island, lat, names)
+    rt = island_runtime(env, host_island, lat, DeviceArray(env, len(host_island), math.inf, names))
     capacity = {}
     for s in range(S):
         for res, cap in (("ici.out", spec.ici_bytes_per_s), ("ici.in", spec.ici_bytes_per_s),
@@ -104,7 +84,7 @@ def run_pipeline(spec: PipelineSpec) -> PipelineResult:
     per_island: dict[int, list[Gang]] = {}
     for s in range(S):
         hosts = tuple(range(s * hps, (s + 1) * hps))
-        for kind, m in _stage_order(spec.schedule, s, S, M):
+        for kind, m in pipeline_order(s, S, M, spec.schedule):
             if kind == "F":
                 inputs = (act[s][m],) if s > 0 else ()
                 gang = Gang(f"F{m}@stage{s}", 0, hosts, spec.forward_s, env.event(), inputs=inputs)
@@ -119,9 +99,9 @@ def run_pipeline(spec: PipelineSpec) -> PipelineResult:
                 _link(transfers, spec, s, s + 1, gangs[("F", s, m)].done, act[s + 1][m])
             if s > 0:
                 _link(transfers, spec, s, s - 1, gangs[("B", s, m)].done, grad[s - 1][m])
-    _submit(env, schedulers, host_island, lat, per_island)
+    _submit(env, rt, lat, per_island)
     env.run()
-    report = devices.deadlock()
+    report = rt.devices.deadlock()
     if report is not None:
         raise RuntimeError(report.describe())
     return PipelineResult(step_s=max(g.end_s for g in gangs.values()), dcn_bytes=transfers.dcn_bytes,
@@ -142,7 +122,7 @@ def run_data_parallel(spec: DataParallelSpec) -> DataParallelResult:
     n, hpi, lat = spec.islands, spec.hosts_per_island, spec.latencies
     host_island = [h // hpi for h in range(n * hpi)]
     names = tuple(f"island{h // hpi}.host{h % hpi}" for h in range(n * hpi))
-    devices, schedulers = _runtime(env, n * hpi, host_island, lat, names)
+    rt = island_runtime(env, host_island, lat, DeviceArray(env, len(host_island), math.inf, names))
     capacity = {(f"host{h}", res): spec.dcn_bytes_per_s_per_host for h in range(n * hpi)
                 for res in ("dcn.out", "dcn.in")}
     transfers = _Transfers(env, capacity)
@@ -168,9 +148,9 @@ def run_data_parallel(spec: DataParallelSpec) -> DataParallelResult:
         gathers.append(Gang(f"all_gather@island{i}", 0, hosts, spec.ici_all_gather_s, env.event(),
                             inputs=tuple(incoming[i])))
         per_island[i].append(gathers[i])
-    _submit(env, schedulers, host_island, lat, per_island)
+    _submit(env, rt, lat, per_island)
     env.run()
-    report = devices.deadlock()
+    report = rt.devices.deadlock()
     if report is not None:
         raise RuntimeError(report.describe())
     return DataParallelResult(step_s=max(g.end_s for g in gathers), dcn_s=transfers.dcn_busy_s())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Callable
 
 import networkx as nx
 import simpy
@@ -28,6 +29,9 @@ class Gang:
     done: simpy.Event
     hbm_bytes: float = 0.0  # per chip, held from allocation until the computation ends
     inputs: tuple[simpy.Event, ...] = ()  # data it needs (a transfer from another island)
+    # A computation the engine times (a training step's): called when the gang starts, its event fires when
+    # the engine has run it; None: the gang lasts `duration_s`.
+    run: Callable[[], simpy.Event] | None = None
     heads: int = 0  # devices where it is at the head of an idle queue
     start_s: float = float("nan")
     end_s: float = float("nan")
@@ -93,7 +97,7 @@ class DeviceArray:
             yield self.env.all_of(pending)  # the devices stay reserved: kernels are not preemptible
         gang.start_s = self.env.now
         self.started.append(gang)
-        yield self.env.timeout(gang.duration_s)
+        yield gang.run() if gang.run is not None else self.env.timeout(gang.duration_s)
         gang.end_s = self.env.now
         for dev in gang.devices:
             self.queues[dev].popleft()

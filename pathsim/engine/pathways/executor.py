@@ -25,9 +25,11 @@ class HostExecutor:
         self.env, self.host, self.devices, self.lat = env, host, devices, lat
         self.cpu = Cpu(env)
         self.mailbox = simpy.Store(env)
+        self.received = 0  # dispatch messages
         env.process(self._loop())
 
     def receive(self, msg: Dispatch) -> None:
+        self.received += 1
         self.mailbox.put(msg)
 
     def _loop(self):

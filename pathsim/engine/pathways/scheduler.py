@@ -45,6 +45,7 @@ class GangScheduler:
         self.est_idle_s = [0.0] * len(executors)
         self.arrivals = 0
         self.wake = env.event()
+        self.dispatched: list[tuple[Request, float, float]] = []  # (request, CPU start, CPU end) of each unit
         env.process(self._loop())
 
     def submit(self, req: Request) -> None:
@@ -85,6 +86,7 @@ class GangScheduler:
             start = max(idle_at, env.now + latency)
             for h in req.hosts:
                 self.est_idle_s[h] = start + req.device_s
+            cpu_start = max(env.now, self.cpu.free_at_s)
             self.cpu.reserve(lat.rpc_cpu_s + lat.controller_work_s)
             ack = None
             if self.sequential:
@@ -94,6 +96,7 @@ class GangScheduler:
             for h in req.hosts:
                 sent = self.cpu.reserve(lat.rpc_cpu_s)
                 deliver(env, sent + lat.dcn_message_s, lambda ex=self.executors[h], m=msg: ex.receive(m))
+            self.dispatched.append((req, cpu_start, self.cpu.free_at_s))
             yield env.timeout(self.cpu.free_at_s - env.now)
             if self.sequential:
                 # The successor's host-side work waits until this one is enqueued everywhere.
