@@ -64,6 +64,7 @@ def test_full_equals_folded_with_pipelines_and_islands(repo, topology, plan):
     assert full == pytest.approx(folded, rel=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("plan", [
     {"ici": {"tensor": 8, "fsdp": 64}},
     {"ici": {"tensor": 4, "fsdp": 32, "data": 4}},

@@ -349,6 +349,7 @@ CLASSES = (encoding_cases, yaml_cases, override_cases, scenario_cases, plan_case
            pathways_cases, jobs_cases, mutation_cases)
 
 
+@pytest.mark.slow
 def test_fuzz_inputs_never_traceback_never_hang(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # whatever a case writes stays here
     cases = Cases(tmp_path)

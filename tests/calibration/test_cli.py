@@ -26,6 +26,7 @@ def tiny_profile(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_calibrate_writes_a_profile_of_this_machine(tiny_profile):
     profile = load_profile(tiny_profile)
     import jax
@@ -42,6 +43,7 @@ def test_calibrate_writes_a_profile_of_this_machine(tiny_profile):
     assert profile.meta.concurrent_slowdown > 0
 
 
+@pytest.mark.slow
 def test_validate_reports_every_case(tiny_profile, tmp_path):
     report = tmp_path / "report.txt"
     done = pathsim("validate-calibration", "--profile", str(tiny_profile), "--report", str(report), *FAST)
@@ -55,6 +57,7 @@ def test_validate_reports_every_case(tiny_profile, tmp_path):
     assert "imported program:" not in text  # no kernel profile given
 
 
+@pytest.mark.slow
 def test_the_whole_loop_on_the_imported_program(tiny_profile, tmp_path):
     """profile-kernels times every kernel of each compiled step; validate predicts from XLA's program."""
     kernels_path = tmp_path / "kernels.json"
@@ -86,6 +89,7 @@ def test_the_whole_loop_on_the_imported_program(tiny_profile, tmp_path):
     assert len(unmeasured) == 4 and all(tok.startswith("0/") for tok in unmeasured)
 
 
+@pytest.mark.slow
 def test_validate_traces_kernels_between_its_timed_steps(tiny_profile, tmp_path):
     kernels_path = tmp_path / "traced.json"
     one_device = [a if a != "4" else "1" for a in FAST]

@@ -163,6 +163,7 @@ def _gone(sid: int, within_s: float) -> bool:
     return not left
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_a_killed_sweep_takes_its_workers_with_it(small, tmp_path):
     proc = _start_sweep(small, tmp_path / "r.csv")
@@ -171,6 +172,7 @@ def test_a_killed_sweep_takes_its_workers_with_it(small, tmp_path):
     assert _gone(proc.pid, within_s=5)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_ctrl_c_is_one_line_exit_130_and_keeps_the_rows(small, tmp_path):
     out = tmp_path / "r.csv"
