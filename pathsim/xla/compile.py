@@ -161,8 +161,8 @@ def _run_compile(exp: ExperimentConfig, topo: TopologyConfig, target: str) -> tu
 
 
 def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
+    mp = mesh_plan(exp, topo)  # bad plans are refused with or without the tpu extra
     vers = versions()
-    mp = mesh_plan(exp, topo)
     target = f"{mp.target.name} x {mp.target.num_slices} slice{'s' if mp.target.num_slices > 1 else ''}"
     key = cache.cache_key(_key_parts(exp, topo, target, vers))
     hit = cache.load(key)
