@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
-    from pathsim.xla.program import COMPILER_CLOCK_HZ
+    from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
 
     floors = {run["sku"]: run["overhead_floor_s"] for run in json.loads((KERNELS / "jnp_dot_v5e_v6e_runs.json").read_text())
               if not run.get("dry_run")}

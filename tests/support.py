@@ -17,6 +17,11 @@ def small_experiment(**overrides) -> dict:
         "training": {"global_batch_seqs": 64, "remat": "none"},
         "plan": {"ici": {"tensor": 4, "fsdp": 16}},
     }
+    return with_overrides(exp, overrides)
+
+
+def with_overrides(exp: dict, overrides: dict) -> dict:
+    """`exp` with dotted keys (`"model.n_layers": 2`) set, in place."""
     for dotted, value in overrides.items():
         node = exp
         *parents, leaf = dotted.split(".")

@@ -109,6 +109,15 @@ KERNELS: Mapping[str, KernelSpec] = MappingProxyType({
 })
 
 
+# The clock XLA's per-kernel `estimated_cycles` count in, to report the compiler's own estimate in seconds.
+# v5p and v6e have no published clock here: their compiled programs report no compiler estimate.
+COMPILER_CLOCK_HZ: Mapping[str, Sourced] = MappingProxyType({
+    "tpu_v4": Sourced(1.05e9, "ayaka14732/tpu-v4-latency-numbers: the local cycle counter runs at 1.05 GHz "
+                              "(measured); the TPU v4 paper's 1050 MHz"),
+    "tpu_v5e": Sourced(1.5e9, "scaling book, TPUs chapter: 5e13 bf16 FLOP/s per MXU at 1.5 GHz [uncertain]"),
+})
+
+
 def kernel_spec(chip: str) -> KernelSpec:
     try:
         return KERNELS[chip]

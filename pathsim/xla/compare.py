@@ -44,7 +44,7 @@ def main(path: str) -> None:
     from pathsim.lowering import lower
     from pathsim.xla.compile import compile_step
     from pathsim.xla.hlo_import import import_hlo
-    from pathsim.xla.program import COMPILER_CLOCK_HZ
+    from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
 
     runs = {source: run_experiment(path, record_links=False, program=source) for source in ("lowered", "xla")}
     exp, cluster = runs["lowered"].experiment, runs["lowered"].cluster

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pathsim.catalog.hardware import Sourced
+from pathsim.catalog.hardware import GIB
+from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
 from pathsim.costs import ComputeCostModel
 from pathsim.experiment import ExperimentConfig, TopologyConfig
 from pathsim.memory import memory_use
@@ -14,13 +15,6 @@ from pathsim.topology import Cluster
 from pathsim.xla.compile import CompiledStep, compile_step
 from pathsim.xla.hlo_import import import_hlo
 
-GIB = 1024**3
-
-# The clock `estimated_cycles` count in. [request: move into pathsim/catalog/hardware.py ChipSpec]
-COMPILER_CLOCK_HZ = {
-    "tpu_v4": Sourced(1.05e9, "reference/tpu_kernels.md 2.1: measured 1.05 GHz (LCC rate); xla_tpu_aot.md"),
-    "tpu_v5e": Sourced(1.5e9, "reference/tpu_kernels.md: 5e13 bf16 FLOP/s per MXU at 1.5 GHz [uncertain]"),
-}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import importlib.util
 
 import pytest
 
-from tests.support import REPO
+from tests.support import REPO, with_overrides
 
 NEEDS_TPU_COMPILER = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("jax", "libtpu", "optax")),
@@ -33,10 +33,4 @@ def tiny_experiment(**overrides) -> dict:
         "plan": {"ici": {"tensor": 2, "fsdp": 2}, "placement": {"tensor": ["x"], "fsdp": ["y"]}},
         "program": "xla",
     }
-    for dotted, value in overrides.items():
-        node = exp
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    return exp
+    return with_overrides(exp, overrides)

@@ -29,6 +29,7 @@ def _configs(**overrides) -> tuple[ExperimentConfig, TopologyConfig]:
     return exp, topo
 
 
+@pytest.mark.slow
 @NEEDS_TPU_COMPILER
 def test_second_compile_is_a_cache_hit_and_a_changed_step_is_not():
     exp, topo = _configs()
@@ -107,6 +108,7 @@ def test_a_slice_libtpu_cannot_build_is_a_config_error():
     assert err.value.field.startswith("topology")
 
 
+@pytest.mark.slow
 @NEEDS_TPU_COMPILER
 def test_cli_runs_a_multislice_xla_program():
     """Two slices, data parallel over the DCN: one group per slice, the gradient all-reduce crosses."""
