@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench_sweep import cpu_s, machine
 
-from pathsim.whatif import load_study, run_study
+from pathsim.studies.whatif import load_study, run_study
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import time
 import simpy
 
 from pathsim.api import simulate_config
-from pathsim.experiment import load_experiment, parse_experiment, parse_topology
+from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology
 
 # (slice shape, pods, tensor, fsdp) per scale; the batch grows with the data-parallel replicas.
 SCALES = [

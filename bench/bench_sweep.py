@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pathsim.whatif import load_study, run_study
+from pathsim.studies.whatif import load_study, run_study
 
 REPO = Path(__file__).resolve().parents[1]
 

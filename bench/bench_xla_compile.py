@@ -27,15 +27,15 @@ def main() -> None:
     args = parser.parse_args()
     os.environ["PATHSIM_CACHE"] = args.cache or tempfile.mkdtemp(prefix="pathsim-xla-")
 
-    from pathsim.experiment import load_experiment
-    from pathsim.xla.compile import compile_step
+    from pathsim.config.experiment import load_experiment
+    from pathsim.workload.xla.compile import compile_step
 
     exp, topo = load_experiment(args.experiment)
     exp = exp.model_copy(update={"program": "xla"})
     start = time.monotonic()
     compiled = compile_step(exp, topo)
     cold_s = time.monotonic() - start
-    # ru_maxrss is KiB on Linux; the compile runs in a child process (pathsim.xla.compile).
+    # ru_maxrss is KiB on Linux; the compile runs in a child process (pathsim.workload.xla.compile).
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1024**3
     print(f"experiment        {args.experiment} -> {compiled.target}")
     print(f"cache hit         {compiled.cache_hit}")

@@ -14,9 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from pathsim.api import cost_model_for, simulate_config
-from pathsim.experiment import load_experiment
-from pathsim.lowering import lower
-from pathsim.program import ComputeOp
+from pathsim.config.experiment import load_experiment
+from pathsim.workload.lowering import lower
+from pathsim.workload.program import ComputeOp
 
 REPO = Path(__file__).resolve().parents[1]
 KIND = {"matmul": "matmul", "attention_matmul": "attention"}

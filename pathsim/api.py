@@ -6,20 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pathsim.catalog.kernels import kernel_spec
-from pathsim.costs import AnalyticCostModel, ComputeCostModel, WithLinks, link_timing_of
+from pathsim.config.experiment import (
+    ExperimentConfig, TopologyConfig, check_work_size, load_experiment, resolve_relative)
+from pathsim.costs.compute import ComputeCostModel, WithLinks, link_timing_of
+from pathsim.costs.memory import MemoryUse, memory_use
+from pathsim.costs.registry import cost_model_named
 from pathsim.engine import simulate
-from pathsim.errors import ConfigError
 from pathsim.engine.fabric import FullFabric
-from pathsim.experiment import ExperimentConfig, TopologyConfig, check_work_size, load_experiment, resolve_relative
-from pathsim.goodput import Goodput, goodput
-from pathsim.kernels import TpuKernelCostModel
-from pathsim.lowering import lower
-from pathsim.memory import MemoryUse, memory_use
-from pathsim.metrics import StepMetrics, measure
-from pathsim.placement import Placement, place
-from pathsim.scenario import choose_mode, link_state, slowdowns
-from pathsim.timeline import Timeline
-from pathsim.topology import Cluster, build_cluster
+from pathsim.engine.timeline import Timeline
+from pathsim.errors import ConfigError
+from pathsim.placement.mesh_axes import Placement, place
+from pathsim.platform.scenario import choose_mode, link_state, slowdowns
+from pathsim.platform.topology import Cluster, build_cluster
+from pathsim.results.goodput import Goodput, goodput
+from pathsim.results.metrics import StepMetrics, measure
+from pathsim.workload.lowering import lower
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class SimulationResult:
 
 def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | None) -> ComputeCostModel:
     """A named calibration profile wins (for kernels; links keep the chip's measured figures); else
-    `cost_model`: the TPU kernel model (default) or the spec-sheet roofline."""
-    kernel_model = TpuKernelCostModel(cluster.chip, kernel_spec(cluster.chip.name))
+    `cost_model`: the TPU kernel model (default) or the spec-sheet roofline (pathsim.costs.registry)."""
+    kernel_model = cost_model_named("tpu_kernels", cluster.chip)
     if exp.calibration is not None:
         from pathsim.calibration import load_cost_model  # imported only when a profile is named
 
@@ -52,8 +53,8 @@ def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | Non
             raise ConfigError("calibration.profile", f"{profile.name} was measured on {measured_on!r}, but the "
                               f"experiment's chip {cluster.chip.name} is {expected!r}: name a profile of that chip")
         return WithLinks(cost, kernel_model.links)
-    if exp.cost_model == "roofline":
-        return AnalyticCostModel(cluster.chip)
+    if exp.cost_model != "tpu_kernels":
+        return cost_model_named(exp.cost_model, cluster.chip)
     return kernel_model
 
 
@@ -63,10 +64,11 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
     placement = place(exp, cluster)
     cost = cost_model_for(exp, cluster, base_dir)
     if exp.program == "xla":
-        from pathsim.xla.program import xla_program  # jax and libtpu are imported only on this path
+        from pathsim.results.xla_notes import xla_notes
+        from pathsim.workload.xla.program import xla_program  # jax and libtpu are imported only on this path
 
-        imported = xla_program(exp, topo, cluster, cost)
-        program, source, notes = imported.program, "xla", imported.notes
+        imported = xla_program(exp, topo)
+        program, source, notes = imported.program, "xla", xla_notes(exp, topo, cluster, cost, imported)
     else:
         program, source, notes = lower(exp, placement.chips_per_group), "lowered", ()
     chosen = choose_mode(exp.scenario, mode)

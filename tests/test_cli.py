@@ -122,7 +122,7 @@ import pytest  # noqa: E402
 
 from pathsim import cli  # noqa: E402
 from pathsim.errors import ConfigError  # noqa: E402
-from pathsim.outputs import write_atomic  # noqa: E402
+from pathsim.results.outputs import write_atomic  # noqa: E402
 
 
 @pytest.fixture
@@ -265,7 +265,7 @@ def test_program_option_overrides_the_experiment(small, capsys, monkeypatch):
 
 
 def test_report_cosmetics(small, capsys):
-    from pathsim.report import _seconds
+    from pathsim.results.report import _seconds
 
     assert _seconds(5.507e-14) == "0" and _seconds(-1e-12) == "0" and _seconds(0.25) == "0.25"
     assert main(["run", str(small)]) == 0
@@ -313,6 +313,6 @@ def test_default_output_names_are_safe_file_names():
 
 def test_a_forced_full_mode_is_bounded_before_simulating(repo, capsys, monkeypatch):
     """The file's own mode is checked when it is loaded; `--mode full` on a big plan is refused up front."""
-    monkeypatch.setattr("pathsim.experiment.MAX_FULL_CHIP_OPS", 1e6)  # PaLM's ~29M chip-ops are then too many
+    monkeypatch.setattr("pathsim.config.experiment.MAX_FULL_CHIP_OPS", 1e6)  # PaLM's ~29M chip-ops are then too many
     assert main(["run", str(repo / "experiments" / "palm540b.yaml"), "--mode", "full"]) == 2
     _one_error_line(capsys, "scenario.mode: full mode")

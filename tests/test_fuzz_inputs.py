@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from pathsim.cli import main
-from pathsim.experiment import resolve_model
+from pathsim.config.experiment import resolve_model
 from tests.support import REPO
 
 CASE_SECONDS = 20  # the slowest accepted case (a 512-chip full-mode run) takes about 2 s here

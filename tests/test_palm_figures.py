@@ -8,7 +8,7 @@ cannot).
 import pytest
 
 from pathsim.api import simulate_config
-from pathsim.experiment import load_experiment
+from pathsim.config.experiment import load_experiment
 from tests.support import REPO
 
 PINNED = {  # the values of today's models; update them together with the reason in the commit

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from pathsim.config.experiment import ExperimentConfig, parse_experiment
 from pathsim.errors import ConfigError
-from pathsim.experiment import ExperimentConfig, parse_experiment
 
 MESH_AXES = ("data", "fsdp", "tensor")  # the jax.sharding mesh axes the plain-JAX step supports
 

@@ -107,7 +107,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 def _write_reference_profile(chip: str, out: Path) -> int:
     from pathsim.calibration.profile import save_profile
-    from pathsim.kernels.profile import reference_profile
+    from pathsim.calibration.reference_profile import reference_profile
 
     profile = reference_profile(chip)
     save_profile(profile, out)

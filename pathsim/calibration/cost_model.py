@@ -13,8 +13,8 @@ from typing import Literal
 from pathsim.calibration.interpolate import BytesTable, ShapeTable
 from pathsim.calibration.profile import DTYPE_BYTES, Profile, load_profile
 from pathsim.catalog.hardware import ChipSpec
-from pathsim.costs import AnalyticCostModel
-from pathsim.program import ComputeOp, MatmulShape
+from pathsim.costs.compute import AnalyticCostModel
+from pathsim.workload.program import ComputeOp, MatmulShape
 
 Source = Literal["measured", "roofline"]
 

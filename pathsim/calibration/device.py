@@ -13,7 +13,7 @@ import math
 from pathsim.calibration.profile import Profile
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.catalog.runtime import RuntimeLatencies
-from pathsim.topology import DIM_NAMES, Cluster, Island
+from pathsim.platform.topology import DIM_NAMES, Cluster, Island
 
 PLAN_ORDER = ("tensor", "pipeline", "fsdp", "data")  # placement's automatic order: one torus dim each
 

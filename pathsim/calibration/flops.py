@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 
 from pathsim.calibration.cases import Case, experiment
-from pathsim.lowering import lower
-from pathsim.model import model_flops_per_token
-from pathsim.program import ComputeOp, Program
+from pathsim.workload.lowering import lower
+from pathsim.workload.model import model_flops_per_token
+from pathsim.workload.program import ComputeOp, Program
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from pathsim.calibration.cases import Case, experiment
 from pathsim.calibration.cost_model import matmul_element_bytes
 from pathsim.calibration.profile import DTYPE_BYTES, MEMORY_KINDS
-from pathsim.lowering import lower
-from pathsim.program import ComputeOp
+from pathsim.workload.lowering import lower
+from pathsim.workload.program import ComputeOp
 
 DTYPE_OF_BYTES = {4: "float32", 2: "bfloat16"}
 F32_BYTES = 4
 
 # Bytes read + written per element of each kind's benchmark kernel, as the lowering counts the op it
-# stands for (lowering/transformer.py), b = element size:
+# stands for (workload/lowering/transformer.py), b = element size:
 BYTES_PER_ELEMENT = {
     "norm": lambda b: 5.0 * b,  # residual add (read two, write one), then layer norm (read, write)
     "softmax": lambda b: 2.0 * F32_BYTES + 2.0 * b,  # f32 scores written and read, probabilities too

@@ -1,5 +1,5 @@
 """The closed loop on XLA's own program: the compiled step's scheduled HLO imported as a pathsim Program
-(pathsim.xla), each kernel costed at the time it was measured to take inside the real step (a
+(pathsim.workload.xla), each kernel costed at the time it was measured to take inside the real step (a
 ProgramProfile), simulated on the measured platform with collectives fitted as for the lowered program.
 """
 
@@ -12,13 +12,13 @@ from pathsim.calibration.device import measured_chip, measured_latencies, mesh_c
 from pathsim.calibration.kernel_cost import KernelCostModel
 from pathsim.calibration.kernel_profile import ProgramProfile, Statistic, hlo_fingerprint
 from pathsim.calibration.profile import Profile
-from pathsim.costs import AnalyticCostModel
+from pathsim.costs.compute import AnalyticCostModel
 from pathsim.engine.simulator import simulate
+from pathsim.engine.timeline import Timeline
 from pathsim.errors import ConfigError
-from pathsim.placement import place
-from pathsim.program import CommOp, ComputeOp, Program
-from pathsim.timeline import Timeline
-from pathsim.xla.hlo_import import MeshAxes, import_hlo
+from pathsim.placement.mesh_axes import place
+from pathsim.workload.program import CommOp, ComputeOp, Program
+from pathsim.workload.xla.hlo_import import MeshAxes, import_hlo
 
 
 @dataclass(frozen=True)

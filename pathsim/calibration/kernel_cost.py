@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pathsim.calibration.cost_model import Lookup
-from pathsim.costs import ComputeCostModel
-from pathsim.program import ComputeOp
+from pathsim.costs.compute import ComputeCostModel
+from pathsim.workload.program import ComputeOp
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from typing import Literal
 
 from pathsim.calibration.kernel_trace import KernelTime
 from pathsim.calibration.profile import json_document
+from pathsim.config.yamlio import read_text
 from pathsim.errors import ConfigError
-from pathsim.yamlio import read_text
 
 FORMAT = "pathsim-kernels/1"
 Statistic = Literal["mean", "median"]

@@ -13,8 +13,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from pathsim.config.yamlio import read_text
 from pathsim.errors import ConfigError
-from pathsim.yamlio import read_text
 
 FORMAT = "pathsim-calibration/1"
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}

@@ -22,9 +22,9 @@ from pathsim.calibration.kernel_profile import KernelProfile, ProgramProfile
 from pathsim.calibration.profile import Profile
 from pathsim.engine.simulator import simulate
 from pathsim.errors import ConfigError
-from pathsim.lowering import lower
-from pathsim.placement import place
-from pathsim.program import ComputeOp
+from pathsim.placement.mesh_axes import place
+from pathsim.workload.lowering import lower
+from pathsim.workload.program import ComputeOp
 
 SINGLE_DEVICE_GOAL = (0.10, 0.20)  # mean and max relative error the issue sets for one device
 

@@ -5,8 +5,8 @@ do. Sources are published kernel-level measurements (named beside each number: t
 Scale Your Model", ayaka14732/tpu-v4-latency-numbers, marin-community/marin#6736, Google's
 accelerator-microbenchmarks) and the 900 jnp.dot timings on one TPU v5e and one v6e chip of
 R-Oliver/tpu-perf-model (data/measurements.csv; read from the team's shared data folder by the fit). The three matmul constants
-marked "fitted" are the output of `python -m pathsim.kernels.fit`, which fits them on the v5e rows only;
-tests/kernels/test_fit.py re-runs that fit and checks these numbers against it. Nothing here was chosen
+marked "fitted" are the output of `python -m pathsim.costs.tpu_kernels.fit`, which fits them on the v5e rows only;
+tests/costs/tpu_kernels/test_fit.py re-runs that fit and checks these numbers against it. Nothing here was chosen
 by looking at a whole-model result (PaLM's MFU or any other).
 """
 
@@ -19,7 +19,8 @@ from typing import Mapping
 from pathsim.catalog.hardware import Sourced
 from pathsim.errors import ConfigError
 
-FIT_SOURCE = ("fitted on the 450 TPU v5e rows of R-Oliver/tpu-perf-model's jnp.dot timings by pathsim.kernels.fit "
+FIT_SOURCE = ("fitted on the 450 TPU v5e rows of R-Oliver/tpu-perf-model's jnp.dot timings by "
+              "pathsim.costs.tpu_kernels.fit "
               "(least squares on log wall time; checked on the v6e rows, never fitted to them)")
 
 # --- matmul: one set fitted on v5e, used for every generation with that generation's own spec ----------

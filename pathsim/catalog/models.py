@@ -1,6 +1,6 @@
 """The model library: published architectures an experiment names (`model: palm540b`, or
 `model: {base: palm540b, n_layers: 4}`). Plain data: each entry is ModelConfig's fields plus `source`, the
-publication the figures come from. `pathsim.experiment` resolves a name before validation, so every
+publication the figures come from. `pathsim.config.experiment` resolves a name before validation, so every
 consumer sees a full ModelConfig.
 
 Only what changes FLOPs, bytes or the schedule is recorded. Not modelled, and noted where it applies:

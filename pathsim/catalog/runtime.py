@@ -17,7 +17,7 @@ class RuntimeLatencies:
     host_enqueue_s: float = 20e-6
     # Controller-side work per computation per island (allocation, scheduling, coordination).
     controller_work_s: float = 50e-6
-    # --- Pathways control plane (pathsim.engine.pathways); chosen before any comparison with the paper ---
+    # --- Pathways control plane (pathsim.engine.runtime); chosen before any comparison with the paper ---
     # CPU time one process spends to send or to receive one small RPC (serialize, syscall, completion
     # queue): the order of a gRPC small-message cost, tens of microseconds. It is what makes a single
     # controller's fan-out to H hosts cost O(H) per dispatched unit.

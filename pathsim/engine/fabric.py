@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Hashable
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
-from pathsim.collectives import (
+from pathsim.costs.collectives import (
     SPEC_SHEET_LINKS,
     LinkTiming,
     dcn_flow_bytes,
@@ -28,9 +28,10 @@ from pathsim.collectives import (
     ici_member_bytes,
     ring_link_loads,
 )
-from pathsim.placement import Placement, axis_coordinate
-from pathsim.program import CommOp, Program
-from pathsim.topology import Cluster, host_block
+from pathsim.placement.mesh_axes import Placement, axis_coordinate
+from pathsim.platform.scenario import LinkState
+from pathsim.platform.topology import Cluster, host_block, torus_neighbour
+from pathsim.workload.program import CommOp, Program
 
 Resource = tuple  # hashable resource id
 Usage = dict  # Resource -> load per byte
@@ -147,20 +148,6 @@ def _dcn_ring(op: CommOp, members: list[int], usage_of, latencies: RuntimeLatenc
     return flows, dcn_latency_s(op.collective, n, latencies)
 
 
-@dataclass(frozen=True)
-class LinkState:
-    """Scenario changes to ICI links: capacity factors (0 = failed) keyed by undirected link."""
-
-    factors: tuple[tuple[tuple[int, tuple[int, ...], tuple[int, ...]], float], ...] = ()
-
-    def as_dict(self) -> dict:
-        out = {}
-        for (island, a, b), f in self.factors:
-            out[(island, a, b)] = f
-            out[(island, b, a)] = f
-        return out
-
-
 class FullFabric:
     """Every chip a unit; resources are directed ICI links (island, src, dst) and host NICs."""
 
@@ -196,7 +183,7 @@ class FullFabric:
             for coord in itertools.product(*(range(n) for n in island.shape)):
                 for d in range(len(island.shape)):
                     for step in (1, -1):
-                        nxt = self._neighbour(island, coord, d, step)
+                        nxt = torus_neighbour(island, coord, d, step)
                         if nxt is not None:
                             for res in self._physical(ii, coord, nxt, d, step):
                                 self.capacity[res] = one_way * self._factor.get((ii, coord, nxt), 1.0)
@@ -217,19 +204,6 @@ class FullFabric:
             coords[a] = rest % n
             rest //= n
         return coords
-
-    @staticmethod
-    def _neighbour(island, coord, d, step):
-        n = island.shape[d]
-        if n == 1:
-            return None
-        nxt = list(coord)
-        nxt[d] += step
-        if not 0 <= nxt[d] < n:
-            if not island.wraparound[d]:
-                return None
-            nxt[d] %= n
-        return tuple(nxt)
 
     def _host(self, u: Unit) -> tuple:
         block = host_block(self.chip, len(u.coord))
@@ -310,7 +284,7 @@ class FullFabric:
         isl = self.cluster.islands[island]
         links, cur = [], a
         for _ in range(hops):
-            nxt = self._neighbour(isl, cur, d, step)
+            nxt = torus_neighbour(isl, cur, d, step)
             links.extend(self._route(island, cur, nxt, d, step))
             cur = nxt
         return links
@@ -327,7 +301,7 @@ class FullFabric:
             if k == d:
                 continue
             for side in (1, -1):
-                a2, b2 = self._neighbour(isl, a, k, side), self._neighbour(isl, b, k, side)
+                a2, b2 = torus_neighbour(isl, a, k, side), torus_neighbour(isl, b, k, side)
                 if a2 is None or b2 is None:
                     continue
                 hops = [(a, a2, k, side), (a2, b2, d, step), (b2, b, k, -side)]

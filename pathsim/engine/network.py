@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from pathsim.timeline import LinkSample
+from pathsim.engine.timeline import LinkSample
 
 _EPS_BYTES = 1e-3
 

@@ -4,7 +4,7 @@ Timeline.
 Each unit's compute ops run one at a time in program order (a TPU runs one kernel at a time); runs of
 compute ops that nothing else waits on are simulated as one timed segment. Communication ops start as
 soon as their dependencies are done: a collective is a gang that starts when its last member is ready,
-and its flows share links with everything else in flight. The Pathways actors (pathsim.engine.pathways:
+and its flows share links with everything else in flight. The Pathways actors (pathsim.engine.runtime:
 client, one gang scheduler per island, host executors, device queues) decide when each computation may
 start on a group: their gang opens the group's gate (pathways.training).
 
@@ -24,12 +24,12 @@ import numpy as np
 import simpy
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
-from pathsim.costs import ComputeCostModel, link_timing_of
+from pathsim.costs.compute import ComputeCostModel, link_timing_of
 from pathsim.engine.fabric import FoldedFabric
 from pathsim.engine.network import Network
-from pathsim.engine.pathways.training import GroupSlice, StepDispatch, hosts_for
-from pathsim.program import CommOp, ComputeOp, Program, RecvOp
-from pathsim.timeline import Span, Timeline
+from pathsim.engine.runtime.training import GroupSlice, StepDispatch, hosts_for
+from pathsim.engine.timeline import Span, Timeline
+from pathsim.workload.program import CommOp, ComputeOp, Program, RecvOp
 
 
 @dataclass(frozen=True)

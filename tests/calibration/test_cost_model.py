@@ -6,8 +6,8 @@ from pathsim.calibration import load_cost_model, save_profile
 from pathsim.calibration.cost_model import CalibratedCostModel
 from pathsim.calibration.interpolate import BytesTable, ShapeTable
 from pathsim.catalog.hardware import CHIPS
-from pathsim.costs import AnalyticCostModel
-from pathsim.program import ComputeOp, MatmulShape
+from pathsim.costs.compute import AnalyticCostModel
+from pathsim.workload.program import ComputeOp, MatmulShape
 
 CHIP = CHIPS["tpu_v4"]
 

@@ -4,7 +4,7 @@ import pytest
 
 from pathsim.calibration.cases import cases, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
-from pathsim.placement import place
+from pathsim.placement.mesh_axes import place
 
 
 def test_chip_comes_from_the_measurements(profile):

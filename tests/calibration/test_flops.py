@@ -44,7 +44,7 @@ def test_param_count_of_the_jax_model_is_pathsims():
     jax = pytest.importorskip("jax")
     from pathsim.calibration.cases import cases, experiment
     from pathsim.calibration.jax_model import init_params
-    from pathsim.model import total_params
+    from pathsim.workload.model import total_params
 
     case = cases("tiny", 1)[1]
     params = init_params(case.size, jax.numpy.float32)

@@ -8,9 +8,9 @@ from pathsim.calibration.kernel_cost import KernelCostModel
 from pathsim.calibration.kernel_profile import (KernelProfile, KernelProfileMeta, ProgramProfile, from_json,
                                                 hlo_fingerprint, load_kernel_profile, save_kernel_profile, to_json)
 from pathsim.calibration.kernel_trace import KernelTime
-from pathsim.costs import AnalyticCostModel
+from pathsim.costs.compute import AnalyticCostModel
 from pathsim.errors import ConfigError
-from pathsim.program import ComputeOp
+from pathsim.workload.program import ComputeOp
 
 from .conftest import make_profile
 

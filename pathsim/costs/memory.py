@@ -1,0 +1,93 @@
+"""Per-chip HBM use of a plan: weights, gradients, optimizer state, saved activations and the working
+set of the busiest moment, against the chip's HBM."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from pathsim.catalog.software import SOFTWARE, optimizer_moments
+from pathsim.config.experiment import ExperimentConfig
+from pathsim.platform.topology import Cluster
+from pathsim.workload.lowering import shard_for, stage_layers
+from pathsim.workload.lowering.context import Shard
+from pathsim.workload.lowering.transformer import sub_blocks
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    weights_bytes: float
+    gradients_bytes: float
+    optimizer_bytes: float
+    activations_bytes: float  # saved for the backward pass, all micro-batches in flight
+    working_bytes: float  # gathered weights, one layer's unsaved intermediates and gradients, logits
+    hbm_bytes: float
+
+    @property
+    def total_bytes(self) -> float:
+        return (self.weights_bytes + self.gradients_bytes + self.optimizer_bytes + self.activations_bytes
+                + self.working_bytes)
+
+    @property
+    def feasible(self) -> bool:
+        return self.total_bytes <= self.hbm_bytes
+
+    def as_dict(self) -> dict[str, float]:
+        d = asdict(self)
+        d["total_bytes"] = self.total_bytes
+        return d
+
+
+def _layer_intermediates_bytes(s: Shard) -> float:
+    """Everything one layer's forward produces that its backward reads, on one chip."""
+    elems = s.tokens * s.d_local + s.tokens * s.d_model  # input, and its tensor-gathered copy
+    for sb in sub_blocks(s):
+        if sb.attention:
+            elems += s.tokens * (s.heads_local + 2 * s.kv_heads_local) * s.head_dim * 2  # q, k, v, context
+            elems += s.seqs * s.heads_local * s.seq_len * s.seq_len  # attention probabilities
+        if sb.mlp:
+            elems += s.tokens * (s.mlp_in_width + s.ff_local)  # gate/up and the activation
+    return elems * s.act_bytes
+
+
+def _saved_per_layer_bytes(s: Shard) -> float:
+    if s.remat.name == "none":
+        return _layer_intermediates_bytes(s)
+    # full and PaLM's policy keep one fully sharded activation per layer (PaLM paper, appendix B).
+    return float(s.tokens * s.d_local * s.act_bytes)
+
+
+def _in_flight_microbatches(s: Shard, schedule: str, stage: int) -> int:
+    if schedule == "1f1b":
+        return min(s.stages - stage, s.microbatches)
+    return s.microbatches
+
+
+def memory_use(exp: ExperimentConfig, cluster: Cluster) -> MemoryUse:
+    """The busiest stage's chips (stage 0 holds the embedding and the most micro-batches in flight)."""
+    s = shard_for(exp)
+    worst: MemoryUse | None = None
+    for stage in range(s.stages):
+        layers = len(stage_layers(exp.model.n_layers, s.stages, stage))
+        tables = int(stage == 0) + int(stage == s.stages - 1 and not (stage == 0 and s.tied_embeddings))
+        local = layers * s.layer_weight_params_local + tables * s.embedding_params_local
+        shard = local / s.fsdp
+        moments = optimizer_moments(exp.training.optimizer)
+        # The layer in use and those prefetched ahead of it, but never more layers than the stage has.
+        gathered_layers = min(exp.runtime.weight_prefetch_layers + 1, layers)
+        gathered_weights = gathered_layers * s.layer_weight_params_local * s.param_bytes
+        logits = s.tokens * s.vocab_local * SOFTWARE.f32_bytes if stage == s.stages - 1 else 0.0
+        working = (gathered_weights + _layer_intermediates_bytes(s)
+                   + s.layer_weight_params_local * s.grad_bytes + logits)
+        use = MemoryUse(
+            weights_bytes=shard * s.param_bytes,
+            gradients_bytes=shard * s.grad_bytes,
+            optimizer_bytes=shard * moments * SOFTWARE.f32_bytes,
+            activations_bytes=layers * _in_flight_microbatches(s, exp.plan.pipeline_schedule, stage)
+            * _saved_per_layer_bytes(s),
+            working_bytes=working,
+            hbm_bytes=cluster.chip.hbm_bytes,
+        )
+        if worst is None or use.total_bytes > worst.total_bytes:
+            worst = use
+    assert worst is not None
+    return worst

@@ -1,0 +1,121 @@
+"""The training step dispatched by the Pathways actors: the engine's computations are gangs on the actors'
+device queues.
+
+Each (computation, program group) is one gang over the group's hosts (a pod, or a pipeline stage: its own
+slice). The gang "runs" by opening the engine's gate for that computation on that group, and ends when the
+engine reports every op of the computation done on the group, so the device queues order a group's
+computations as Pathways does while the engine times them (no fixed duration). Its `duration_s` is 0: the
+schedulers cannot know it ahead, so they commit at once; with one client and FIFO the order is the same.
+
+The experiment's `runtime.dispatch` maps onto the actors' modes (docs/pathways.md):
+- `pathways_async` -> `pathways_opbyop`: one asynchronous call (a future) per computation, each island's
+  part to that island's gang scheduler, fanned out to every host. In steady state the step's first
+  computation was dispatched during the previous step, so it is in the device queues at time 0, and this
+  step dispatches the next step's first computation.
+- `pathways_sequential` -> `pathways_opbyop` with a client that reads each result (`outstanding=1`): a
+  computation is dispatched once the previous one's result has reached the client.
+- `multi_controller` -> `jax_opbyop`: every host dispatches its own shard (`python_call_s + host_enqueue_s`
+  per computation), no client, no scheduler, no message.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import simpy
+
+from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.engine.runtime.actors import Cpu
+from pathsim.engine.runtime.client import PathwaysClient, multi_controller_host
+from pathsim.engine.runtime.devices import DeviceArray, Gang
+from pathsim.engine.runtime.executor import HostExecutor
+from pathsim.engine.runtime.runtime import island_runtime
+from pathsim.engine.runtime.scheduler import GangScheduler
+from pathsim.engine.timeline import DispatchStats, Span
+
+STEP_DISPATCH_MODES = ("pathways_async", "pathways_sequential", "multi_controller")
+
+
+@dataclass(frozen=True)
+class GroupSlice:
+    """One program group as the runtime sees it: its island and how many hosts its chips sit on."""
+
+    name: str
+    island: int
+    hosts: int
+
+
+def hosts_for(chips: int, chips_per_host: int) -> int:
+    return max(1, math.ceil(chips / chips_per_host))
+
+
+class StepDispatch:
+    """Builds the actors for one step and dispatches `computations` (in order) onto the groups that run them.
+
+    `start(g, c)` opens the engine's gate for computation c on group g and returns the event of its
+    completion there; `runs(g, c)` says whether group g has any op of c (a gang only where there is work)."""
+
+    def __init__(self, env: simpy.Environment, mode: str, lat: RuntimeLatencies, groups: list[GroupSlice],
+                 computations: tuple[str, ...], island_names: tuple[str, ...],
+                 start: Callable[[int, str], simpy.Event], runs: Callable[[int, str], bool]) -> None:
+        if mode not in STEP_DISPATCH_MODES:
+            raise ValueError(f"unknown dispatch mode {mode!r}; one of {', '.join(STEP_DISPATCH_MODES)}")
+        self.env, self.mode, self.lat, self.island_names = env, mode, lat, island_names
+        first = 0
+        self.group_hosts: list[tuple[int, ...]] = []
+        for g in groups:
+            self.group_hosts.append(tuple(range(first, first + g.hosts)))
+            first += g.hosts
+        island_of_host = [g.island for g, hosts in zip(groups, self.group_hosts) for _ in hosts]
+        names = tuple(f"{g.name}.host{h}" for g in groups for h in range(g.hosts))
+        self.devices = DeviceArray(env, first, hbm_bytes=math.inf, names=names)
+        # One call per computation: the gangs of every group that runs it.
+        self.calls: list[tuple[Gang, ...]] = []
+        for c in computations:
+            call = tuple(Gang(f"{c}@{groups[g].name}", 0, self.group_hosts[g], 0.0, env.event(),
+                              run=lambda g=g, c=c: start(g, c)) for g in range(len(groups)) if runs(g, c))
+            if call:
+                self.calls.append(call)
+        self.executors: list[HostExecutor] = []
+        self.schedulers: dict[int, GangScheduler] = {}
+        self.client: PathwaysClient | None = None
+        if mode == "multi_controller":
+            self.host_cpus = [Cpu(env) for _ in range(first)]
+            for host, cpu in enumerate(self.host_cpus):
+                env.process(multi_controller_host(env, host, self.devices, lat, self.calls, cpu))
+            return
+        rt = island_runtime(env, island_of_host, lat, self.devices)
+        self.executors, self.schedulers = rt.executors, rt.schedulers
+        self.host_cpus = [ex.cpu for ex in self.executors]
+        calls = self.calls
+        if mode == "pathways_async" and calls:
+            for gang in calls[0]:  # dispatched during the previous step: already enqueued everywhere
+                for host in gang.devices:
+                    self.devices.enqueue(host, gang)
+            # ... and this step dispatches the next step's first computation: the same work each step. It
+            # waits behind this step's in the queues and is not simulated (an empty gang).
+            calls = calls[1:] + [tuple(Gang(f"next step {g.name}", 0, g.devices, 0.0, env.event())
+                                       for g in calls[0])]
+        self.client = PathwaysClient(env, 0, self.schedulers[min(self.schedulers)], lat, calls,
+                                     outstanding=1 if mode == "pathways_sequential" else None, route=rt.route)
+
+    def spans(self) -> list[Span]:
+        """Each scheduler's CPU time per dispatched unit (receive, decide, fan out to every host)."""
+        return [Span(self.island_names[i], "scheduler", "gang scheduler",
+                     "dispatch " + ", ".join(g.name for g in req.gangs), "dispatch", start, end)
+                for i, s in self.schedulers.items() for req, start, end in s.dispatched]
+
+    def stats(self) -> DispatchStats:
+        return DispatchStats(
+            mode=self.mode, hosts=len(self.devices.queues),
+            client_busy_s=self.client.cpu.busy_s if self.client is not None else 0.0,
+            scheduler_busy_s=tuple(self.schedulers[i].cpu.busy_s if i in self.schedulers else 0.0
+                                   for i in range(len(self.island_names))),
+            host_messages=sum(ex.received for ex in self.executors),
+            host_busy_s=sum(cpu.busy_s for cpu in self.host_cpus))
+
+    def deadlock(self) -> str | None:
+        report = self.devices.deadlock()
+        return report.describe() if report is not None else None

@@ -1,0 +1,135 @@
+"""Metrics --report--> a readable text report and a JSON object."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from pathsim.catalog.hardware import GIB
+
+if TYPE_CHECKING:  # annotations only: results sit below the api that builds them
+    from pathsim.api import SimulationResult
+
+
+def result_dict(result: SimulationResult) -> dict[str, Any]:
+    m, mem = result.metrics, result.memory
+    return {  # the verdict first: a plan that does not fit is simulated, but cannot run
+        "feasible": mem.feasible,
+        "verdict": verdict(result),
+        "experiment": result.experiment.name,
+        "chips": m.chips,
+        "step_time_s": m.step_time_s,
+        "tokens_per_s": m.tokens_per_s,
+        "mfu": m.mfu,
+        "hfu": m.hfu,
+        "model_flops_per_token": m.model_flops_per_token,
+        "hardware_flops_per_token": m.hardware_flops_per_token,
+        "breakdown": m.breakdown.as_dict(),
+        "compute_by_phase_s": dict(m.compute_by_phase_s),
+        "memory": mem.as_dict(),
+        "cost_model": result.cost_model,
+        "program": result.program_source,
+        "notes": list(result.notes),
+        "mode": result.mode,
+        "goodput": result.goodput.as_dict() if result.goodput else None,
+        "simulated_events": result.timeline.events_processed,
+        "dispatch": dataclasses.asdict(result.timeline.dispatch) if result.timeline.dispatch else None,
+        "overrides": dict(result.cluster.overrides),
+    }
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / GIB:.2f} GiB"
+
+
+def _seconds(value: float) -> str:
+    """Below a nanosecond a time is float noise from summing and subtracting (5.5e-14 s of idle)."""
+    return "0" if abs(value) < 1e-9 else f"{value:.4g}"
+
+
+def verdict(result: SimulationResult) -> str:
+    mem = result.memory
+    if mem.feasible:
+        return f"fits: {_gib(mem.total_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip"
+    return (f"does not fit: needs {_gib(mem.total_bytes)} per chip of {_gib(mem.hbm_bytes)} HBM "
+            f"(simulated as if it fit)")
+
+
+def _shouted(text: str) -> str:
+    return text.replace("does not fit:", "DOES NOT FIT:", 1)
+
+
+def dispatch_text(d) -> str:
+    """What the Pathways actors spent dispatching the step (see docs/pathways.md)."""
+    ms = lambda seconds: f"{seconds * 1e3:.3g} ms"  # noqa: E731
+    if not d.host_messages:
+        return (f"dispatch ({d.mode}): each of {d.hosts} hosts dispatches its own shard, "
+                f"{ms(d.host_busy_s / d.hosts)} of CPU; no gang scheduler")
+    return (f"dispatch ({d.mode}): client {ms(d.client_busy_s)}, gang scheduler CPU per island "
+            f"{', '.join(ms(s) for s in d.scheduler_busy_s)}, {d.host_messages} messages to {d.hosts} hosts")
+
+
+def plan_text(exp) -> str:
+    """The plan's axes, and the tensor style only where there is a tensor axis for it to shape."""
+    style = f" ({exp.plan.tensor_style})" if exp.plan.ici.get("tensor", 1) > 1 else ""
+    return f"ici={dict(exp.plan.ici)} dcn={dict(exp.plan.dcn)}{style}"
+
+
+def text_report(result: SimulationResult) -> str:
+    exp, m, mem = result.experiment, result.metrics, result.memory
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=False, color_system=None)
+    islands = result.cluster.islands
+    shape = "x".join(map(str, islands[0].shape))
+    if not mem.feasible:  # first, before any figure: this plan cannot run as it is
+        console.print(_shouted(verdict(result)))
+    console.print(f"[b]{exp.name}[/b]: {exp.description}" if exp.description else exp.name)
+    console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
+                  f"plan {plan_text(exp)}; "
+                  f"remat {exp.training.remat}; dispatch {exp.runtime.dispatch}")
+    console.print(f"program: {result.program_source} ({result.program_ops} ops); op costs: {result.cost_model}; "
+                  f"simulation: {result.mode}")
+    for note in result.notes:
+        console.print(note)
+    if result.cluster.overrides:
+        console.print(f"what-if overrides: {dict(result.cluster.overrides)}")
+    summary = Table(title="Step", show_header=False)
+    summary.add_row("step time", f"{m.step_time_s:.4g} s")
+    summary.add_row("tokens/s", f"{m.tokens_per_s:,.0f}")
+    summary.add_row("MFU", f"{100 * m.mfu:.1f}%  (model FLOPs {m.model_flops_per_token:.4g} per token)")
+    summary.add_row("HFU", f"{100 * m.hfu:.1f}%  (with remat {m.hardware_flops_per_token:.4g} per token)")
+    console.print(summary)
+    if result.timeline.dispatch is not None:
+        console.print(dispatch_text(result.timeline.dispatch))
+    breakdown = Table(title="Where the step goes (mean over device groups)")
+    breakdown.add_column("category")
+    breakdown.add_column("seconds", justify="right")
+    breakdown.add_column("share", justify="right")
+    for key, value in m.breakdown.as_dict().items():
+        breakdown.add_row(key.removesuffix("_s").replace("_", " "), _seconds(value), f"{100 * value / m.step_time_s:.1f}%")
+    for phase, value in m.compute_by_phase_s:
+        breakdown.add_row(f"  compute: {phase}", _seconds(value), f"{100 * value / m.step_time_s:.1f}%")
+    console.print(breakdown)
+    memory = Table(title="Memory per chip")
+    memory.add_column("category")
+    memory.add_column("size", justify="right")
+    for key, value in mem.as_dict().items():
+        if key not in ("hbm_bytes", "total_bytes"):
+            memory.add_row(key.removesuffix("_bytes"), _gib(value))
+    memory.add_row("total", _gib(mem.total_bytes))
+    memory.add_row("HBM", _gib(mem.hbm_bytes))
+    console.print(memory)
+    console.print(_shouted(verdict(result)))
+    if result.goodput is not None:
+        g = result.goodput
+        days = 86400.0
+        mtbf = "no failures" if math.isinf(g.mtbf_s) else f"MTBF {g.mtbf_s / 3600:.2f} h"
+        console.print(f"failures: {mtbf}; goodput {100 * g.goodput:.1f}% (closed form), "
+                      f"{100 * g.simulated_goodput:.1f}% (simulated run, {g.simulated_failures} failures); "
+                      f"time to train {g.time_to_train_s / days:.2f} days (failure-free {g.useful_s / days:.2f})")
+    return out.getvalue()

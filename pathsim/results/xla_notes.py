@@ -1,0 +1,50 @@
+"""Report notes on an imported XLA program: the compiler's per-chip memory and kernel-time estimate beside
+pathsim's own memory estimate and the cost model's pricing of the same kernels."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pathsim.catalog.hardware import GIB
+from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
+from pathsim.config.experiment import ExperimentConfig, TopologyConfig
+from pathsim.costs.compute import ComputeCostModel
+from pathsim.costs.memory import memory_use
+from pathsim.platform.topology import Cluster
+from pathsim.workload.program import ComputeOp, Program
+
+if TYPE_CHECKING:  # annotations only: importing the XLA source is left to the api's xla path
+    from pathsim.workload.xla.program import XlaProgram
+
+
+def compiler_totals(program: Program, cost: ComputeCostModel) -> tuple[float, float | None, int]:
+    """One chip's kernel time priced by `cost`, by the compiler's own estimates (None when the HLO has
+    none), and the number of kernels without an estimate."""
+    ops = [op for op in program.groups[0].ops if isinstance(op, ComputeOp)]
+    priced = sum(cost.op_time_s(op) for op in ops)
+    estimates = [op.compiler_estimate_s for op in ops if op.compiler_estimate_s is not None]
+    return priced, (sum(estimates) if estimates else None), len(ops) - len(estimates)
+
+
+def xla_notes(exp: ExperimentConfig, topo: TopologyConfig, cluster: Cluster, cost: ComputeCostModel,
+              imported: XlaProgram) -> tuple[str, ...]:
+    compiled, program = imported.compiled, imported.program
+    clock = COMPILER_CLOCK_HZ.get(topo.chip)
+    mem = memory_use(exp, cluster)
+    priced, estimated, missing = compiler_totals(program, cost)
+    hbm = cluster.chip.hbm_bytes
+    how = (f"cache hit (compiled in {compiled.compile_s:.1f} s)" if compiled.cache_hit
+           else f"compiled in {compiled.compile_s:.1f} s")
+    notes = [
+        f"XLA program: {compiled.target}, jax {compiled.versions['jax']}, libtpu {compiled.versions['libtpu']}, "
+        f"{how}",
+        f"per-chip memory: XLA {compiled.per_chip_bytes / GIB:.2f} GiB (temp {compiled.memory_bytes['temp'] / GIB:.2f}),"
+        f" pathsim estimate {mem.total_bytes / GIB:.2f} GiB, of {hbm / GIB:.1f} GiB HBM"
+        + (" (XLA's figure exceeds HBM, yet it compiled)" if compiled.per_chip_bytes > hbm else ""),
+        f"kernel time per chip: {priced * 1e3:.1f} ms priced by {cost.name}"
+        + (f", {estimated * 1e3:.1f} ms by the compiler's estimated_cycles"
+           f" at {clock.value / 1e9:.2f} GHz" if estimated is not None else ", no compiler estimate (no clock "
+           f"for {topo.chip})")
+        + (f" ({missing} kernels without one)" if estimated is not None and missing else ""),
+    ]
+    return tuple(notes)

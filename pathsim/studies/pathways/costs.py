@@ -1,0 +1,64 @@
+"""Device-side durations the Pathways experiments feed the engine, from the catalog and the collective
+model (pathsim.costs.collectives): no simulation here."""
+
+from __future__ import annotations
+
+import math
+
+from pathsim.catalog.hardware import ChipSpec
+from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.config.experiment import IslandConfig, TopologyConfig
+from pathsim.costs.collectives import closed_form_time_s, member_bytes
+from pathsim.errors import ConfigError
+from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
+from pathsim.platform.topology import Island, build_cluster
+
+SCALAR_BYTES = 4.0  # one f32
+
+
+def balanced_shape(chips: int, dims: int, field: str) -> tuple[int, ...]:
+    """The most cubic torus slice of `chips` (a power of two): double the smallest dim each time."""
+    if chips < 1 or chips & (chips - 1):
+        raise ConfigError(field, f"{chips} chips: the benchmark's slices need a power of two")
+    shape = [1] * dims
+    for _ in range(chips.bit_length() - 1):
+        shape[shape.index(min(shape))] *= 2
+    return tuple(sorted(shape))
+
+
+def island(shape: tuple[int, ...], chip: ChipSpec, field: str) -> Island:
+    """The slice as the topology module builds it (which dims wrap around)."""
+    if math.prod(shape) > chip.max_slice_chips:
+        raise ConfigError(field, f"{math.prod(shape)} chips exceed the {chip.name} maximum slice of "
+                                 f"{chip.max_slice_chips}")
+    topo = TopologyConfig(name="slice", chip=chip.name, islands=[IslandConfig(shape=list(shape))])
+    return build_cluster(topo).islands[0]
+
+
+def whole_island_axis(isl: Island) -> AxisPlacement:
+    """One mesh axis over every chip of the island: a segment per torus dim."""
+    segments = tuple(AxisSegment(dim=d, size=isl.dim_size(d), stride=1, ring=isl.dim_wraps(d))
+                     for d in isl.dims if isl.dim_size(d) > 1)
+    return AxisPlacement(axis="ici.all", size=isl.chips, network="ici", segments=segments)
+
+
+def collective_s(kind: str, v_bytes: float, isl: Island, chip: ChipSpec) -> float:
+    return closed_form_time_s(kind, v_bytes, whole_island_axis(isl), chip)
+
+
+def benchmark_computation_s(isl: Island, chip: ChipSpec, lat: RuntimeLatencies) -> float:
+    """The paper's micro-benchmark computation: a scalar all-reduce over every chip plus a scalar add,
+    i.e. the all-reduce's hop latency plus the fixed cost of running one program."""
+    return lat.device_program_s + collective_s("all_reduce", SCALAR_BYTES, isl, chip)
+
+
+def dense_flops_per_token(params: float) -> float:
+    """Forward pass of a dense decoder: 2 FLOPs per parameter per token (the backward is twice that)."""
+    return 2.0 * params
+
+
+def dcn_allreduce_bytes_per_host(grad_bytes: float, island_chips: int, islands: int, chip: ChipSpec) -> float:
+    """After the in-island reduce-scatter each chip holds 1/island_chips of the gradients; the islands
+    all-reduce those shards in a ring, the host's chips sharing its NIC."""
+    shard = grad_bytes / island_chips
+    return member_bytes("all_reduce", shard, islands) * chip.chips_per_host

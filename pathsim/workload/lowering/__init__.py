@@ -1,0 +1,225 @@
+"""Model + plan --lower--> Program: one op list per device group (pipeline stage x DCN replica).
+
+Axes are named "ici.<kind>" or "dcn.<kind>". Chips along ICI axes other than pipeline run the same SPMD
+program and are folded into one group; DCN axes and the pipeline axis separate groups.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+from pathsim.catalog.software import SOFTWARE, optimizer_moments
+from pathsim.errors import ConfigError
+from pathsim.config.experiment import ExperimentConfig
+from pathsim.workload.lowering.context import GroupBuilder, Shard, shard_for
+from pathsim.workload.lowering.schedule import pipeline_order
+from pathsim.workload.lowering.transformer import (
+    backward_sub_block,
+    embed_backward,
+    embed_forward,
+    forward_sub_block,
+    loss_forward_backward,
+    remat_sub_block,
+    sub_blocks,
+)
+from pathsim.workload.program import ComputeOp, GroupProgram, Program
+
+__all__ = ["lower", "axis_sizes", "stage_layers", "shard_for", "Shard"]
+
+
+def axis_sizes(exp: ExperimentConfig) -> dict[str, int]:
+    plan = exp.plan
+    if "tensor" in plan.dcn:
+        raise ConfigError("plan.dcn.tensor", "tensor parallelism over the DCN is not supported; put it on ici")
+    for kind in ("fsdp", "pipeline"):
+        if kind in plan.ici and kind in plan.dcn:
+            raise ConfigError(f"plan.dcn.{kind}", f"{kind} may be on ici or on dcn, not both")
+    sizes = {f"ici.{k}": v for k, v in plan.ici.items()}
+    sizes.update({f"dcn.{k}": v for k, v in plan.dcn.items()})
+    return sizes
+
+
+def group_axes(sizes: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    """Axes whose members run different programs or sit on different islands."""
+    axes = [(a, n) for a, n in sizes.items() if a.startswith("dcn.")]
+    if "ici.pipeline" in sizes:
+        axes.append(("ici.pipeline", sizes["ici.pipeline"]))
+    return tuple(sorted(axes))
+
+
+def stage_layers(n_layers: int, stages: int, stage: int) -> range:
+    """Layers split as evenly as possible; earlier stages take the remainder."""
+    base, extra = divmod(n_layers, stages)
+    start = stage * base + min(stage, extra)
+    return range(start, start + base + (1 if stage < extra else 0))
+
+
+class _GroupLowering:
+    """Emits one group's ops, tracking what weight prefetching and gradient reduction depend on."""
+
+    def __init__(self, exp: ExperimentConfig, s: Shard, sizes: dict[str, int], stage: int,
+                 neighbours: dict[str, int]) -> None:
+        self.exp, self.s, self.stage = exp, s, stage
+        self.b = GroupBuilder(axis_sizes=sizes, operand_bytes=s.act_bytes)
+        self.fsdp_axis = "dcn.fsdp" if "dcn.fsdp" in sizes else "ici.fsdp"
+        self.pipe_axis = "dcn.pipeline" if "dcn.pipeline" in sizes else "ici.pipeline"
+        self.neighbours = neighbours
+        self.prefetch = exp.runtime.weight_prefetch_layers
+        self.block_starts: list[int] = []
+        self.last_gather: int | None = None
+        self.grad_ops: list[int] = []
+        self.layers = stage_layers(exp.model.n_layers, s.stages, stage)
+        self.first, self.last = stage == 0, stage == s.stages - 1
+
+    # --- weights -------------------------------------------------------------------------------------
+    def _gather_weights(self, tag: str, params_local: int, phase: str) -> int | None:
+        """All-gather one block's weights over fsdp, at most `prefetch` blocks ahead of their use."""
+        if self.prefetch == 0:
+            window = len(self.b.ops) - 1 if self.b.ops else None
+        else:
+            window = self.block_starts[-self.prefetch] if len(self.block_starts) >= self.prefetch else None
+        op = self.b.collective(f"{tag}.ag_w", "all_gather", self.fsdp_axis, params_local * self.s.param_bytes,
+                               phase, deps=(self.last_gather, window))
+        if op is not None:
+            self.last_gather = op
+        return op
+
+    def _mark_block_start(self, first_index: int) -> None:
+        for i in range(first_index, len(self.b.ops)):
+            if isinstance(self.b.ops[i], ComputeOp):
+                self.block_starts.append(i)
+                return
+
+    def _reduce_gradients(self, tag: str, params_local: int, deps: tuple[int, ...]) -> None:
+        """Reduce-scatter over fsdp, all-reduce the shard over ICI data, and over DCN data if overlapped."""
+        s, b = self.s, self.b
+        rs = b.collective(f"{tag}.rs_grad", "reduce_scatter", self.fsdp_axis, params_local * s.grad_bytes,
+                          "backward", deps=deps)
+        shard_bytes = params_local * s.grad_bytes / s.fsdp
+        last = rs if rs is not None else None
+        ar = b.collective(f"{tag}.ar_grad", "all_reduce", "ici.data", shard_bytes, "backward",
+                          deps=(last,) if last is not None else deps)
+        last = ar if ar is not None else last
+        if self.exp.runtime.overlap_dcn_gradients:
+            dcn = b.collective(f"{tag}.dcn_grad", "all_reduce", "dcn.data", shard_bytes, "backward",
+                               deps=(last,) if last is not None else deps)
+            last = dcn if dcn is not None else last
+        self.grad_ops.extend([last] if last is not None else deps)
+
+    # --- micro-batches -------------------------------------------------------------------------------
+    def forward(self, mb: int) -> int | None:
+        s, b = self.s, self.b
+        if self.first:
+            start = len(b.ops)
+            table = self._gather_weights(f"mb{mb}.embed", s.embedding_params_local, "forward")
+            x = embed_forward(b, s, f"mb{mb}", table)
+            self._mark_block_start(start)
+        else:
+            x = b.recv(f"mb{mb}.recv_x", f"fwd.mb{mb}.s{self.stage}", "forward")
+        for layer in self.layers:
+            start = len(b.ops)
+            w = self._gather_weights(f"L{layer}.mb{mb}.fwd", s.layer_weight_params_local, "forward")
+            for sb in sub_blocks(s):
+                x = forward_sub_block(b, s, sb, f"L{layer}.mb{mb}.{sb.name}", x, w)
+            self._mark_block_start(start)
+        if self.last:
+            return x
+        b.send(f"fwd.mb{mb}.s{self.stage + 1}", s.tokens * s.d_local * s.act_bytes, self.neighbours["next"],
+               self.pipe_axis, "forward", deps=(x,))
+        return None
+
+    def backward(self, mb: int, x_top: int | None, last_mb: bool) -> None:
+        s, b = self.s, self.b
+        head_grads: tuple[int, ...] = ()
+        if self.last:
+            start = len(b.ops)
+            table = self._gather_weights(f"mb{mb}.head", s.embedding_params_local, "forward")
+            dy, head_grads = loss_forward_backward(b, s, f"mb{mb}", x_top, table)
+            self._mark_block_start(start)
+        else:
+            dy = b.recv(f"mb{mb}.recv_dy", f"bwd.mb{mb}.s{self.stage}", "backward")
+        for layer in reversed(self.layers):
+            start = len(b.ops)
+            previous_start = self.block_starts[-1] if self.block_starts else None
+            w = self._gather_weights(f"L{layer}.mb{mb}.bwd", s.layer_weight_params_local, "backward")
+            dws: list[int] = []
+            for sb in reversed(sub_blocks(s)):
+                tag = f"L{layer}.mb{mb}.{sb.name}"
+                recomputed = remat_sub_block(b, s, sb, tag, w, previous_start)
+                dy, dw = backward_sub_block(b, s, sb, tag, dy, w, recomputed)
+                dws.extend(dw)
+            self._mark_block_start(start)
+            self._layer_grads.setdefault(layer, []).extend(dws)
+            if last_mb:
+                self._reduce_gradients(f"L{layer}", s.layer_weight_params_local, tuple(self._layer_grads[layer]))
+        embed_grads = list(head_grads)
+        if self.first:
+            embed_grads.append(embed_backward(b, s, f"mb{mb}", dy))
+        else:
+            b.send(f"bwd.mb{mb}.s{self.stage - 1}", s.tokens * s.d_local * s.act_bytes,
+                   self.neighbours["prev"], self.pipe_axis, "backward", deps=(dy,))
+        self._embed_grads.extend(i for i in embed_grads if i is not None)
+        if last_mb and self._embed_grads:
+            self._reduce_gradients("embed", self._embedding_params_here(), tuple(self._embed_grads))
+
+    def _embedding_params_here(self) -> int:
+        # The input table lives on the first stage; the output table (a copy when tied) on the last.
+        tables = (1 if self.first else 0) + (1 if self.last and not (self.first and self.s.tied_embeddings) else 0)
+        return tables * self.s.embedding_params_local
+
+    def local_params(self) -> int:
+        embed = self._embedding_params_here() if (self.first or self.last) else 0
+        return len(self.layers) * self.s.layer_weight_params_local + embed
+
+    def build(self) -> list:
+        s, b = self.s, self.b
+        self._layer_grads: dict[int, list[int]] = {}
+        self._embed_grads: list[int] = []
+        order = pipeline_order(self.stage, s.stages, s.microbatches, self.exp.plan.pipeline_schedule)
+        last_b = max(i for i, (kind, _) in enumerate(order) if kind == "B")
+        tops: dict[int, int | None] = {}
+        for i, (kind, mb) in enumerate(order):
+            if kind == "F":
+                tops[mb] = self.forward(mb)
+            else:
+                self.backward(mb, tops.get(mb), last_mb=i == last_b)
+        shard_params = self.local_params() / s.fsdp
+        grads = tuple(self.grad_ops)
+        if not self.exp.runtime.overlap_dcn_gradients:
+            # Pathways' cross-pod transfer: after all in-island gradient reduction, hosts exchange shards.
+            dcn = b.collective("dcn_grad", "all_reduce", "dcn.data", shard_params * s.grad_bytes, "backward",
+                               deps=grads, computation="transfer")
+            grads = (dcn,) if dcn is not None else grads
+        moments = optimizer_moments(self.exp.training.optimizer)
+        # Read and write the weights and moments, read the gradients.
+        per_param = 2 * s.param_bytes + s.grad_bytes + 2 * moments * SOFTWARE.f32_bytes
+        b.compute("optimizer", "optimizer", "optimizer", deps=grads, hbm_bytes=shard_params * per_param,
+                  computation="update")
+        return b.ops
+
+
+def lower(exp: ExperimentConfig, ici_chips_per_group: int | None = None) -> Program:
+    sizes = axis_sizes(exp)
+    s = shard_for(exp)
+    gaxes = group_axes(sizes)
+    names = [a for a, _ in gaxes]
+    coords_list = list(itertools.product(*(range(n) for _, n in gaxes)))
+    index_of = {c: i for i, c in enumerate(coords_list)}
+    pipe = next((a for a in names if a.endswith(".pipeline")), None)
+    ici_chips = ici_chips_per_group or math.prod(v for a, v in sizes.items() if a.startswith("ici.") and a != "ici.pipeline")
+    groups = []
+    for coords in coords_list:
+        stage = coords[names.index(pipe)] if pipe else 0
+        neighbours = {}
+        if pipe:
+            k = names.index(pipe)
+            for label, step in (("next", 1), ("prev", -1)):
+                other = list(coords)
+                other[k] = stage + step
+                if 0 <= other[k] < s.stages:
+                    neighbours[label] = index_of[tuple(other)]
+        ops = _GroupLowering(exp, s, sizes, stage, neighbours).build()
+        label = ".".join(f"{a.split('.')[1]}{c}" for a, c in zip(names, coords)) or "all"
+        groups.append(GroupProgram(name=label, coords=tuple(zip(names, coords)), ops=tuple(ops), chips=ici_chips))
+    return Program(groups=tuple(groups), group_axes=gaxes, computations=("train", "transfer", "update"))

@@ -1,0 +1,138 @@
+"""What one chip holds under a plan (shard sizes, tokens), and a builder that appends ops to a group."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from pathsim.config.experiment import ExperimentConfig
+from pathsim.errors import ConfigError
+from pathsim.workload.model import REMAT_POLICIES, RematPolicy, embedding_params, layer_params, mlp_matrices
+from pathsim.workload.program import CommOp, ComputeOp, MatmulShape, Op, Phase, RecvOp
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Per-chip sizes under the plan. M = tensor degree, F = fsdp degree, P = pipeline stages."""
+
+    tensor: int
+    fsdp: int
+    data: int
+    stages: int
+    microbatches: int
+    tokens: int  # tokens one chip's model-parallel group processes per micro-batch
+    seqs: int  # sequences per micro-batch per data/fsdp shard
+    seq_len: int
+    d_model: int
+    d_local: int  # activation width per chip between layers (2D sharding splits d_model over tensor)
+    heads_local: int
+    kv_heads_local: int
+    head_dim: int
+    ff_local: int
+    vocab_local: int
+    mlp_in_width: int  # gate + up (SwiGLU) or up, per chip
+    layer_weight_params_local: int  # matmul parameters of one layer on one chip, after tensor sharding
+    embedding_params_local: int
+    param_bytes: int
+    grad_bytes: int
+    act_bytes: int
+    remat: RematPolicy
+    style: str
+    parallel_block: bool
+    swiglu: bool
+    tied_embeddings: bool
+
+    @property
+    def activation_bytes_full(self) -> float:
+        """[tokens, d_model] activations: V of the per-layer tensor-axis collectives."""
+        return float(self.tokens * self.d_model * self.act_bytes)
+
+
+def _require_divisible(value: int, by: int, field: str, what: str) -> None:
+    if value % by:
+        raise ConfigError(field, f"{what} ({value}) is not divisible by {by}")
+
+
+def shard_for(exp: ExperimentConfig) -> Shard:
+    model, plan, training = exp.model, exp.plan, exp.training
+    m_deg, f_deg, d_deg = plan.degree("tensor"), plan.degree("fsdp"), plan.degree("data")
+    stages, micro = plan.degree("pipeline"), plan.microbatches
+    _require_divisible(model.n_heads, m_deg, "model.n_heads", "n_heads")
+    _require_divisible(model.d_ff, m_deg, "model.d_ff", "d_ff")
+    if plan.tensor_style == "2d":
+        _require_divisible(model.d_model, m_deg, "model.d_model", "d_model (2D sharding splits it over tensor)")
+    if stages > model.n_layers:
+        raise ConfigError("plan.pipeline", f"{stages} stages exceed the model's {model.n_layers} layers")
+    replicas = d_deg * f_deg
+    if training.global_batch_seqs % (replicas * micro):
+        raise ConfigError("training.global_batch_seqs",
+                          f"{training.global_batch_seqs} sequences do not split over data x fsdp x microbatches "
+                          f"= {d_deg} x {f_deg} x {micro} = {replicas * micro}")
+    seqs = training.global_batch_seqs // (replicas * micro)
+    kv = model.kv_heads
+    kv_local = kv // m_deg if kv % m_deg == 0 else kv  # e.g. multi-query K/V are replicated over tensor
+    heads_local = model.n_heads // m_deg
+    hd = model.q_head_dim
+    ff_local = model.d_ff // m_deg
+    mlp_in = (mlp_matrices(model) - 1) * ff_local
+    lp = layer_params(model)
+    weight_local = (lp.q + lp.o + lp.mlp) // m_deg + (lp.kv // m_deg if kv_local != kv else lp.kv)
+    return Shard(
+        tensor=m_deg, fsdp=f_deg, data=d_deg, stages=stages, microbatches=micro,
+        tokens=seqs * model.seq_len, seqs=seqs, seq_len=model.seq_len, d_model=model.d_model,
+        d_local=model.d_model // m_deg if plan.tensor_style == "2d" else model.d_model,
+        heads_local=heads_local, kv_heads_local=kv_local, head_dim=hd, ff_local=ff_local,
+        vocab_local=math.ceil(model.vocab_size / m_deg), mlp_in_width=mlp_in,
+        layer_weight_params_local=weight_local,
+        embedding_params_local=embedding_params(model) // m_deg,
+        param_bytes=training.param_bytes, grad_bytes=training.grad_bytes, act_bytes=training.activation_bytes,
+        remat=REMAT_POLICIES[training.remat], style=plan.tensor_style,
+        parallel_block=model.block == "parallel", swiglu=model.mlp == "swiglu",
+        tied_embeddings=model.tied_embeddings,
+    )
+
+
+@dataclass
+class GroupBuilder:
+    """Appends ops of one group; collectives over axes of size 1 vanish (their index is None)."""
+
+    axis_sizes: dict[str, int]
+    operand_bytes: int  # bytes per matmul operand element (the activation dtype)
+    ops: list[Op] = field(default_factory=list)
+
+    def _add(self, op: Op) -> int:
+        self.ops.append(op)
+        return len(self.ops) - 1
+
+    @staticmethod
+    def _deps(deps: tuple[int | None, ...]) -> tuple[int, ...]:
+        return tuple(sorted({d for d in deps if d is not None}))
+
+    def compute(self, name: str, kind: str, phase: Phase, *, deps: tuple[int | None, ...] = (),
+                matmul: MatmulShape | None = None, hbm_bytes: float = 0.0, flops: float | None = None,
+                scale: float = 1.0, computation: str = "train") -> int | None:
+        if scale <= 0.0:
+            return None
+        op_flops = matmul.flops if matmul is not None else (flops or 0.0)
+        if matmul is not None and hbm_bytes == 0.0:
+            # Roofline bytes of a matmul: both operands read once and the output written once.
+            b = self.operand_bytes
+            hbm_bytes = b * matmul.batch * (matmul.m * matmul.k + matmul.k * matmul.n + matmul.m * matmul.n)
+        return self._add(ComputeOp(name=name, kind=kind, phase=phase, flops=op_flops * scale,
+                                   hbm_bytes=hbm_bytes * scale, deps=self._deps(deps), matmul=matmul,
+                                   scale=scale, computation=computation))
+
+    def collective(self, name: str, collective: str, axis: str, nbytes: float, phase: Phase, *,
+                   deps: tuple[int | None, ...] = (), computation: str = "train") -> int | None:
+        if self.axis_sizes.get(axis, 1) <= 1 or nbytes <= 0:
+            return None
+        return self._add(CommOp(name=name, collective=collective, axis=axis, bytes=nbytes, phase=phase,
+                                deps=self._deps(deps), key=name, computation=computation))
+
+    def send(self, name: str, nbytes: float, peer_group: int, axis: str, phase: Phase, *,
+             deps: tuple[int | None, ...] = ()) -> int:
+        return self._add(CommOp(name=name, collective="send", axis=axis, bytes=nbytes, phase=phase,
+                                deps=self._deps(deps), peer_group=peer_group, key=name))
+
+    def recv(self, name: str, key: str, phase: Phase, *, deps: tuple[int | None, ...] = ()) -> int:
+        return self._add(RecvOp(name=name, key=key, phase=phase, deps=self._deps(deps)))

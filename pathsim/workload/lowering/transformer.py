@@ -1,0 +1,215 @@
+"""Per-chip ops of transformer layers, the embedding and the loss, forward, rematerialized and backward.
+
+Sharding (Shard.style):
+- "2d" (PaLM, GSPMD's 2D finalized): activations between layers are split over the tensor axis on d_model;
+  a sub-block all-gathers its input over tensor and reduce-scatters its output over tensor.
+- "megatron": activations replicated over tensor; a sub-block all-reduces its output (backward: its input
+  gradient) over tensor.
+Weights are split over tensor on heads and d_ff, and over fsdp (gathered before use by the caller).
+Memory-bound ops move their bytes through HBM; each formula says which tensors it reads and writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pathsim.workload.lowering.context import GroupBuilder, Shard
+from pathsim.workload.program import MatmulShape, Phase
+
+TENSOR = "ici.tensor"
+F32_BYTES = 4  # softmax scores and loss statistics in f32 (catalog/software.py)
+
+
+@dataclass(frozen=True)
+class SubBlock:
+    """Attention, MLP, or both fused (PaLM's parallel block)."""
+
+    name: str
+    attention: bool
+    mlp: bool
+
+
+def sub_blocks(s: Shard) -> tuple[SubBlock, ...]:
+    if s.parallel_block:
+        return (SubBlock("blk", True, True),)
+    return (SubBlock("attn", True, False), SubBlock("mlp", False, True))
+
+
+def _in_width(s: Shard, sb: SubBlock) -> int:
+    width = (s.heads_local + 2 * s.kv_heads_local) * s.head_dim if sb.attention else 0
+    return width + (s.mlp_in_width if sb.mlp else 0)
+
+
+def _out_width(s: Shard, sb: SubBlock) -> int:
+    return (s.heads_local * s.head_dim if sb.attention else 0) + (s.ff_local if sb.mlp else 0)
+
+
+def _norm_bytes(s: Shard) -> float:
+    # Residual add (read two, write one) then layer norm (read, write) on the per-chip activation.
+    return 5.0 * s.tokens * s.d_local * s.act_bytes
+
+
+def _softmax_elements(s: Shard) -> float:
+    return float(s.seqs * s.heads_local * s.seq_len * s.seq_len)
+
+
+def _softmax_bytes(s: Shard) -> float:
+    # f32 scores written and read, probabilities written and read in the activation dtype.
+    return _softmax_elements(s) * (2 * F32_BYTES + 2 * s.act_bytes)
+
+
+def _rope_bytes(s: Shard) -> float:
+    return 2.0 * s.tokens * (s.heads_local + s.kv_heads_local) * s.head_dim * s.act_bytes
+
+
+def _mlp_act_bytes(s: Shard) -> float:
+    # SwiGLU reads gate and up and writes their product; GELU/ReLU read and write one tensor.
+    return (3.0 if s.swiglu else 2.0) * s.tokens * s.ff_local * s.act_bytes
+
+
+def _attention_shapes(s: Shard) -> tuple[MatmulShape, MatmulShape]:
+    batch = s.seqs * s.heads_local
+    scores = MatmulShape(m=s.seq_len, k=s.head_dim, n=s.seq_len, batch=batch)
+    values = MatmulShape(m=s.seq_len, k=s.seq_len, n=s.head_dim, batch=batch)
+    return scores, values
+
+
+def _sub_block_core(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, phase: Phase, dep: int | None,
+                    attn_scale: float, other_scale: float) -> int | None:
+    """The ops between the input and output projections, forward (or recomputed)."""
+    last = dep
+    if sb.attention:
+        scores, values = _attention_shapes(s)
+        last = b.compute(f"{tag}.rope", "elementwise", phase, deps=(last,), hbm_bytes=_rope_bytes(s),
+                         scale=attn_scale) or last
+        last = b.compute(f"{tag}.scores", "attention_matmul", phase, deps=(last,), matmul=scores,
+                         scale=attn_scale) or last
+        last = b.compute(f"{tag}.softmax", "softmax", phase, deps=(last,), hbm_bytes=_softmax_bytes(s),
+                         scale=attn_scale) or last
+        last = b.compute(f"{tag}.values", "attention_matmul", phase, deps=(last,), matmul=values,
+                         scale=attn_scale) or last
+    if sb.mlp:
+        last = b.compute(f"{tag}.mlp_act", "elementwise", phase, deps=(dep, last),
+                         hbm_bytes=_mlp_act_bytes(s), scale=other_scale) or last
+    return last
+
+
+def _norm_and_gather(b: GroupBuilder, s: Shard, tag: str, x: int | None) -> int | None:
+    """Layer norm of the per-chip activation, then (2D sharding) its all-gather over tensor."""
+    norm = b.compute(f"{tag}.norm", "norm", "forward", deps=(x,), hbm_bytes=_norm_bytes(s))
+    if s.style != "2d":
+        return norm
+    return b.collective(f"{tag}.ag_x", "all_gather", TENSOR, s.activation_bytes_full, "forward", deps=(norm,)) or norm
+
+
+def forward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, x: int | None,
+                      weights: int | None) -> int | None:
+    """Returns the op whose completion makes the sub-block's output available."""
+    x_full = _norm_and_gather(b, s, tag, x)
+    proj_in = b.compute(f"{tag}.proj_in", "matmul", "forward", deps=(x_full, weights),
+                        matmul=MatmulShape(m=s.tokens, k=s.d_model, n=_in_width(s, sb)))
+    core = _sub_block_core(b, s, sb, tag, "forward", proj_in, 1.0, 1.0)
+    proj_out = b.compute(f"{tag}.proj_out", "matmul", "forward", deps=(core,),
+                         matmul=MatmulShape(m=s.tokens, k=_out_width(s, sb), n=s.d_model))
+    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
+    out = b.collective(f"{tag}.{kind}_out", kind, TENSOR, s.activation_bytes_full, "forward", deps=(proj_out,))
+    return out if out is not None else proj_out
+
+
+def remat_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, weights: int | None,
+                    prefetch_after: int | None) -> int | None:
+    """Recompute the forward from the saved (fully sharded) input, as the remat policy says."""
+    na, at = s.remat.non_attention_fraction, s.remat.attention_fraction
+    if na <= 0.0 and at <= 0.0:
+        return None
+    x_full = None
+    if s.style == "2d":
+        # Its input is saved, so the gather can be issued early: it overlaps the previous layer's backward.
+        x_full = b.collective(f"{tag}.remat_ag_x", "all_gather", TENSOR, s.activation_bytes_full, "remat",
+                              deps=(prefetch_after,))
+    norm = b.compute(f"{tag}.remat_norm", "norm", "remat", deps=(x_full,), hbm_bytes=_norm_bytes(s), scale=na)
+    proj_in = b.compute(f"{tag}.remat_proj_in", "matmul", "remat", deps=(norm, x_full, weights),
+                        matmul=MatmulShape(m=s.tokens, k=s.d_model, n=_in_width(s, sb)), scale=na)
+    core = _sub_block_core(b, s, sb, f"{tag}.remat", "remat", proj_in or x_full, at, na)
+    out = b.compute(f"{tag}.remat_proj_out", "matmul", "remat", deps=(core,),
+                    matmul=MatmulShape(m=s.tokens, k=_out_width(s, sb), n=s.d_model), scale=na)
+    return out or core or proj_in
+
+
+def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: int | None,
+                       weights: int | None, recomputed: int | None) -> tuple[int | None, tuple[int, ...]]:
+    """Returns (op making the input gradient available, ops producing weight gradients)."""
+    dy_full = dy
+    if s.style == "2d":
+        dy_full = b.collective(f"{tag}.ag_dy", "all_gather", TENSOR, s.activation_bytes_full, "backward",
+                               deps=(dy,)) or dy
+    out_w = _out_width(s, sb)
+    ready = (dy_full, weights, recomputed)
+    dx_out = b.compute(f"{tag}.proj_out_dx", "matmul", "backward", deps=ready,
+                       matmul=MatmulShape(m=s.tokens, k=s.d_model, n=out_w))
+    dw_out = b.compute(f"{tag}.proj_out_dw", "matmul", "backward", deps=ready,
+                       matmul=MatmulShape(m=out_w, k=s.tokens, n=s.d_model))
+    last = dx_out
+    if sb.mlp:
+        last = b.compute(f"{tag}.mlp_act_bwd", "elementwise", "backward", deps=(dx_out,),
+                         hbm_bytes=(5.0 if s.swiglu else 3.0) * s.tokens * s.ff_local * s.act_bytes)
+    if sb.attention:
+        scores, values = _attention_shapes(s)
+        # Each forward attention matmul has two backward matmuls of the same FLOPs (dA and dB).
+        for name, shape in (("values_bwd_a", values), ("values_bwd_b", values)):
+            last = b.compute(f"{tag}.{name}", "attention_matmul", "backward", deps=(dx_out,), matmul=shape)
+        last = b.compute(f"{tag}.softmax_bwd", "softmax", "backward", deps=(last,), hbm_bytes=_softmax_bytes(s))
+        for name in ("scores_bwd_a", "scores_bwd_b"):
+            last = b.compute(f"{tag}.{name}", "attention_matmul", "backward", deps=(last,), matmul=scores)
+        last = b.compute(f"{tag}.rope_bwd", "elementwise", "backward", deps=(last,), hbm_bytes=_rope_bytes(s))
+    in_w = _in_width(s, sb)
+    dx_in = b.compute(f"{tag}.proj_in_dx", "matmul", "backward", deps=(last,),
+                      matmul=MatmulShape(m=s.tokens, k=in_w, n=s.d_model))
+    dw_in = b.compute(f"{tag}.proj_in_dw", "matmul", "backward", deps=(last,),
+                      matmul=MatmulShape(m=s.d_model, k=s.tokens, n=in_w))
+    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
+    reduced = b.collective(f"{tag}.{kind}_dx", kind, TENSOR, s.activation_bytes_full, "backward", deps=(dx_in,))
+    norm = b.compute(f"{tag}.norm_bwd", "norm", "backward", deps=(reduced, dx_in), hbm_bytes=_norm_bytes(s))
+    return norm, tuple(i for i in (dw_out, dw_in) if i is not None)
+
+
+def embed_forward(b: GroupBuilder, s: Shard, tag: str, table: int | None) -> int | None:
+    # Vocabulary-sharded lookup: each chip writes rows of its shard, then the partial rows are reduced.
+    look = b.compute(f"{tag}.embed", "gather", "forward", deps=(table,),
+                     hbm_bytes=2.0 * s.tokens * s.d_model * s.act_bytes)
+    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
+    out = b.collective(f"{tag}.embed_{kind}", kind, TENSOR, s.activation_bytes_full, "forward", deps=(look,))
+    return out if out is not None else look
+
+
+def embed_backward(b: GroupBuilder, s: Shard, tag: str, dx: int | None) -> int | None:
+    full = dx
+    if s.style == "2d":
+        full = b.collective(f"{tag}.embed_ag_dx", "all_gather", TENSOR, s.activation_bytes_full, "backward",
+                            deps=(dx,)) or dx
+    return b.compute(f"{tag}.embed_bwd", "gather", "backward", deps=(full,),
+                     hbm_bytes=3.0 * s.tokens * s.d_model * s.act_bytes)
+
+
+def loss_forward_backward(b: GroupBuilder, s: Shard, tag: str, x: int | None,
+                          table: int | None) -> tuple[int | None, tuple[int, ...]]:
+    """Final norm, logits over the vocabulary shard, softmax cross-entropy and its gradient.
+
+    Returns (op making d(loss)/d(input) available, ops producing the output-embedding gradient)."""
+    x_full = _norm_and_gather(b, s, f"{tag}.final", x)
+    logits = b.compute(f"{tag}.logits", "matmul", "forward", deps=(x_full, table),
+                       matmul=MatmulShape(m=s.tokens, k=s.d_model, n=s.vocab_local))
+    # f32 logits written, read for max/sum and read again for the gradient, which is written.
+    xent_bytes = s.tokens * s.vocab_local * (3 * F32_BYTES + s.act_bytes)
+    stats = b.compute(f"{tag}.xent", "softmax", "forward", deps=(logits,), hbm_bytes=xent_bytes)
+    # Softmax statistics (max and sum per token) are all-reduced over the vocabulary shards.
+    reduced = b.collective(f"{tag}.xent_all_reduce", "all_reduce", TENSOR, 2.0 * s.tokens * F32_BYTES,
+                           "forward", deps=(stats,))
+    dx = b.compute(f"{tag}.logits_dx", "matmul", "backward", deps=(reduced, stats),
+                   matmul=MatmulShape(m=s.tokens, k=s.vocab_local, n=s.d_model))
+    dw = b.compute(f"{tag}.logits_dw", "matmul", "backward", deps=(reduced, stats),
+                   matmul=MatmulShape(m=s.d_model, k=s.tokens, n=s.vocab_local))
+    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
+    out = b.collective(f"{tag}.logits_{kind}_dx", kind, TENSOR, s.activation_bytes_full, "backward", deps=(dx,))
+    norm_bwd = b.compute(f"{tag}.final_norm_bwd", "norm", "backward", deps=(out, dx), hbm_bytes=_norm_bytes(s))
+    return norm_bwd, tuple(i for i in (dw,) if i is not None)

@@ -1,0 +1,91 @@
+"""Transformer arithmetic: parameter counts and PaLM's model-FLOP accounting (PaLM paper, Chowdhery et al. 2022, section 4.1 and appendix B)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pathsim.config.experiment import ModelConfig
+
+
+@dataclass(frozen=True)
+class LayerParams:
+    """Parameters of one transformer layer, by matrix."""
+
+    q: int
+    kv: int  # K and V together
+    o: int
+    mlp: int
+    norm: int
+
+    @property
+    def attention(self) -> int:
+        return self.q + self.kv + self.o
+
+    @property
+    def total(self) -> int:
+        return self.attention + self.mlp + self.norm
+
+
+def mlp_matrices(model: ModelConfig) -> int:
+    """SwiGLU has gate, up and down matrices; GELU and ReLU MLPs have up and down."""
+    return 3 if model.mlp == "swiglu" else 2
+
+
+def layer_params(model: ModelConfig) -> LayerParams:
+    d, hd = model.d_model, model.q_head_dim
+    norms = 1 if model.block == "parallel" else 2  # scale-only layer norms (PaLM has no biases)
+    return LayerParams(
+        q=d * model.n_heads * hd,
+        kv=2 * d * model.kv_heads * hd,
+        o=model.n_heads * hd * d,
+        mlp=mlp_matrices(model) * d * model.d_ff,
+        norm=norms * d,
+    )
+
+
+def embedding_params(model: ModelConfig) -> int:
+    tables = 1 if model.tied_embeddings else 2
+    return tables * model.vocab_size * model.d_model
+
+
+def total_params(model: ModelConfig) -> int:
+    """N in 6N: layers, embeddings and the final norm."""
+    return model.n_layers * layer_params(model).total + embedding_params(model) + model.d_model
+
+
+def attention_flops_per_token(model: ModelConfig) -> float:
+    """Forward attention FLOPs per token over all layers: QK^T and AV, 4 L H Q T (no causal halving)."""
+    return 4.0 * model.n_layers * model.n_heads * model.q_head_dim * model.seq_len
+
+
+def model_flops_per_token(model: ModelConfig) -> float:
+    """PaLM appendix B: 6N + 12 L H Q T, forward and backward, never rematerialization."""
+    return 6.0 * total_params(model) + 3.0 * attention_flops_per_token(model)
+
+
+@dataclass(frozen=True)
+class RematPolicy:
+    """Which share of forward FLOPs the backward pass recomputes."""
+
+    name: str
+    non_attention_fraction: float
+    attention_fraction: float
+
+
+REMAT_POLICIES = {
+    "none": RematPolicy("none", 0.0, 0.0),
+    "full": RematPolicy("full", 1.0, 1.0),
+    # PaLM appendix B: 75% of non-attention forward FLOPs and all attention forward FLOPs recomputed.
+    "palm": RematPolicy("palm", 0.75, 1.0),
+}
+
+
+def hardware_flops_per_token(model: ModelConfig, remat: str) -> float:
+    """Model FLOPs plus the recomputed forward FLOPs (PaLM Table 22: 4.10 TFLOP/token for 540B)."""
+    policy = REMAT_POLICIES[remat]
+    non_attention_forward = 2.0 * total_params(model)
+    return (
+        model_flops_per_token(model)
+        + policy.non_attention_fraction * non_attention_forward
+        + policy.attention_fraction * attention_flops_per_token(model)
+    )

@@ -1,0 +1,182 @@
+"""Experiment --compile (XLA, ahead of time, no TPU)--> CompiledStep: the scheduled HLO of one chip and
+the compiler's per-chip memory, cached on disk (pathsim.workload.xla.cache). The compile runs in a child
+interpreter (`python -m pathsim.workload.xla.compile REQUEST`: it imports jax and libtpu; the caller, which only
+simulates, does not)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathsim.config.experiment import ExperimentConfig, TopologyConfig
+from pathsim.errors import ConfigError
+from pathsim.workload.xla import cache
+from pathsim.workload.xla.hlo_import import MeshAxes
+from pathsim.workload.xla.mesh import mesh_plan
+
+TPU_EXTRA = 'program: xla needs JAX with libtpu and optax: pip install -e ".[tpu]"'
+_OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Ran out of memory", "out of memory", "exceeds the memory")
+
+
+@dataclass(frozen=True)
+class CompiledStep:
+    hlo_text: str
+    mesh: MeshAxes
+    target: str  # e.g. "v4:12x16x16 x 2 slices"
+    memory_bytes: dict  # per chip, from compiled.memory_analysis(): argument, output, alias, temp, code
+    compile_s: float  # wall time of the compile (of the run that filled the cache, on a hit)
+    cache_hit: bool
+    versions: dict  # jax, libtpu
+
+    @property
+    def per_chip_bytes(self) -> float:
+        """What one chip holds at the peak: arguments + outputs (less donated aliases) + temporaries + code."""
+        m = self.memory_bytes
+        return m["argument"] + m["output"] - m["alias"] + m["temp"] + m["generated_code"]
+
+
+def versions() -> dict:
+    if importlib.util.find_spec("libtpu") is None or importlib.util.find_spec("jax") is None \
+            or importlib.util.find_spec("optax") is None:
+        raise ConfigError("program", TPU_EXTRA)
+    import importlib.metadata as md
+
+    return {"jax": md.version("jax"), "libtpu": md.version("libtpu")}
+
+
+def _key_parts(exp: ExperimentConfig, topo: TopologyConfig, target: str, vers: dict) -> dict:
+    plan = exp.plan.model_dump()
+    plan.pop("placement", None)  # where pathsim places axes on the torus, not what XLA compiles
+    return {"model": exp.model.model_dump(), "training": exp.training.model_dump(), "plan": plan,
+            "chip": topo.chip, "target": target, **vers}
+
+
+class _Progress:
+    """Elapsed compile time on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.stop = label, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True) if sys.stderr.isatty() else None
+
+    def _run(self) -> None:
+        start = time.monotonic()
+        while not self.stop.wait(1.0):
+            sys.stderr.write(f"\rcompiling for {self.label}: {time.monotonic() - start:.0f} s")
+            sys.stderr.flush()
+
+    def __enter__(self):
+        if self.thread:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        if self.thread:
+            self.thread.join()
+            sys.stderr.write("\r\033[K")
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+    return lines[0][:400] if lines else type(e).__name__
+
+
+def _compile_child(request: Path) -> None:
+    """`python -m pathsim.workload.xla.compile REQUEST`: trace the step, compile it, write the HLO text and a
+    reply (memory, or a ConfigError's field and message) beside the request."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent answers Ctrl-C for both
+    os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # no TPU metadata server to ask: compiling only
+    os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")  # no chip is opened: concurrent compiles are safe
+    job = json.loads(request.read_text())
+    target = job["target"]
+    try:
+        import jax
+
+        from pathsim.workload.xla.mesh import build_mesh
+        from pathsim.workload.xla.step import build_step
+
+        exp = ExperimentConfig.model_validate_json(job["experiment"])
+        topo = TopologyConfig.model_validate_json(job["topology"])
+        mp = mesh_plan(exp, topo)
+        spec = build_step(exp.model, exp.training, mp, build_mesh(mp))
+        jitted = jax.jit(spec.fn, out_shardings=spec.out_shardings, donate_argnums=spec.donate_argnums)
+        compiled = jitted.lower(*spec.args).compile()
+        m = compiled.memory_analysis()
+        memory = {"argument": m.argument_size_in_bytes, "output": m.output_size_in_bytes,
+                  "alias": m.alias_size_in_bytes, "temp": m.temp_size_in_bytes,
+                  "generated_code": m.generated_code_size_in_bytes}
+        (request.parent / "hlo.txt").write_text(compiled.as_text())
+        reply = {"memory": memory}
+    except ConfigError as e:
+        reply = {"field": e.field, "message": e.message}
+    except Exception as e:  # the compiler's own message decides what the user is told
+        message = _first_line(e)
+        if any(marker in str(e) for marker in _OOM_MARKERS):
+            reply = {"field": "plan", "message": f"infeasible: the compiled step does not fit in HBM; XLA: {message}"}
+        else:
+            reply = {"field": "plan", "message": f"XLA cannot compile this plan for {target}: {message}"}
+    (request.parent / "reply.json").write_text(json.dumps(reply))
+
+
+def _run_compile(exp: ExperimentConfig, topo: TopologyConfig, target: str) -> tuple[str, dict]:
+    """Compile in a fresh interpreter (in its own session, so a terminal's Ctrl-C reaches only this
+    process): the native compile cannot be interrupted, this process can. Ctrl-C kills the compile and ends
+    with exit code 130 and one line, no traceback."""
+    with tempfile.TemporaryDirectory(prefix="pathsim-xla-") as tmp:
+        request = Path(tmp) / "request.json"
+        request.write_text(json.dumps({"experiment": exp.model_dump_json(), "topology": topo.model_dump_json(),
+                                       "target": target}))
+        log = Path(tmp) / "compile.log"  # libtpu's warnings go here, not to the user's terminal
+        with log.open("wb") as sink:
+            proc = subprocess.Popen([sys.executable, "-m", "pathsim.workload.xla.compile", str(request)],
+                                    stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True)
+        try:
+            with _Progress(target):
+                while proc.poll() is None:
+                    time.sleep(0.2)
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            sys.stderr.write("\ninterrupted: XLA compile cancelled\n")
+            sys.stderr.flush()
+            raise SystemExit(130) from None
+        stderr = log.read_text(errors="replace")
+        reply_path = Path(tmp) / "reply.json"
+        if not reply_path.exists():  # died without a reply (killed, out of host memory)
+            last = [ln for ln in stderr.splitlines() if ln.strip()][-1:] or [f"exit code {proc.returncode}"]
+            raise ConfigError("plan", f"the XLA compile for {target} failed: {last[0][:300]}")
+        reply = json.loads(reply_path.read_text())
+        if "field" in reply:
+            raise ConfigError(reply["field"], reply["message"])
+        return (Path(tmp) / "hlo.txt").read_text(), reply["memory"]
+
+
+def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
+    mp = mesh_plan(exp, topo)  # bad plans are refused with or without the tpu extra
+    vers = versions()
+    target = f"{mp.target.name} x {mp.target.num_slices} slice{'s' if mp.target.num_slices > 1 else ''}"
+    key = cache.cache_key(_key_parts(exp, topo, target, vers))
+    hit = cache.load(key)
+    if hit is not None:
+        text, meta = hit
+        return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=meta["memory_bytes"],
+                            compile_s=meta["compile_s"], cache_hit=True, versions=vers)
+    start = time.monotonic()
+    text, memory = _run_compile(exp, topo, target)
+    compile_s = time.monotonic() - start
+    cache.store(key, text, {"memory_bytes": memory, "compile_s": compile_s, "target": target, **vers})
+    return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=memory, compile_s=compile_s,
+                        cache_hit=False, versions=vers)
+
+
+if __name__ == "__main__":
+    _compile_child(Path(sys.argv[1]))

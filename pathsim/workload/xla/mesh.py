@@ -1,0 +1,124 @@
+"""Plan + topology -> the TPU topology XLA compiles for, a jax Mesh over its devices, and logical axis
+rules (MaxText style) saying which mesh axes shard each tensor dimension.
+
+Mesh axes carry pathsim's names ("dcn.data", "ici.fsdp", "ici.tensor"): DCN axes first, then ICI axes,
+so a device id of the compiled program (its position in the mesh) decodes to pathsim's axes directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from pathsim.config.experiment import ExperimentConfig, TopologyConfig
+from pathsim.errors import ConfigError
+from pathsim.workload.xla.hlo_import import MeshAxes
+
+# pathsim chip -> (libtpu topology prefix, chip_config_name): names that compile (xla_tpu_aot.md).
+TPU_TARGETS = {
+    "tpu_v4": ("v4", "megacore"),
+    "tpu_v5e": ("v5e", "default"),
+    "tpu_v5p": ("v5p", "megacore"),
+    "tpu_v6e": ("v6e", "default"),
+}
+ICI_ORDER = ("data", "fsdp", "pipeline", "tensor")  # tensor innermost: its collectives are the busiest
+
+
+@dataclass(frozen=True)
+class TargetTopology:
+    """What libtpu is asked to compile for."""
+
+    name: str  # e.g. "v4:12x16x16"
+    chip_config: str
+    num_slices: int
+    chips_per_host_bounds: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class MeshPlan:
+    """The mesh axes in device order and the logical-axis rules of the step."""
+
+    axes: MeshAxes
+    target: TargetTopology
+    batch_axes: tuple[str, ...]  # shard the batch (data and fsdp, over DCN and ICI)
+    fsdp_axes: tuple[str, ...]  # shard weights' d_model dimension (ZeRO-3)
+    tensor_axis: str | None  # shards heads, d_ff and vocab
+    activation_embed_axis: str | None  # 2D sharding also splits activations' d_model over tensor
+
+    def rules(self) -> dict[str, tuple[str, ...] | str | None]:
+        """Logical axis name -> mesh axes (MaxText's logical_axis_rules)."""
+        return {
+            "batch": self.batch_axes or None, "embed": self.fsdp_axes or None, "heads": self.tensor_axis,
+            "mlp": self.tensor_axis, "vocab": self.tensor_axis, "act_embed": self.activation_embed_axis,
+            "seq": None, "kv": None, "layers": None, "norm": None, "stack": None,
+        }
+
+
+def target_topology(topo: TopologyConfig) -> TargetTopology:
+    if topo.chip not in TPU_TARGETS:
+        raise ConfigError("topology.chip", f"{topo.chip!r} has no XLA TPU target; compile for one of "
+                          f"{', '.join(sorted(TPU_TARGETS))}")
+    shapes = {tuple(i.shape) for i in topo.islands}
+    if len(shapes) > 1:
+        raise ConfigError("topology.islands", "program: xla compiles one slice shape; the islands differ")
+    shape = next(iter(shapes))
+    prefix, config = TPU_TARGETS[topo.chip]
+    slices = sum(i.count for i in topo.islands)
+    # Hosts hold 2x2x1 chips on every target (catalog chips_per_host: 4 on v4/v5p; v5e/v6e hosts of 8
+    # are 2x4 but libtpu's default bound 2x2x1 also compiles); a smaller slice sits on one host.
+    bounds = tuple(min(2, n) if k < 2 else 1 for k, n in enumerate(list(shape) + [1] * (3 - len(shape))))
+    return TargetTopology(name=f"{prefix}:{'x'.join(map(str, shape))}", chip_config=config,
+                          num_slices=slices, chips_per_host_bounds=bounds)
+
+
+def mesh_plan(exp: ExperimentConfig, topo: TopologyConfig) -> MeshPlan:
+    plan = exp.plan
+    if plan.degree("pipeline") > 1:
+        raise ConfigError("plan.pipeline", "program: xla compiles SPMD plans (data, fsdp, tensor); use "
+                          "program: lowered for pipeline parallelism")
+    dcn = [(f"dcn.{k}", plan.dcn[k]) for k in ICI_ORDER if k in plan.dcn]
+    ici = [(f"ici.{k}", plan.ici[k]) for k in ICI_ORDER if k in plan.ici]
+    axes = MeshAxes(tuple(dcn + ici))
+    islands = sum(i.count for i in topo.islands)
+    if math.prod(n for _, n in dcn) != islands:
+        raise ConfigError("plan.dcn", f"axis sizes {dict(plan.dcn)} do not multiply to the {islands} islands")
+    names = [a for a, _ in axes.axes]
+    batch = tuple(a for a in names if a.split(".")[1] in ("data", "fsdp"))
+    fsdp = tuple(a for a in names if a.split(".")[1] == "fsdp")
+    tensor = "ici.tensor" if "ici.tensor" in names else None
+    return MeshPlan(axes=axes, target=target_topology(topo), batch_axes=batch, fsdp_axes=fsdp,
+                    tensor_axis=tensor, activation_embed_axis=tensor if plan.tensor_style == "2d" else None)
+
+
+def build_mesh(mp: MeshPlan):
+    """A jax Mesh over the abstract devices of the target topology (libtpu, no TPU needed)."""
+    from jax.experimental import mesh_utils, topologies
+    from jax.sharding import Mesh
+
+    t = mp.target
+    try:
+        desc = topologies.get_topology_desc(platform="tpu", topology_name=t.name, chip_config_name=t.chip_config,
+                                            chips_per_host_bounds=t.chips_per_host_bounds, num_slices=t.num_slices)
+    except Exception as e:  # libtpu's message names what it cannot build
+        raise ConfigError("topology", f"libtpu cannot describe {t.name} x {t.num_slices}: "
+                          f"{str(e).splitlines()[0]}") from None
+    devices = desc.devices
+    names = tuple(a for a, _ in mp.axes.axes)
+    sizes = mp.axes.sizes
+    if len(devices) != math.prod(sizes):
+        raise ConfigError("plan", f"mesh {dict(mp.axes.axes)} has {math.prod(sizes)} devices, "
+                          f"{t.name} x {t.num_slices} has {len(devices)}")
+    n_dcn = sum(a.startswith("dcn.") for a in names)
+    ici_shape = tuple(1 if k < n_dcn else n for k, n in enumerate(sizes))
+    dcn_shape = tuple(n if k < n_dcn else 1 for k, n in enumerate(sizes))
+    try:
+        if t.num_slices > 1:
+            grid = mesh_utils.create_hybrid_device_mesh(ici_shape, dcn_shape, devices)
+        else:
+            grid = mesh_utils.create_device_mesh(sizes, devices)
+    except (ValueError, NotImplementedError, AssertionError):
+        # No physical ring order for this shape: devices in id order (still a valid SPMD mesh).
+        import numpy as np
+
+        grid = np.array(devices).reshape(sizes)
+    return Mesh(grid, names)

@@ -1,0 +1,212 @@
+"""The JAX training step of an experiment: a decoder-only transformer (the `model:` family), its loss,
+the optimizer of `training:`, rematerialization as jax.checkpoint policies, layers under jax.lax.scan.
+
+Weights and activations are annotated with logical axes; MeshPlan.rules() maps them to mesh axes.
+
+Rematerialization (`training.remat`) as jax.checkpoint policies over one layer:
+- none: no checkpoint; every intermediate the backward pass needs is kept.
+- full: jax.checkpoint_policies.nothing_saveable; only the layer input (the scan carry) is kept.
+- palm: save_only_these_names("qkv_proj"): the query and multi-query key/value projections are saved,
+  the MLP's input projections and attention are recomputed (PaLM appendix B recomputes 75% of the
+  non-attention and all attention forward FLOPs; with PaLM 540B's shapes this policy recomputes the
+  gate and up projections, about 60% of them, and all of attention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pathsim.config.experiment import ModelConfig, TrainingConfig
+from pathsim.workload.xla.mesh import MeshPlan
+
+PALM_SAVED_NAMES = ("qkv_proj",)
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """What jax.jit(step).lower needs: the function and its abstract, sharded arguments."""
+
+    fn: Callable
+    args: tuple  # jax.ShapeDtypeStruct pytrees: params, optimizer state, token batch
+    out_shardings: Any
+    donate_argnums: tuple[int, ...]
+
+
+def _dtype(nbytes: int):
+    import jax.numpy as jnp
+
+    return {2: jnp.bfloat16, 4: jnp.float32}.get(nbytes, jnp.bfloat16)
+
+
+def param_shapes(model: ModelConfig, training: TrainingConfig) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
+    """Parameter name -> (shape, logical axes). Layers are stacked on a leading axis for the scan."""
+    L, d, H, kv, hd, ff, V = (model.n_layers, model.d_model, model.n_heads, model.kv_heads, model.q_head_dim,
+                              model.d_ff, model.vocab_size)
+    n_in = 2 if model.mlp == "swiglu" else 1
+    shapes = {
+        "embed": ((V, d), ("vocab", "embed")),
+        "final_norm": ((d,), ("norm",)),
+        "layers.norm1": ((L, d), ("stack", "norm")),
+        "layers.wq": ((L, d, H, hd), ("stack", "embed", "heads", "kv")),
+        "layers.wkv": ((L, d, 2, kv, hd), ("stack", "embed", None, "kv_heads", "kv")),
+        "layers.wo": ((L, H, hd, d), ("stack", "heads", "kv", "embed")),
+        "layers.w_in": ((L, d, n_in, ff), ("stack", "embed", None, "mlp")),
+        "layers.w_out": ((L, ff, d), ("stack", "mlp", "embed")),
+    }
+    if model.block == "serial":
+        shapes["layers.norm2"] = ((L, d), ("stack", "norm"))
+    if not model.tied_embeddings:
+        shapes["unembed"] = ((d, V), ("embed", "vocab"))
+    return shapes
+
+
+def _spec(logical: tuple, rules: dict, dims: tuple[int, ...], sizes: dict[str, int]):
+    """PartitionSpec of logical axes; a dimension the mesh axes do not divide stays replicated."""
+    from jax.sharding import PartitionSpec as P
+
+    out = []
+    used: set[str] = set()
+    for name, n in zip(logical, dims):
+        axes = rules.get(name) if name else None
+        if isinstance(axes, str):
+            axes = (axes,)
+        axes = tuple(a for a in (axes or ()) if a not in used)
+        total = 1
+        for a in axes:
+            total *= sizes[a]
+        if not axes or n % total:
+            out.append(None)
+            continue
+        used |= set(axes)
+        out.append(axes if len(axes) > 1 else axes[0])
+    return P(*out)
+
+
+def _optimizer(training: TrainingConfig):
+    import jax.numpy as jnp
+    import optax
+
+    if training.optimizer == "adam":
+        return optax.adam(1e-4)
+    if training.optimizer == "sgd":
+        return optax.sgd(1e-4)
+    # PaLM's Adafactor: unfactored second moment (no dimension is factored) and a first moment kept.
+    return optax.adafactor(1e-2, min_dim_size_to_factor=2**62, momentum=0.9, dtype_momentum=jnp.float32)
+
+
+def _remat(layer: Callable, remat: str) -> Callable:
+    import jax
+
+    if remat == "none":
+        return layer
+    if remat == "full":
+        return jax.checkpoint(layer, policy=jax.checkpoint_policies.nothing_saveable)
+    return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_only_these_names(*PALM_SAVED_NAMES))
+
+
+def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh) -> StepSpec:
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from jax.ad_checkpoint import checkpoint_name
+    from jax.sharding import NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    rules = mp.rules()
+    sizes = dict(mp.axes.axes)
+    pdt, adt = _dtype(training.param_bytes), _dtype(training.activation_bytes)
+    shapes = param_shapes(model, training)
+    shard = {k: NamedSharding(mesh, _spec(ax, rules, s, sizes)) for k, (s, ax) in shapes.items()}
+    B, S = training.global_batch_seqs, model.seq_len
+    act = lambda *logical: NamedSharding(mesh, _spec(logical, rules, (B, S, model.d_model), sizes))  # noqa: E731
+    x_sharding = act("batch", "seq", "act_embed")
+    logits_sharding = NamedSharding(mesh, _spec(("batch", "seq", "vocab"), rules, (B, S, model.vocab_size), sizes))
+    vocab_d = (model.vocab_size, model.d_model)
+    lookup_sharding = NamedSharding(mesh, _spec(("vocab", None), rules, vocab_d, sizes))
+    lookup_out = NamedSharding(mesh, _spec(("batch", "seq", None), rules, (B, S, model.d_model), sizes))
+    G = model.n_heads // model.kv_heads  # query heads per key/value head
+
+    def norm(x, scale):
+        x32 = x.astype(jnp.float32)
+        return (x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + 1e-6) * scale).astype(adt)
+
+    def attention(h, w):
+        q = checkpoint_name(jnp.einsum("bsd,dhk->bshk", h, w["wq"]), "qkv_proj")
+        kv = checkpoint_name(jnp.einsum("bsd,dtgk->bstgk", h, w["wkv"]), "qkv_proj")
+        k, v = kv[:, :, 0], kv[:, :, 1]
+        q = q.reshape(q.shape[0], S, model.kv_heads, G, model.q_head_dim)
+        scores = jnp.einsum("bsgnk,btgk->bgnst", q, k).astype(jnp.float32) * model.q_head_dim ** -0.5
+        causal = jnp.tril(jnp.ones((S, S), dtype=bool))
+        probs = jax.nn.softmax(jnp.where(causal, scores, -1e9), axis=-1).astype(adt)
+        out = jnp.einsum("bgnst,btgk->bsgnk", probs, v).reshape(q.shape[0], S, model.n_heads, model.q_head_dim)
+        return jnp.einsum("bshk,hkd->bsd", out, w["wo"])
+
+    def mlp(h, w):
+        up = jnp.einsum("bsd,dnf->bsnf", h, w["w_in"])
+        if model.mlp == "swiglu":
+            hidden = jax.nn.silu(up[:, :, 0]) * up[:, :, 1]
+        elif model.mlp == "gelu":
+            hidden = jax.nn.gelu(up[:, :, 0])
+        else:
+            hidden = jax.nn.relu(up[:, :, 0])
+        return jnp.einsum("bsf,fd->bsd", hidden, w["w_out"])
+
+    # One layer's weights keep their sharding inside the scan; the constraint's transpose keeps their
+    # gradients sharded too, so XLA reduce-scatters each layer's gradients in the loop instead of
+    # carrying unreduced gradients of every layer out of it.
+    layer_sharding = {k.split(".", 1)[1]: NamedSharding(mesh, _spec(ax[1:], rules, s[1:], sizes))
+                      for k, (s, ax) in shapes.items() if k.startswith("layers.")}
+
+    def layer(x, w):
+        w = {k: jax.lax.with_sharding_constraint(v, layer_sharding[k]) for k, v in w.items()}
+        x = jax.lax.with_sharding_constraint(x, x_sharding)
+        h = norm(x, w["norm1"])
+        if model.block == "parallel":
+            y = x + attention(h, w) + mlp(h, w)
+        else:
+            x = x + attention(h, w)
+            y = x + mlp(norm(x, w["norm2"]), w)
+        return jax.lax.with_sharding_constraint(y.astype(adt), x_sharding), None
+
+    body = _remat(layer, training.remat)
+
+    def loss_fn(params, tokens):
+        # The lookup reads a table gathered over fsdp (vocab stays split over tensor): a gather from a
+        # table split on both dims would be partitioned into a replicated [batch, seq, d_model] result.
+        table = jax.lax.with_sharding_constraint(params["embed"], lookup_sharding)
+        x = jax.lax.with_sharding_constraint(jnp.take(table, tokens[:, :-1], axis=0), lookup_out).astype(adt)
+        x = jnp.pad(x, ((0, 0), (0, 1), (0, 0)))  # the step predicts S tokens from S inputs
+        x = jax.lax.with_sharding_constraint(x, x_sharding)
+        layers = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("layers.")}
+        x, _ = jax.lax.scan(body, x, layers)
+        x = norm(x, params["final_norm"])
+        table = params["embed"].T if model.tied_embeddings else params["unembed"]
+        logits = jnp.einsum("bsd,dv->bsv", x, table)
+        logits = jax.lax.with_sharding_constraint(logits, logits_sharding).astype(jnp.float32)
+        labels = jnp.roll(tokens, -1, axis=1)
+        logp = jax.nn.log_softmax(logits, axis=-1)
+        return -jnp.mean(jnp.take_along_axis(logp, labels[..., None], axis=-1))
+
+    opt = _optimizer(training)
+
+    def step(params, opt_state, tokens):
+        loss, grads = jax.value_and_grad(loss_fn)(params, tokens)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    params = {k: jax.ShapeDtypeStruct(s, pdt, sharding=shard[k]) for k, (s, _) in shapes.items()}
+    state_shapes = jax.eval_shape(opt.init, params)
+    by_shape = {params[k].shape: shard[k] for k in params}
+    replicated = NamedSharding(mesh, P())
+
+    def state_sharding(leaf):
+        return by_shape.get(leaf.shape, replicated)
+
+    state_shard = jax.tree.map(state_sharding, state_shapes)
+    state = jax.tree.map(lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
+                         state_shapes, state_shard)
+    tok_sharding = NamedSharding(mesh, _spec(("batch", "seq"), rules, (B, S), sizes))
+    tokens = jax.ShapeDtypeStruct((B, S), jnp.int32, sharding=tok_sharding)
+    return StepSpec(fn=step, args=(params, state, tokens), out_shardings=(shard, state_shard, replicated),
+                    donate_argnums=(0, 1))

@@ -1,0 +1,72 @@
+import pytest
+
+from tests.support import small_experiment
+from pathsim.config.experiment import parse_experiment
+from pathsim.errors import ConfigError
+from pathsim.workload.lowering import lower, stage_layers
+from pathsim.workload.lowering.schedule import gpipe, one_f_one_b
+from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
+from pathsim.workload.program import CommOp, ComputeOp
+
+
+def executed_flops_per_token(exp_dict) -> float:
+    exp = parse_experiment(exp_dict)
+    program = lower(exp)
+    chips = 64 // exp.plan.degree("pipeline") if exp.plan.degree("pipeline") > 1 else 64
+    flops = sum(op.flops for g in program.groups for op in g.ops if isinstance(op, ComputeOp))
+    tokens = exp.training.global_batch_seqs * exp.model.seq_len
+    return flops * chips / tokens
+
+
+@pytest.mark.parametrize("plan", [
+    {"ici": {"tensor": 4, "fsdp": 16}},
+    {"ici": {"tensor": 8, "data": 8}, "tensor_style": "megatron"},
+    {"ici": {"fsdp": 64}},
+])
+def test_executed_flops_match_palm_formula(plan):
+    """Summing every matmul of every chip gives 6N + 12LHQT per token: with tied embeddings the table's
+    6 V d are the logits' forward and backward matmuls (norm parameters, 0.02% of N, run no matmul)."""
+    d = small_experiment(plan=plan)
+    exp = parse_experiment(d)
+    assert executed_flops_per_token(d) == pytest.approx(model_flops_per_token(exp.model), rel=5e-4)
+
+
+@pytest.mark.parametrize("remat", ["full", "palm"])
+def test_remat_adds_recomputed_forward(remat):
+    d = small_experiment(**{"training.remat": remat})
+    exp = parse_experiment(d)
+    base = executed_flops_per_token(small_experiment())
+    extra = hardware_flops_per_token(exp.model, remat) - model_flops_per_token(exp.model)
+    # The loss head is not recomputed by pathsim: its forward share (2 V d) is the only difference.
+    head = 2 * exp.model.vocab_size * exp.model.d_model * {"full": 1.0, "palm": 0.75}[remat]
+    assert executed_flops_per_token(d) - base == pytest.approx(extra - head, rel=1e-3)
+
+
+def test_pipeline_splits_layers_and_sends():
+    d = small_experiment(plan={"ici": {"pipeline": 2, "tensor": 4, "fsdp": 8}, "microbatches": 4})
+    program = lower(parse_experiment(d))
+    assert len(program.groups) == 2
+    sends = [op for op in program.groups[0].ops if isinstance(op, CommOp) and op.collective == "send"]
+    assert len(sends) == 4  # one activation per micro-batch forward to stage 1
+    assert [len(stage_layers(4, 2, s)) for s in range(2)] == [2, 2]
+    assert [len(stage_layers(5, 2, s)) for s in range(2)] == [3, 2]
+
+
+def test_schedules():
+    assert gpipe(2) == [("F", 0), ("F", 1), ("B", 1), ("B", 0)]
+    assert one_f_one_b(0, 2, 3) == [("F", 0), ("F", 1), ("B", 0), ("F", 2), ("B", 1), ("B", 2)]
+    assert one_f_one_b(1, 2, 2) == [("F", 0), ("B", 0), ("F", 1), ("B", 1)]
+
+
+@pytest.mark.parametrize("override,field", [
+    ({"model.n_heads": 6}, "model.n_heads"),
+    ({"model.d_ff": 4098}, "model.d_ff"),
+    ({"training.global_batch_seqs": 24}, "training.global_batch_seqs"),
+])
+def test_indivisible_shapes(override, field):
+    d = small_experiment(**override)
+    if "model.n_heads" in override:
+        d["model"]["head_dim"] = 128
+    with pytest.raises(ConfigError) as err:
+        lower(parse_experiment(d))
+    assert err.value.field == field

@@ -1,0 +1,128 @@
+"""program: xla end to end on tiny models: cache, torus axes, folded vs full, bad input, the CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from pathsim.api import simulate_config
+from pathsim.config.experiment import ExperimentConfig, TopologyConfig, load_experiment, read_yaml
+from pathsim.errors import ConfigError
+from pathsim.placement.mesh_axes import place
+from pathsim.platform.topology import build_cluster
+from pathsim.workload.program import CommOp, ComputeOp
+from pathsim.workload.xla import compile as xla_compile
+from pathsim.workload.xla.hlo_import import import_hlo
+from tests.support import REPO
+from tests.workload.xla.conftest import NEEDS_TPU_COMPILER, tiny_experiment
+
+DATA = REPO / "tests" / "workload" / "xla" / "data"
+
+
+def _configs(**overrides) -> tuple[ExperimentConfig, TopologyConfig]:
+    exp = ExperimentConfig.model_validate(tiny_experiment(**overrides))
+    topo = TopologyConfig.model_validate(read_yaml(DATA / "v4_2x2x1.yaml", "topology"))
+    return exp, topo
+
+
+@pytest.mark.slow
+@NEEDS_TPU_COMPILER
+def test_second_compile_is_a_cache_hit_and_a_changed_step_is_not():
+    exp, topo = _configs()
+    first = xla_compile.compile_step(exp, topo)
+    again = xla_compile.compile_step(exp, topo)
+    assert again.cache_hit and again.hlo_text == first.hlo_text and again.memory_bytes == first.memory_bytes
+    other = xla_compile.compile_step(*_configs(**{"training.remat": "none"}))  # reused by the FLOPs test
+    assert not other.cache_hit and other.hlo_text != first.hlo_text
+
+
+@NEEDS_TPU_COMPILER
+def test_collectives_land_on_the_torus_dims_the_placement_gives_their_axes():
+    exp, topo = _configs()
+    compiled = xla_compile.compile_step(exp, topo)
+    ops = import_hlo(compiled.hlo_text, compiled.mesh).groups[0].ops
+    gathers = {op.axis for op in ops if isinstance(op, CommOp) and op.collective == "all_gather"}
+    # Weights are gathered over fsdp; 2D sharding gathers activations over tensor.
+    assert gathers == {"ici.fsdp", "ici.tensor"}
+    placement = place(exp, build_cluster(topo))
+    assert [s.dim for s in placement.axis("ici.tensor").segments] == ["x"]
+    assert [s.dim for s in placement.axis("ici.fsdp").segments] == ["y"]
+
+
+@NEEDS_TPU_COMPILER
+def test_folded_and_full_mode_agree_on_an_imported_symmetric_program():
+    exp, topo = _configs()
+    folded = simulate_config(exp, topo, mode="folded")
+    full = simulate_config(exp, topo, mode="full")
+    assert folded.program_source == full.program_source == "xla"
+    assert full.metrics.step_time_s == pytest.approx(folded.metrics.step_time_s, rel=1e-9)
+    assert any("per-chip memory: XLA" in n for n in folded.notes)
+
+
+@NEEDS_TPU_COMPILER
+def test_imported_flops_match_the_step_they_came_from():
+    """Executed FLOPs of one chip, checked against the model's arithmetic: with no remat, a step is
+    forward + backward (3x the forward matmuls); per chip the tokens split over fsdp (2) and the weights
+    over tensor (2)."""
+    exp, topo = _configs(**{"training.remat": "none"})
+    compiled = xla_compile.compile_step(exp, topo)
+    ops = import_hlo(compiled.hlo_text, compiled.mesh).groups[0].ops
+    m = exp.model
+    tokens = exp.training.global_batch_seqs * m.seq_len / 2
+    weights = (m.d_model * m.n_heads * m.head_dim * 2 / 2 + 2 * m.d_model * m.head_dim  # q, o; kv replicated
+               + 3 * m.d_model * m.d_ff / 2)
+    expected = 3 * (2 * tokens * weights * m.n_layers + 2 * tokens * m.d_model * m.vocab_size / 2)
+    matmul = sum(op.flops for op in ops if isinstance(op, ComputeOp) and op.matmul is not None)
+    assert expected <= matmul <= 1.5 * expected  # plus attention and any resharding XLA chose
+
+
+def test_without_libtpu_program_xla_names_the_extra(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "libtpu" else real(name, *a))
+    exp, topo = _configs()
+    with pytest.raises(ConfigError) as err:
+        xla_compile.compile_step(exp, topo)
+    assert 'pip install -e ".[tpu]"' in str(err.value)
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"plan.ici": {"pipeline": 2, "fsdp": 2}, "plan.placement": {}}, "plan.pipeline"),
+])
+def test_bad_plans_are_config_errors(overrides, field):
+    exp, topo = _configs(**overrides)
+    with pytest.raises(ConfigError) as err:
+        xla_compile.compile_step(exp, topo)
+    assert err.value.field == field
+
+
+@NEEDS_TPU_COMPILER
+def test_a_slice_libtpu_cannot_build_is_a_config_error():
+    exp, _ = _configs(**{"plan.ici": {"fsdp": 3}, "plan.placement": {}})
+    topo = TopologyConfig.model_validate({"name": "odd", "chip": "tpu_v4", "islands": [{"shape": [3, 1, 1]}]})
+    with pytest.raises(ConfigError) as err:
+        xla_compile.compile_step(exp, topo)
+    assert err.value.field.startswith("topology")
+
+
+@pytest.mark.slow
+@NEEDS_TPU_COMPILER
+def test_cli_runs_a_multislice_xla_program():
+    """Two slices, data parallel over the DCN: one group per slice, the gradient all-reduce crosses."""
+    out = subprocess.run([sys.executable, "-m", "pathsim.cli", "run", str(DATA / "tiny_xla_two_slices.yaml"), "--json"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert result["program"] == "xla"
+    assert any(note.startswith("per-chip memory: XLA") for note in result["notes"])
+    assert result["breakdown"]["exposed_dcn_s"] > 0  # the cross-slice gradient all-reduce is simulated
+    exp, topo = load_experiment(DATA / "tiny_xla_two_slices.yaml")
+    compiled = xla_compile.compile_step(exp, topo)
+    assert compiled.cache_hit  # the CLI run filled the cache
+    program = import_hlo(compiled.hlo_text, compiled.mesh)
+    assert [g.coords for g in program.groups] == [(("dcn.data", 0),), (("dcn.data", 1),)]
+    dcn = [op for op in program.groups[0].ops if isinstance(op, CommOp) and op.axis == "dcn.data"]
+    assert dcn and len({op.key for op in dcn}) == len(dcn)
