@@ -13,9 +13,9 @@ import math
 from pathsim.calibration.profile import Profile
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.placement.mesh_axes import AUTO_ORDER
 from pathsim.platform.topology import DIM_NAMES, Cluster, Island
 
-PLAN_ORDER = ("tensor", "pipeline", "fsdp", "data")  # placement's automatic order: one torus dim each
 
 
 def _link_fit(profile: Profile) -> tuple[float, float]:
@@ -56,7 +56,7 @@ def measured_chip(profile: Profile) -> ChipSpec:
 def mesh_cluster(chip: ChipSpec, ici: dict[str, int]) -> Cluster:
     """One island whose dims are the plan's axes (placement's order), each a ring: the local devices
     exchange data through shared memory, so any two members are one hop apart."""
-    dims = [ici[k] for k in PLAN_ORDER if ici.get(k, 1) > 1]
+    dims = [ici[k] for k in AUTO_ORDER if ici.get(k, 1) > 1]  # placement's order: one torus dim each
     if len(dims) > len(DIM_NAMES):
         raise ValueError(f"at most {len(DIM_NAMES)} axes of size > 1, got {ici}")
     shape = tuple(dims + [1] * (len(DIM_NAMES) - len(dims)))

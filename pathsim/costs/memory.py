@@ -68,8 +68,7 @@ def memory_use(exp: ExperimentConfig, cluster: Cluster) -> MemoryUse:
     worst: MemoryUse | None = None
     for stage in range(s.stages):
         layers = len(stage_layers(exp.model.n_layers, s.stages, stage))
-        tables = int(stage == 0) + int(stage == s.stages - 1 and not (stage == 0 and s.tied_embeddings))
-        local = layers * s.layer_weight_params_local + tables * s.embedding_params_local
+        local = layers * s.layer_weight_params_local + s.embedding_params_on_stage(stage)
         shard = local / s.fsdp
         moments = optimizer_moments(exp.training.optimizer)
         # The layer in use and those prefetched ahead of it, but never more layers than the stage has.

@@ -58,3 +58,14 @@ class Timeline:
     events_processed: int
     group_end_s: tuple[float, ...] = ()  # when each program group finished its last op
     dispatch: DispatchStats | None = None
+
+
+def union_length(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the (start, end) intervals."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(intervals):
+        if stop <= end:
+            continue
+        total += stop - max(start, end)
+        end = stop
+    return total

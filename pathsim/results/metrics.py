@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from pathsim.config.experiment import ExperimentConfig
-from pathsim.engine.timeline import Span, Timeline
+from pathsim.engine.timeline import Span, Timeline, union_length
 from pathsim.platform.topology import Cluster
 from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
 
@@ -40,16 +40,6 @@ class StepMetrics:
     breakdown: Breakdown
     compute_by_phase_s: tuple[tuple[str, float], ...]
     chips: int
-
-
-def union_length(intervals: list[tuple[float, float]]) -> float:
-    total, end = 0.0, float("-inf")
-    for start, stop in sorted(intervals):
-        if stop <= end:
-            continue
-        total += stop - max(start, end)
-        end = stop
-    return total
 
 
 def group_breakdown(spans: list[Span], step_s: float, pipelined: bool) -> Breakdown:

@@ -1,7 +1,8 @@
 import pytest
 
 from pathsim.engine.timeline import Span
-from pathsim.results.metrics import group_breakdown, union_length
+from pathsim.engine.timeline import union_length
+from pathsim.results.metrics import group_breakdown
 
 
 def span(track, start, end):

@@ -17,6 +17,7 @@ from pathsim.engine.runtime.devices import DeviceArray, Gang
 from pathsim.engine.runtime.runtime import IslandRuntime, island_runtime
 from pathsim.engine.runtime.specs import (DataParallelResult, DataParallelSpec, PipelineResult,
                                           PipelineSpec)
+from pathsim.engine.timeline import union_length
 from pathsim.workload.lowering.schedule import pipeline_order
 
 
@@ -49,12 +50,7 @@ class _Transfers:
 
     def dcn_busy_s(self) -> float:
         """Length of the union of the DCN transfer intervals."""
-        total, reach = 0.0, -math.inf
-        for start, end in sorted(self.dcn_intervals):
-            if end > reach:
-                total += end - max(start, reach)
-                reach = end
-        return total
+        return union_length(self.dcn_intervals)
 
 
 def _submit(env, rt: IslandRuntime, lat, per_island: dict[int, list[Gang]]) -> None:

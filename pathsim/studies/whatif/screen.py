@@ -166,8 +166,7 @@ class Screen:
             c += (units.embed_fwd.compute_s + units.embed_bwd.compute_s) if first else 0.0
             c += units.head.compute_s if last else 0.0
             compute = max(compute, c * s.microbatches)
-            tables = int(first) + int(last and not (first and s.tied_embeddings))
-            local_params = max(local_params, n * s.layer_weight_params_local + tables * s.embedding_params_local)
+            local_params = max(local_params, n * s.layer_weight_params_local + s.embedding_params_on_stage(stage))
         send = ax("send", s.tokens * s.d_local * s.act_bytes, pipe_axis) if s.stages > 1 else 0.0
         step = stage_sum + 2 * (s.stages - 1) * send + (s.microbatches - 1) * max(fb)
         step += reduce  # the last layer's reduction has no compute left to hide behind

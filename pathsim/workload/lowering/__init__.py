@@ -164,9 +164,7 @@ class _GroupLowering:
             self._reduce_gradients("embed", self._embedding_params_here(), tuple(self._embed_grads))
 
     def _embedding_params_here(self) -> int:
-        # The input table lives on the first stage; the output table (a copy when tied) on the last.
-        tables = (1 if self.first else 0) + (1 if self.last and not (self.first and self.s.tied_embeddings) else 0)
-        return tables * self.s.embedding_params_local
+        return self.s.embedding_params_on_stage(self.stage)
 
     def local_params(self) -> int:
         embed = self._embedding_params_here() if (self.first or self.last) else 0

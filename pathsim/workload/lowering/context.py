@@ -47,6 +47,13 @@ class Shard:
         """[tokens, d_model] activations: V of the per-layer tensor-axis collectives."""
         return float(self.tokens * self.d_model * self.act_bytes)
 
+    def embedding_params_on_stage(self, stage: int) -> int:
+        """Embedding parameters (this chip's share) a pipeline stage holds: the input table on the first
+        stage, the output table on the last (a copy when tied, unless the first stage is also the last)."""
+        first, last = stage == 0, stage == self.stages - 1
+        tables = int(first) + int(last and not (first and self.tied_embeddings))
+        return tables * self.embedding_params_local
+
 
 def _require_divisible(value: int, by: int, field: str, what: str) -> None:
     if value % by:
