@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pathsim.errors import ConfigError
+from pathsim.results.outputs import check_output, write_text_atomic
 
 _GENERIC_SIZES = {"cpu": (64, 256, 1024), "gpu": (256, 1024, 4096), "tiny": (32, 128)}
 _COLLECTIVE_BYTES = {"cpu": (2.0**12, 2.0**16, 2.0**20, 2.0**23), "gpu": (2.0**16, 2.0**20, 2.0**24, 2.0**27),
@@ -82,6 +83,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     _check_counts(args)
     if args.out.suffix not in (".json", ".csv"):
         raise ConfigError("--out", f"must end in .json or .csv, got {args.out.name!r}")
+    check_output(args.out, "--out")  # before minutes of measuring
     if args.from_reference is not None:
         return _write_reference_profile(args.from_reference, args.out)
     dtypes = tuple(d for d in args.dtypes.split(",") if d)
@@ -125,6 +127,9 @@ def validate_command(args: argparse.Namespace) -> int:
         raise ConfigError("--kernels-out", "give --kernels (a stored kernel profile) or --kernels-out, not both")
     if args.kernels_out is not None and args.kernels_out.suffix != ".json":
         raise ConfigError("--kernels-out", f"must end in .json, got {args.kernels_out.name!r}")
+    for path, field in ((args.kernels_out, "--kernels-out"), (args.report, "--report")):
+        if path is not None:
+            check_output(path, field)  # before minutes of measuring
     profile = load_profile(args.profile, "--profile")
     kernels = load_kernel_profile(args.kernels) if args.kernels is not None else None
     jax = _start_jax(args.devices)
@@ -135,12 +140,11 @@ def validate_command(args: argparse.Namespace) -> int:
     report = run_validation(profile, case_list, args.warmup, args.repeats, progress=not args.no_progress,
                             kernels=kernels, trace_kernels=args.kernels_out is not None)
     if args.kernels_out is not None:
-        save_kernel_profile(report.kernel_profile, args.kernels_out)
+        save_kernel_profile(report.kernel_profile, args.kernels_out, "--kernels-out")
     text = format_report(report)
     print(text)
     if args.report is not None:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(text + "\n")
+        write_text_atomic(args.report, text + "\n", "--report")
     return 0
 
 
@@ -148,6 +152,7 @@ def profile_kernels_command(args: argparse.Namespace) -> int:
     _check_counts(args)
     if args.out.suffix != ".json":
         raise ConfigError("--out", f"must end in .json, got {args.out.name!r}")
+    check_output(args.out, "--out")
     jax = _start_jax(args.devices)
     from pathsim.calibration.kernel_bench import run_kernel_profiles
     from pathsim.calibration.kernel_profile import save_kernel_profile

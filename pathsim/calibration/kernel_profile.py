@@ -20,6 +20,7 @@ from pathsim.calibration.kernel_trace import KernelTime
 from pathsim.calibration.profile import json_document
 from pathsim.config.yamlio import read_text
 from pathsim.errors import ConfigError
+from pathsim.results.outputs import write_text_atomic
 
 FORMAT = "pathsim-kernels/1"
 Statistic = Literal["mean", "median"]
@@ -84,9 +85,8 @@ def to_json(profile: KernelProfile) -> str:
     return json.dumps({"format": FORMAT, **dataclasses.asdict(profile)}, indent=1)
 
 
-def save_kernel_profile(profile: KernelProfile, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_json(profile) + "\n")
+def save_kernel_profile(profile: KernelProfile, path: Path, field: str = "--out") -> None:
+    write_text_atomic(path, to_json(profile) + "\n", field)
 
 
 def from_json(text: str, field: str = "--kernels") -> KernelProfile:

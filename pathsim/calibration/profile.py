@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pathsim.config.yamlio import read_text
 from pathsim.errors import ConfigError
+from pathsim.results.outputs import write_text_atomic
 
 FORMAT = "pathsim-calibration/1"
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -103,9 +104,9 @@ def to_csv(profile: Profile) -> str:
     return out.getvalue()
 
 
-def save_profile(profile: Profile, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_csv(profile) if path.suffix == ".csv" else to_json(profile))
+def save_profile(profile: Profile, path: Path, field: str = "--out") -> None:
+    """Written atomically: a failed write leaves no half-written profile (one ConfigError naming `field`)."""
+    write_text_atomic(path, to_csv(profile) if path.suffix == ".csv" else to_json(profile), field)
 
 
 # --- reading ---------------------------------------------------------------------------------------------

@@ -51,3 +51,11 @@ def test_a_profile_of_another_device_kind_is_refused(tmp_path, capsys):
 def test_an_unknown_chip_is_refused(tmp_path, capsys):
     assert main(["calibrate", "--from-reference", "tpu_v9", "--out", str(tmp_path / "x.json")]) == 2
     assert "unknown chip 'tpu_v9'" in capsys.readouterr().err
+
+
+def test_an_unwritable_out_is_refused_before_anything_runs(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a path under a file cannot be written, even as root
+    assert main(["calibrate", "--from-reference", "tpu_v4", "--out", str(blocker / "p.json")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --out:")
