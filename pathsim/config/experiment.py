@@ -459,7 +459,7 @@ def _missing(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> str:
     return "required (no default)"
 
 
-def _did_you_mean(word: str, choices: list[str], synonyms: dict[str, str] | None = None) -> str:
+def did_you_mean(word: str, choices: list[str], synonyms: dict[str, str] | None = None) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
     match = (synonyms or {}).get(word.lower()) or (close[0] if close else None)
     return f"; did you mean {match}?" if match else f"; known: {', '.join(choices)}"
@@ -478,12 +478,12 @@ def config_error(exc: ValidationError, prefix: str, root: type[BaseModel] | None
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         key = str(err["loc"][-1])
-        msg = "unknown key" + _did_you_mean(key, _fields_at(root, err["loc"][:-1]))
+        msg = "unknown key" + did_you_mean(key, _fields_at(root, err["loc"][:-1]))
     elif err["type"] == "missing":
         msg = _missing(root, err["loc"])
     elif err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "[key]":
         choices = [c.strip(" '") for c in err["ctx"]["expected"].replace(" or ", ", ").split(",")]
-        msg = "unknown name" + _did_you_mean(str(err["input"]), choices, AXIS_SYNONYMS)
+        msg = "unknown name" + did_you_mean(str(err["input"]), choices, AXIS_SYNONYMS)
     elif msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
     return ConfigError(field or prefix or "experiment", msg)

@@ -16,8 +16,10 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from pathsim.errors import ConfigError
 from pathsim.config.experiment import (
+    AXIS_SYNONYMS,
     ExperimentConfig,
     TopologyConfig,
+    did_you_mean,
     infer_axes,
     parse_experiment,
     parse_topology,
@@ -71,8 +73,8 @@ def _walk(model: type[BaseModel], parts: list[str], field: str, path: str) -> An
     """The annotation at `parts` below `model` (with the field's constraints), or a ConfigError."""
     name, rest = parts[0], parts[1:]
     if name not in model.model_fields:
-        known = ", ".join(model.model_fields)
-        raise ConfigError(field, f"unknown sweep parameter {path!r}: no {name!r} here (known: {known})")
+        raise ConfigError(field, f"unknown sweep parameter {path!r}: no {name!r} here"
+                                 + did_you_mean(name, list(model.model_fields)))
     info = model.model_fields[name]
     ann = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
     return _walk_type(info.annotation, ann, rest, field, path)
@@ -89,7 +91,8 @@ def _walk_type(bare: Any, ann: Any, parts: list[str], field: str, path: str) -> 
         key_t, value_t = get_args(bare)
         keys = get_args(key_t) if get_origin(key_t) is Literal else None
         if keys is not None and parts[0] not in keys:
-            raise ConfigError(field, f"unknown sweep parameter {path!r}: {parts[0]!r} is not one of {', '.join(keys)}")
+            raise ConfigError(field, f"unknown sweep parameter {path!r}: {parts[0]!r} is not an axis"
+                                     + did_you_mean(parts[0], list(keys), AXIS_SYNONYMS))
         return _walk_type(value_t, value_t, parts[1:], field, path)
     if origin is list:
         if not parts[0].isdigit():

@@ -20,8 +20,9 @@ def test_aliases_and_schema_paths():
 
 
 @pytest.mark.parametrize("path, hint", [
-    ("plan.modle", "'modle'"), ("plan.ici.expert", "'expert' is not one of"), ("training.remat.x", "plain value"),
-    ("topology.islands.first.shape", "list index"), ("nonsense", "'nonsense'"),
+    ("plan.modle", "'modle'"), ("plan.ici.expert", "'expert' is not an axis; known: data, fsdp"),
+    ("training.remat.x", "plain value"), ("topology.islands.first.shape", "list index"), ("nonsense", "'nonsense'"),
+    ("model.n_layer", "did you mean n_layers?"), ("plan.ici.model", "did you mean tensor?"),
 ])
 def test_unknown_parameters_name_the_field(path, hint):
     with pytest.raises(ConfigError) as err:
