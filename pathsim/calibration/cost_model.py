@@ -13,8 +13,8 @@ from typing import Literal
 from pathsim.calibration.interpolate import BytesTable, ShapeTable
 from pathsim.calibration.profile import DTYPE_BYTES, Profile, load_profile
 from pathsim.catalog.hardware import ChipSpec
-from pathsim.costs.compute import AnalyticCostModel
-from pathsim.workload.program import ComputeOp, MatmulShape
+from pathsim.costs.compute import AnalyticCostModel, matmul_element_bytes
+from pathsim.workload.program import ComputeOp
 
 Source = Literal["measured", "roofline"]
 
@@ -23,12 +23,6 @@ Source = Literal["measured", "roofline"]
 class Lookup:
     time_s: float
     source: Source
-
-
-def matmul_element_bytes(op: ComputeOp) -> float:
-    s: MatmulShape = op.matmul
-    elements = s.batch * (s.m * s.k + s.k * s.n + s.m * s.n)
-    return op.hbm_bytes / (op.scale * elements)
 
 
 def _dtype_for(element_bytes: float, available: set[str]) -> str | None:

@@ -27,6 +27,12 @@ def link_timing_of(cost: object) -> LinkTiming:
     return getattr(cost, "links", SPEC_SHEET_LINKS)
 
 
+def matmul_element_bytes(op: ComputeOp) -> float:
+    """The lowering counts a matmul's bytes as batch (mk + kn + mn) elements: bytes / elements."""
+    s = op.matmul
+    return op.hbm_bytes / (op.scale * s.batch * (s.m * s.k + s.k * s.n + s.m * s.n))
+
+
 def mxu_padding_efficiency(shape: MatmulShape, tile: int) -> float:
     """Share of the matrix unit doing useful work: the k x n weight tile is padded to the MXU edge."""
     pad = lambda n: math.ceil(n / tile) * tile  # noqa: E731

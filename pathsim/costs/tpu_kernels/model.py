@@ -21,6 +21,7 @@ import numpy as np
 from pathsim.catalog import kernels as K
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.costs.collectives import LinkTiming
+from pathsim.costs.compute import matmul_element_bytes
 from pathsim.workload.program import ComputeOp
 
 LANE = 128  # minor tile dim of a TPU vector register (Cloud TPU performance guide)
@@ -63,12 +64,6 @@ def stream_time_s(nbytes: float, hbm_bytes_per_s: float, efficiency: float) -> f
     return K.KERNEL_FLOOR_S.value + nbytes / (efficiency * hbm_bytes_per_s)
 
 
-def _element_bytes(op: ComputeOp) -> float:
-    """The lowering counts a matmul's bytes as batch (mk + kn + mn) elements: bytes / elements."""
-    s = op.matmul
-    return op.hbm_bytes / (op.scale * s.batch * (s.m * s.k + s.k * s.n + s.m * s.n))
-
-
 @dataclass(frozen=True)
 class TpuKernelCostModel:
     """Per-op kernel time on one TPU chip (ComputeCostModel protocol), and the links' timing."""
@@ -88,7 +83,7 @@ class TpuKernelCostModel:
     def _full_kernel_s(self, op: ComputeOp) -> float:
         chip = self.chip
         if op.matmul is not None and op.flops > 0:
-            s, eb = op.matmul, round(_element_bytes(op))
+            s, eb = op.matmul, round(matmul_element_bytes(op))
             return float(matmul_time_s(s.m, s.k, s.n, s.batch, eb, eb, peak_flops_per_s=chip.peak_bf16_flops_per_s,
                                        hbm_bytes_per_s=chip.hbm_bytes_per_s, mxu_edge=int(self.kernels.mxu_edge.value)))
         if op.hbm_bytes <= 0 and op.flops <= 0:

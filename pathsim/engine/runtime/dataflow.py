@@ -10,7 +10,6 @@ import math
 
 import simpy
 
-from pathsim.catalog.runtime import RuntimeLatencies
 from pathsim.engine.network import Network
 from pathsim.engine.runtime.client import PathwaysClient
 from pathsim.engine.runtime.devices import DeviceArray, Gang
