@@ -35,9 +35,10 @@ class ImportedPrediction:
 class KernelAccounting:
     """What the real step's kernels add up to, against the step (from the kernel profile, one device)."""
 
-    kernel_total_s: float  # sum over the program's kernels of mean time x calls: what the model uses
-    kernel_medians_s: float  # the same with per-kernel medians (reported: the sum of medians falls short)
-    run_kernel_sum_s: float  # median over executions of the summed kernel times
+    kernel_total_s: float  # sum over the program's kernels of mean share x calls: what the model uses
+    durations_s: float  # the same with the kernels' mean durations (overlapping kernels counted in full)
+    kernel_medians_s: float  # the same with median durations (reported: the sum of medians falls short)
+    busy_s: float  # median over executions of the time some kernel ran (the shares of one execution, summed)
     span_s: float  # first kernel start to last kernel end
     traced_step_s: float  # wall time of the step while traced
     collective_s: float  # the part of kernel_total_s spent in collective thunks (waits included)
@@ -49,14 +50,14 @@ class ErrorTerms:
     the terms add up to the error."""
 
     coverage_s: float  # program ops costed otherwise than by a measured kernel, or kernels not imported
-    statistic_s: float  # sum of per-kernel means - median per-step sum (noise: mean and median of a step)
-    overlap_s: float  # kernels run back to back by the engine - XLA's real span (> 0: XLA overlapped them)
+    statistic_s: float  # sum of per-kernel mean shares - median busy time (noise: mean and median of a step)
+    gaps_s: float  # busy time - span (<= 0: idle gaps between the kernels, which the engine does not have)
     host_s: float  # the one dispatch modelled - the real step's host time outside its kernels
     collectives_s: float  # simulated exposed collectives - the collective thunks' measured time
     drift_s: float  # the step traced (kernel profile) - the step measured (validation): profiler, load
 
     def total_s(self) -> float:
-        return (self.coverage_s + self.statistic_s + self.overlap_s + self.host_s + self.collectives_s
+        return (self.coverage_s + self.statistic_s + self.gaps_s + self.host_s + self.collectives_s
                 + self.drift_s)
 
 
@@ -65,8 +66,8 @@ def error_terms(prediction: ImportedPrediction, k: KernelAccounting, measured_s:
     exposed_comm_s = prediction.step_s - prediction.compute_s - dispatch_s
     return ErrorTerms(
         coverage_s=prediction.compute_s - (k.kernel_total_s - k.collective_s),
-        statistic_s=k.kernel_total_s - k.run_kernel_sum_s,
-        overlap_s=k.run_kernel_sum_s - k.span_s,
+        statistic_s=k.kernel_total_s - k.busy_s,
+        gaps_s=k.busy_s - k.span_s,
         host_s=dispatch_s - (k.traced_step_s - k.span_s),
         collectives_s=exposed_comm_s - k.collective_s,
         drift_s=k.traced_step_s - measured_s)
@@ -87,9 +88,10 @@ def import_case_program(hlo_text: str, case: Case) -> Program:
 def accounting(kernels: ProgramProfile, program: Program) -> KernelAccounting:
     collectives = {op.name for op in program.groups[0].ops if isinstance(op, CommOp)}
     return KernelAccounting(
-        kernel_total_s=kernels.total_s("mean"), kernel_medians_s=kernels.total_s("median"),
-        run_kernel_sum_s=kernels.kernel_sum_s, span_s=kernels.span_s, traced_step_s=kernels.traced_step_s,
-        collective_s=sum(k.mean_s * k.calls for k in kernels.kernels if k.name in collectives))
+        kernel_total_s=kernels.total_s("share"), durations_s=kernels.total_s("mean"),
+        kernel_medians_s=kernels.total_s("median"), busy_s=kernels.busy_s, span_s=kernels.span_s,
+        traced_step_s=kernels.traced_step_s,
+        collective_s=sum(k.share_s * k.calls for k in kernels.kernels if k.name in collectives))
 
 
 def _comm_s(timeline: Timeline) -> float:
@@ -97,7 +99,7 @@ def _comm_s(timeline: Timeline) -> float:
 
 
 def predict_imported(case: Case, hlo_text: str, kernels: ProgramProfile, profile: Profile,
-                     statistic: Statistic = "mean") -> tuple[ImportedPrediction, KernelAccounting]:
+                     statistic: Statistic = "share") -> tuple[ImportedPrediction, KernelAccounting]:
     if kernels.hlo_sha256 != hlo_fingerprint(hlo_text):
         raise ConfigError("--kernels", f"{case.name}: the compiled step differs from the one profiled "
                           "(another jax or model?); re-run `pathsim profile-kernels`")

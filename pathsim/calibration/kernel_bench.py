@@ -21,7 +21,7 @@ def profile_step(case: Case, step, warmup: int, repeats: int) -> ProgramProfile:
     trace = attribute(traced.events)
     return ProgramProfile(case=case.name, devices=case.devices, hlo_sha256=hlo_fingerprint(hlo),
                           traced_step_s=traced.wall_s, span_s=trace.span_s, kernel_sum_s=trace.kernel_sum_s,
-                          executions=trace.executions, kernels=trace.kernels)
+                          busy_s=trace.busy_s, executions=trace.executions, kernels=trace.kernels)
 
 
 def run_kernel_profiles(case_list: tuple[Case, ...], warmup: int, repeats: int,

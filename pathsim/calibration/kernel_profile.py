@@ -22,8 +22,8 @@ from pathsim.config.yamlio import read_text
 from pathsim.errors import ConfigError
 from pathsim.results.outputs import write_text_atomic
 
-FORMAT = "pathsim-kernels/1"
-Statistic = Literal["mean", "median"]
+FORMAT = "pathsim-kernels/2"  # /2: kernel shares of the wall time and the busy time (kernel_trace.py)
+Statistic = Literal["share", "mean", "median"]
 
 
 _METADATA = re.compile(r", metadata=\{[^}]*\}")
@@ -59,14 +59,17 @@ class ProgramProfile:
     traced_step_s: float  # median wall time of one step while traced (profiler overhead included)
     span_s: float  # median first-thunk-start to last-thunk-end of one execution on one device
     kernel_sum_s: float  # median summed thunk time of one execution on one device
+    busy_s: float  # median time some thunk ran in one execution on one device (its kernels' shares, summed)
     executions: int  # (device, run) executions the medians are over
     kernels: tuple[KernelTime, ...]
 
-    def times_s(self, statistic: Statistic = "mean") -> dict[str, float]:
-        """Seconds per call of each kernel: the mean (the default: see kernel_trace.py) or the median."""
-        return {k.name: k.mean_s if statistic == "mean" else k.time_s for k in self.kernels}
+    def times_s(self, statistic: Statistic = "share") -> dict[str, float]:
+        """Seconds per call of each kernel: its mean share of the wall time (the default: see kernel_trace.py),
+        or its duration's mean or median."""
+        field = {"share": "share_s", "mean": "mean_s", "median": "time_s"}[statistic]
+        return {k.name: getattr(k, field) for k in self.kernels}
 
-    def total_s(self, statistic: Statistic = "mean") -> float:
+    def total_s(self, statistic: Statistic = "share") -> float:
         """The kernels of one execution, summed."""
         times = self.times_s(statistic)
         return sum(times[k.name] * k.calls for k in self.kernels)
@@ -98,7 +101,7 @@ def from_json(text: str, field: str = "--kernels") -> KernelProfile:
     except (KeyError, TypeError) as exc:
         raise ConfigError(field, f"malformed kernel profile: {exc}") from None
     for p in programs:
-        bad = [k.name for k in p.kernels if not min(k.time_s, k.mean_s) >= 0.0 or k.calls < 1]
+        bad = [k.name for k in p.kernels if not min(k.time_s, k.mean_s, k.share_s) >= 0.0 or k.calls < 1]
         if bad:
             raise ConfigError(field, f"{p.case}: negative time or no calls for {bad[:3]}")
     return KernelProfile(meta=meta, programs=programs)

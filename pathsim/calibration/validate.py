@@ -42,9 +42,10 @@ class CaseResult:
     devices: int
     measured_s: float
     predicted: Prediction
-    imported: ImportedPrediction | None = None  # with a kernel profile: kernels at their mean times
+    imported: ImportedPrediction | None = None  # with a kernel profile: kernels at their mean shares
     kernels: KernelAccounting | None = None
-    imported_medians: ImportedPrediction | None = None  # the same with per-kernel medians, for comparison
+    imported_durations: ImportedPrediction | None = None  # kernels at their mean durations, for comparison
+    imported_medians: ImportedPrediction | None = None  # kernels at their median durations, for comparison
 
     @property
     def relative_error(self) -> float:
@@ -139,11 +140,13 @@ def validate_case(case: Case, profile: Profile, kernels: KernelProfile | None, w
     program = measured.kernels or (kernels.program(case.name) if kernels is not None else None)
     if kernels is not None and program is None:
         raise ConfigError("--kernels", f"no kernel times for {case.name}; profile the same cases")
-    imported = accounting = medians = None
+    imported = accounting = durations = medians = None
     if program is not None:
-        imported, accounting = predict_imported(case, measured.hlo_text, program, profile, "mean")
+        imported, accounting = predict_imported(case, measured.hlo_text, program, profile, "share")
+        durations, _ = predict_imported(case, measured.hlo_text, program, profile, "mean")
         medians, _ = predict_imported(case, measured.hlo_text, program, profile, "median")
-    return CaseResult(case.name, case.devices, measured.seconds, predicted, imported, accounting, medians), measured
+    return (CaseResult(case.name, case.devices, measured.seconds, predicted, imported, accounting, durations, medians),
+            measured)
 
 
 def run_validation(profile: Profile, case_list: tuple[Case, ...], warmup: int, repeats: int,
@@ -173,9 +176,10 @@ def run_validation(profile: Profile, case_list: tuple[Case, ...], warmup: int, r
 
 
 # --- summary -------------------------------------------------------------------------------------------
-Method = Literal["lowered", "imported", "imported_medians"]
+Method = Literal["lowered", "imported", "imported_durations", "imported_medians"]
 _METHOD_LABELS = {"lowered": "lowered program", "imported": "imported program",
-                  "imported_medians": "imported program, per-kernel medians"}
+                  "imported_durations": "imported program, kernel durations (overlap counted in full)",
+                  "imported_medians": "imported program, median kernel durations"}
 
 
 @dataclass(frozen=True)
@@ -228,25 +232,29 @@ def _accounting_lines(report: Report) -> list[str]:
     if not rows:
         return []
     dispatch_s = report.profile.meta.dispatch_s
-    lines = ["Imported program against the real step, one device (ms), and its error split by cause (% of measured):",
-             f"{'case':<22}{'measured':>9}{'traced':>8}{'span':>8}{'kernels':>9}{'medians':>9}{'coll.':>8}"
-             f"{'unmeas.':>9}{'error':>8}{'cover':>7}{'stat':>7}{'overlap':>8}{'host':>7}{'coll.':>7}{'drift':>7}"]
+    lines = ["Imported program against the real step (ms, one device's kernels), and its error split by cause "
+             "(% of measured):",
+             f"{'case':<22}{'measured':>9}{'traced':>8}{'span':>8}{'busy':>8}{'kernels':>9}{'durat.':>8}{'medians':>9}"
+             f"{'coll.':>7}{'unmeas.':>9}{'error':>8}{'cover':>7}{'stat':>7}{'gaps':>7}{'host':>7}{'coll.':>7}{'drift':>7}"]
     for r in rows:
         k, p = r.kernels, r.imported
         t = error_terms(p, k, r.measured_s, dispatch_s)
         pct = lambda x: f"{x / r.measured_s:>+7.1%}"  # noqa: E731
         lines.append(
             f"{r.case:<22}{r.measured_s * 1e3:>9.2f}{k.traced_step_s * 1e3:>8.2f}{k.span_s * 1e3:>8.2f}"
-            f"{k.kernel_total_s * 1e3:>9.2f}{k.kernel_medians_s * 1e3:>9.2f}{k.collective_s * 1e3:>8.2f}"
+            f"{k.busy_s * 1e3:>8.2f}{k.kernel_total_s * 1e3:>9.2f}{k.durations_s * 1e3:>8.2f}"
+            f"{k.kernel_medians_s * 1e3:>9.2f}{k.collective_s * 1e3:>7.2f}"
             f"{p.unmeasured_ops:>5}/{p.ops:<3}{r.imported_error:>+8.1%}{pct(t.coverage_s)}{pct(t.statistic_s)}"
-            f"{pct(t.overlap_s):>8}{pct(t.host_s)}{pct(t.collectives_s)}{pct(t.drift_s)}")
+            f"{pct(t.gaps_s)}{pct(t.host_s)}{pct(t.collectives_s)}{pct(t.drift_s)}")
     lines += ["  measured: the step's median wall time, no profiler; traced: the same under the profiler (the",
-              "  kernel profile); span: first kernel start to last kernel end; kernels: per-kernel means x calls,",
-              "  summed, as the model costs them (medians: the same with per-kernel medians; coll.: the collectives'",
-              "  part, waits for the other devices included); unmeas.: ops with no kernel time.",
-              "  error = cover + stat + overlap + host + coll. + drift, where cover = the program's compute ops - the",
-              "  kernels measured; stat = sum of per-kernel means - median per-step sum; overlap = per-step sum - span",
-              "  (the engine runs one kernel at a time: > 0 where XLA ran kernels concurrently, < 0 idle gaps);",
+              "  kernel profile); span: first kernel start to last kernel end; busy: the part of the span in which",
+              "  some kernel ran; kernels: per-kernel mean shares of the wall time x calls, summed, as the model",
+              "  costs them (durat.: mean durations instead, which count kernels the executor overlapped in full;",
+              "  medians: median durations; coll.: the collectives' shares, waits for the other devices included);",
+              "  unmeas.: ops with no kernel time.",
+              "  error = cover + stat + gaps + host + coll. + drift, where cover = the program's compute ops - the",
+              "  kernels measured; stat = sum of per-kernel mean shares - median busy time; gaps = busy - span (idle",
+              "  time between kernels, which the engine, running them back to back, does not have);",
               f"  host = the modelled dispatch ({dispatch_s * 1e6:.0f} us) - (traced - span);",
               "  coll. = simulated exposed collectives - measured collective thunks (waits included);",
               "  drift = traced - measured (profiler overhead, host load between the two)"]

@@ -38,10 +38,10 @@ ENTRY %main (x: f32[64,64]) -> f32[64,64] {
 
 
 def program_profile(times: dict[str, float], hlo: str = HLO, case: str = "t1/1dev") -> ProgramProfile:
-    kernels = tuple(KernelTime(n, t, 1, t) for n, t in times.items())
+    kernels = tuple(KernelTime(n, t, 1, t, t) for n, t in times.items())
     total = sum(times.values())
     return ProgramProfile(case=case, devices=1, hlo_sha256=hlo_fingerprint(hlo), traced_step_s=total * 1.1,
-                          span_s=total, kernel_sum_s=total, executions=3, kernels=kernels)
+                          span_s=total, kernel_sum_s=total, busy_s=total, executions=3, kernels=kernels)
 
 
 def test_fingerprint_ignores_source_metadata_but_not_the_program():
@@ -93,11 +93,13 @@ def test_imported_program_runs_its_kernels_back_to_back_at_their_measured_times(
     prediction, _ = predict_imported(case, HLO, partial, profile)
     assert prediction.unmeasured_ops == 1 and 0 < prediction.unmeasured_s < 1e-3
 
-    skewed = program_profile(times)
+    skewed = program_profile(times)  # means twice the medians, shares half of them (kernels overlapped)
     skewed = ProgramProfile(**{**skewed.__dict__, "kernels": tuple(
-        KernelTime(k.name, k.time_s, 1, 2 * k.time_s) for k in skewed.kernels)})  # means twice the medians
-    by_mean, _ = predict_imported(case, HLO, skewed, profile)
+        KernelTime(k.name, k.time_s, 1, 2 * k.time_s, k.time_s / 2) for k in skewed.kernels)})
+    by_share, _ = predict_imported(case, HLO, skewed, profile)
+    by_mean, _ = predict_imported(case, HLO, skewed, profile, "mean")
     by_median, _ = predict_imported(case, HLO, skewed, profile, "median")
+    assert by_share.compute_s == pytest.approx(2e-3)
     assert by_mean.compute_s == pytest.approx(8e-3) and by_median.compute_s == pytest.approx(4e-3)
 
     with pytest.raises(ConfigError, match="differs from the one profiled"):
@@ -116,13 +118,13 @@ def test_case_mesh_names_the_plan_axes_in_jax_mesh_order():
 def test_error_terms_add_up_to_the_error_and_name_each_cause():
     profile = make_profile(device_count=1, dispatch_s=2e-5)
     times = {"fusion.a": 1e-3, "fusion.b": 3e-3}
-    kernels = ProgramProfile(**{**program_profile(times).__dict__, "span_s": 3.5e-3, "kernel_sum_s": 3.9e-3,
-                                "traced_step_s": 3.8e-3})
+    kernels = ProgramProfile(**{**program_profile(times).__dict__, "span_s": 3.5e-3, "kernel_sum_s": 4.2e-3,
+                                "busy_s": 3.3e-3, "traced_step_s": 3.8e-3})
     prediction, accounting = predict_imported(cases("tiny", 1)[0], HLO, kernels, profile)
     measured_s = 3.6e-3
     terms = error_terms(prediction, accounting, measured_s, profile.meta.dispatch_s)
     assert terms.total_s() == pytest.approx(prediction.step_s - measured_s)
     assert terms.coverage_s == pytest.approx(0.0) and terms.collectives_s == pytest.approx(0.0)
-    assert terms.statistic_s == pytest.approx(4e-3 - 3.9e-3)  # means summed vs the median per-step sum
-    assert terms.overlap_s == pytest.approx(3.9e-3 - 3.5e-3)  # XLA overlapped 0.4 ms of kernels
+    assert terms.statistic_s == pytest.approx(4e-3 - 3.3e-3)  # mean shares summed vs the median busy time
+    assert terms.gaps_s == pytest.approx(3.3e-3 - 3.5e-3)  # 0.2 ms of the span ran no kernel
     assert terms.host_s == pytest.approx(2e-5 - 0.3e-3) and terms.drift_s == pytest.approx(0.2e-3)

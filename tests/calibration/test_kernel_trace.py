@@ -76,3 +76,17 @@ def _instruction(hlo_text: str, name: str) -> str:
     if not called:
         return line
     return re.search(rf"%{re.escape(called.group(1))} \(.*?\n}}", hlo_text, re.S).group(0)
+
+
+def test_shares_split_overlapping_time_and_add_up_to_the_busy_time():
+    # a: 0-10, b: 4-8 (inside a), c: 12-14 after an idle gap; a second run with no overlap
+    events = [ev("a", 0, 1, 0, 10), ev("b", 0, 1, 4, 4), ev("c", 0, 1, 12, 2),
+              ev("a", 0, 2, 100, 10), ev("b", 0, 2, 110, 4), ev("c", 0, 2, 114, 2)]
+    trace = attribute(events)
+    shares = {k.name: k.share_s for k in trace.kernels}
+    assert shares["a"] == pytest.approx((8e-6 + 10e-6) / 2)  # run 1: 6 us alone + 4 us shared with b
+    assert shares["b"] == pytest.approx((2e-6 + 4e-6) / 2)
+    assert shares["c"] == pytest.approx(2e-6)
+    assert trace.busy_s == pytest.approx(14e-6)  # run 1: 12 us busy in a 14 us span; run 2: 16 of 16
+    assert trace.span_s == pytest.approx(15e-6)
+    assert trace.kernel_sum_s == pytest.approx(16e-6)  # durations sum to 16 us in both runs
