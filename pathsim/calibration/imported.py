@@ -17,6 +17,7 @@ from pathsim.engine.simulator import simulate
 from pathsim.engine.timeline import Timeline
 from pathsim.errors import ConfigError
 from pathsim.placement.mesh_axes import place
+from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, Program
 from pathsim.workload.xla.hlo_import import MeshAxes, import_hlo
 
@@ -78,7 +79,7 @@ def case_mesh(case: Case) -> MeshAxes | None:
     if case.devices <= 1:
         return None
     sizes = dict(case.plan)
-    return MeshAxes(tuple((f"ici.{a}", sizes.get(a, 1)) for a in MESH_AXES))
+    return MeshAxes(tuple((MeshAxis("ici", a), sizes.get(a, 1)) for a in MESH_AXES))
 
 
 def import_case_program(hlo_text: str, case: Case) -> Program:

@@ -31,6 +31,7 @@ from pathsim.costs.collectives import (
 from pathsim.placement.mesh_axes import Placement, axis_coordinate
 from pathsim.platform.scenario import LinkState
 from pathsim.platform.topology import Cluster, host_block, torus_neighbour
+from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, Program
 
 Resource = tuple  # hashable resource id
@@ -69,7 +70,7 @@ class FoldedFabric:
             for dim in cluster.islands[unit.island].dims:
                 for direction in "+-":
                     self.capacity[(unit.name, f"ici.{dim}{direction}")] = self.chip.ici_link_bytes_per_s
-            stage = dict(program.groups[u].coords).get("ici.pipeline", 0)
+            stage = program.groups[u].coord(ICI_PIPELINE)
             nic = (unit.island, "nic", nic_class.get(stage, 0))
             self._nic.append(nic)
             # A representative chip's share of its host's NIC: the host's bandwidth over its chips in
@@ -80,7 +81,7 @@ class FoldedFabric:
         self._coords = [tuple(c for _, c in g.coords) for g in program.groups]
         self._index_of = {c: i for i, c in enumerate(self._coords)}
 
-    def group_members(self, u: int, axis: str) -> tuple[Hashable, list[int]]:
+    def group_members(self, u: int, axis: MeshAxis) -> tuple[Hashable, list[int]]:
         """Units that differ from unit u only along a group axis (DCN axes, the pipeline)."""
         k = self._axis_index[axis]
         mine = self._coords[u]
@@ -89,7 +90,7 @@ class FoldedFabric:
         return mine[:k] + mine[k + 1:], members
 
     def members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
-        if op.axis.startswith("dcn."):
+        if op.axis.network == "dcn":
             return self.group_members(u, op.axis)
         return (u,), [u]
 
@@ -97,7 +98,7 @@ class FoldedFabric:
         return op.peer_group
 
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
-        if op.axis.startswith("dcn."):
+        if op.axis.network == "dcn":
             return _dcn_ring(op, members, lambda a, b: {self._nic[a] + ("out",): 1.0, self._nic[b] + ("in",): 1.0},
                              self.latencies)
         flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip, links=self.timing)
@@ -105,7 +106,7 @@ class FoldedFabric:
         return [Flow(flow.bytes, {(name, res): w for res, w in flow.usage}, 0.0, flow.startup_s)], flow.min_duration_s
 
     def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
-        if op.axis.startswith("dcn."):
+        if op.axis.network == "dcn":
             return Flow(op.bytes, {self._nic[u] + ("out",): 1.0, self._nic[peer] + ("in",): 1.0},
                         dcn_latency_s("send", 2, self.latencies))
         forward = self.program.groups[peer].coord(op.axis) > self.program.groups[u].coord(op.axis)
@@ -118,7 +119,7 @@ def _stage_nic_classes(placement: Placement, cluster: Cluster) -> tuple[dict[int
     """Pipeline stages on ICI may share hosts: which stages share NICs (a class id per stage), and how
     many chips of one stage a host holds."""
     try:
-        pipe = placement.axis("ici.pipeline")
+        pipe = placement.axis(ICI_PIPELINE)
     except KeyError:
         return {}, cluster.chip.chips_per_host
     island = cluster.islands[0]
@@ -163,7 +164,7 @@ class FullFabric:
         group_axes = [a for a, _ in program.group_axes]
         index_of = {tuple(c for _, c in g.coords): i for i, g in enumerate(program.groups)}
         units: list[Unit] = []
-        self.mesh: list[dict[str, int]] = []
+        self.mesh: list[dict[MeshAxis, int]] = []
         for ii, island in enumerate(cluster.islands):
             dcn_coords = self._dcn_coords(ii)
             for coord in itertools.product(*(range(n) for n in island.shape)):
@@ -196,9 +197,9 @@ class FullFabric:
         self._members_cache: dict = {}
 
     # --- coordinates ---------------------------------------------------------------------------------
-    def _dcn_coords(self, island: int) -> dict[str, int]:
+    def _dcn_coords(self, island: int) -> dict[MeshAxis, int]:
         """Mixed-radix digits of the island index over the DCN axes (placement's group order)."""
-        dcn = [(a, n) for a, n in self.program.group_axes if a.startswith("dcn.")]
+        dcn = [(a, n) for a, n in self.program.group_axes if a.network == "dcn"]
         coords, rest = {}, island
         for a, n in reversed(dcn):
             coords[a] = rest % n
@@ -221,16 +222,16 @@ class FullFabric:
         return self.slot.physical(a, b, d, step)
 
     # --- collectives ---------------------------------------------------------------------------------
-    def group_members(self, u: int, axis: str) -> tuple[Hashable, list[int]]:
+    def group_members(self, u: int, axis: MeshAxis) -> tuple[Hashable, list[int]]:
         """Chips with the same torus coordinate on the other islands along a DCN axis."""
         unit = self.units[u]
         dcn = self._dcn_coords(unit.island)
         n = dict(self.program.group_axes)[axis]
         members = []
         for j in range(n):
-            target = dict(dcn, **{axis: j})
+            target = {**dcn, axis: j}
             island = 0
-            for a, size in [(a, s) for a, s in self.program.group_axes if a.startswith("dcn.")]:
+            for a, size in [(a, s) for a, s in self.program.group_axes if a.network == "dcn"]:
                 island = island * size + target[a]
             members.append(self._unit_at[(island, unit.coord)])
         key = (unit.coord, tuple(sorted((a, c) for a, c in dcn.items() if a != axis)))
@@ -245,7 +246,7 @@ class FullFabric:
         return cached
 
     def _find_members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
-        if op.axis.startswith("dcn."):
+        if op.axis.network == "dcn":
             return self.group_members(u, op.axis)
         unit = self.units[u]
         axis = self.placement.axis(op.axis)
@@ -268,7 +269,7 @@ class FullFabric:
     def peer(self, u: int, op: CommOp) -> int:
         """The chip of the receiving group with the same coordinate on every other axis."""
         unit = self.units[u]
-        if op.axis.startswith("dcn."):
+        if op.axis.network == "dcn":
             _, members = self.group_members(u, op.axis)
             return next(m for m in members if self.units[m].group == op.peer_group)
         axis = self.placement.axis(op.axis)
@@ -330,7 +331,7 @@ class FullFabric:
         return usage
 
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
-        if op.axis.startswith("dcn."):
+        if op.axis.network == "dcn":
             return _dcn_ring(op, members, lambda a, b: {self._host(self.units[a]) + ("out",): 1.0,
                                                         self._host(self.units[b]) + ("in",): 1.0},
                              self.latencies)
@@ -345,7 +346,7 @@ class FullFabric:
 
     def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
         a, b = self.units[u], self.units[peer]
-        if op.axis.startswith("dcn."):
+        if op.axis.network == "dcn":
             return Flow(op.bytes, {self._host(a) + ("out",): 1.0, self._host(b) + ("in",): 1.0},
                         dcn_latency_s("send", 2, self.latencies))
         axis = self.placement.axis(op.axis)

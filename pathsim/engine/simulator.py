@@ -308,11 +308,11 @@ class _Run:
         peer = self.fabric.peer(u, op)
         flow = self.fabric.send_flow(u, peer, op)
         start = self.env.now
-        track = "dcn" if op.axis.startswith("dcn.") else "ici"
+        track = op.axis.network
 
         def arrived():
             if u in self.record:
-                self._span(u, track, op.axis, op, start, self.env.now, nbytes=op.bytes)
+                self._span(u, track, str(op.axis), op, start, self.env.now, nbytes=op.bytes)
             self._complete(g, np.array([self.local[u]]), j)
             receiver = self.receivers.pop((op.key, peer), None)
             if receiver is None:
@@ -369,12 +369,12 @@ class _Run:
     def _launch(self, op: CommOp, gang: _Gang, op_of_group: dict[int, int]) -> None:
         flows, floor = self.fabric.flows(op, gang.members)
         start = self.env.now
-        track = "dcn" if op.axis.startswith("dcn.") else "ici"
+        track = op.axis.network
 
         def finished():
             for g, local in gang.parts:
                 for u in self._recorded(g, local):
-                    self._span(int(u), track, op.axis, op, start, self.env.now, nbytes=flows[0].nbytes)
+                    self._span(int(u), track, str(op.axis), op, start, self.env.now, nbytes=flows[0].nbytes)
                 self._complete(g, local, op_of_group[g])
 
         self._after_startup(flows[0].startup_s, lambda: self._after(
@@ -437,7 +437,7 @@ class _Run:
                 raise RuntimeError(f"simulation ended with {missing} ops never run, first: "
                                    f"{name} {self.program.groups[g].ops[i].name}" + (f"; {stuck}" if stuck else ""))
         recorded = sorted(self.record)
-        pipelined = any(a.endswith("pipeline") for a, _ in self.program.group_axes)
+        pipelined = any(a.kind == "pipeline" for a, _ in self.program.group_axes)
         return Timeline(spans=tuple(self.spans + runtime.spans()), link_samples=tuple(self.net.samples),
                         groups=tuple(self.units[u].name for u in recorded),
                         group_chips=tuple(self.units[u].chips for u in recorded), pipelined=pipelined,

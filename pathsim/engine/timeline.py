@@ -12,7 +12,7 @@ Track = Literal["compute", "ici", "dcn", "controller", "scheduler"]
 class Span:
     group: str  # device group name, or "controller" / an island name for runtime actors
     track: Track
-    lane: str  # a thread within the track: "compute", "ici.tensor", "dcn.data", "dispatch", ...
+    lane: str  # a thread within the track: "compute", a printed mesh axis ("ici.tensor"), "dispatch", ...
     name: str
     phase: str
     start_s: float

@@ -11,12 +11,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Literal
 
 from pathsim.config.experiment import ExperimentConfig
 from pathsim.errors import ConfigError
 from pathsim.platform.topology import Cluster, Island
 from pathsim.workload.lowering import axis_sizes, group_axes
+from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis, Network
 
 AUTO_ORDER = ("tensor", "pipeline", "fsdp", "data")  # innermost (fastest, contiguous links) first
 
@@ -41,9 +41,9 @@ class AxisSegment:
 
 @dataclass(frozen=True)
 class AxisPlacement:
-    axis: str  # "ici.tensor", "dcn.data", ...
+    axis: MeshAxis
     size: int
-    network: Literal["ici", "dcn"]
+    network: Network  # axis.network; kept while studies/pathways places a whole-island "ici.all" string axis
     segments: tuple[AxisSegment, ...] = ()
     all_to_all_gain: float = 1.0  # a twisted torus's all-to-all speed-up (TPU v4 paper, ISCA 2023)
 
@@ -54,11 +54,11 @@ class Placement:
     group_islands: tuple[int, ...]  # island index of each group of the Program, in order
     chips_per_group: int
 
-    def axis(self, name: str) -> AxisPlacement:
+    def axis(self, axis: MeshAxis) -> AxisPlacement:
         for placed in self.axes:
-            if placed.axis == name:
+            if placed.axis == axis:
                 return placed
-        raise KeyError(name)
+        raise KeyError(str(axis))
 
 
 def axis_coordinate(coord: tuple[int, ...], axis: AxisPlacement, dims: tuple[str, ...]) -> int:
@@ -139,7 +139,7 @@ def place(exp: ExperimentConfig, cluster: Cluster) -> Placement:
         raise ConfigError("plan.dcn", f"axis sizes {dict(plan.dcn)} multiply to {dcn_total}, "
                           f"but the topology has {len(cluster.islands)} islands")
     pool = _DimPool(island)
-    placed: dict[str, AxisPlacement] = {}
+    placed: list[AxisPlacement] = []
     explicit = [k for k in plan.placement]
     auto = [k for k in AUTO_ORDER if k in plan.ici and k not in plan.placement]
     for kind in explicit + auto:
@@ -155,19 +155,19 @@ def place(exp: ExperimentConfig, cluster: Cluster) -> Placement:
             raise ConfigError(f"plan.ici.{kind}", f"size {size} does not fit the torus dims left {left}; "
                               "set plan.placement to choose dims")
         segments = tuple(pool.take(d, n) for d, n in factors)
-        placed[f"ici.{kind}"] = AxisPlacement(axis=f"ici.{kind}", size=size, network="ici", segments=segments,
-                                              all_to_all_gain=island.all_to_all_gain)
-    for kind, size in plan.dcn.items():
-        placed[f"dcn.{kind}"] = AxisPlacement(axis=f"dcn.{kind}", size=size, network="dcn")
+        placed.append(AxisPlacement(axis=MeshAxis("ici", kind), size=size, network="ici", segments=segments,
+                                    all_to_all_gain=island.all_to_all_gain))
+    placed.extend(AxisPlacement(axis=MeshAxis("dcn", kind), size=size, network="dcn")
+                  for kind, size in plan.dcn.items())
     # Groups: the island of a group is the mixed-radix number of its DCN coordinates.
     gaxes = group_axes(sizes)
-    dcn_axes = [(i, n) for i, (a, n) in enumerate(gaxes) if a.startswith("dcn.")]
+    dcn_axes = [(i, n) for i, (a, n) in enumerate(gaxes) if a.network == "dcn"]
     islands = []
     for coords in itertools.product(*(range(n) for _, n in gaxes)):
         index = 0
         for i, n in dcn_axes:
             index = index * n + coords[i]
         islands.append(index)
-    pipeline = sizes.get("ici.pipeline", 1)
-    return Placement(axes=tuple(placed.values()), group_islands=tuple(islands),
+    pipeline = sizes.get(ICI_PIPELINE, 1)
+    return Placement(axes=tuple(placed), group_islands=tuple(islands),
                      chips_per_group=island.chips // pipeline)

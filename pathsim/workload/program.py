@@ -9,7 +9,9 @@ run asynchronously as soon as their dependencies are done.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Union
+from typing import Iterable, Literal, Union
+
+from pathsim.workload.mesh_axis import MeshAxis
 
 Phase = Literal["forward", "backward", "remat", "optimizer"]
 ComputeKind = Literal["matmul", "attention_matmul", "elementwise", "norm", "softmax", "optimizer", "gather"]
@@ -55,7 +57,7 @@ class CommOp:
 
     name: str
     collective: CollectiveKind
-    axis: str  # mesh axis kind: data, fsdp, tensor, pipeline
+    axis: MeshAxis
     bytes: float
     phase: Phase
     deps: tuple[int, ...] = ()
@@ -83,18 +85,23 @@ class GroupProgram:
     """The program of one device group and where it sits in the mesh."""
 
     name: str
-    coords: tuple[tuple[str, int], ...]  # group-axis coordinates, e.g. (("dcn.data", 1), ("pipeline", 0))
+    coords: tuple[tuple[MeshAxis, int], ...]  # group-axis coordinates, e.g. ((dcn.data, 1), (ici.pipeline, 0))
     ops: tuple[Op, ...]
     chips: int  # chips that run this program (the equivalence class size)
 
-    def coord(self, axis: str) -> int:
+    def coord(self, axis: MeshAxis) -> int:
         return dict(self.coords).get(axis, 0)
+
+
+def group_label(coords: Iterable[tuple[MeshAxis, int]]) -> str:
+    """A group's name from its coordinates: "data1.pipeline0", or "all" for the only group."""
+    return ".".join(f"{a.kind}{c}" for a, c in coords) or "all"
 
 
 @dataclass(frozen=True)
 class Program:
     groups: tuple[GroupProgram, ...]
-    group_axes: tuple[tuple[str, int], ...]  # axes whose members are different groups, with sizes
+    group_axes: tuple[tuple[MeshAxis, int], ...]  # axes whose members are different groups, with sizes
     computations: tuple[str, ...]  # gang-scheduled computations, in dispatch order
 
     def op_count(self) -> int:

@@ -5,6 +5,7 @@ import pytest
 from pathsim.calibration.cases import cases, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.placement.mesh_axes import place
+from pathsim.workload.mesh_axis import MeshAxis
 
 
 def test_chip_comes_from_the_measurements(profile):
@@ -34,4 +35,4 @@ def test_every_case_places_on_its_mesh(profile, case):
     assert cluster.chips == case.devices
     placement = place(experiment(case), cluster)
     for axis, size in case.plan:
-        assert placement.axis(f"ici.{axis}").size == size
+        assert placement.axis(MeshAxis("ici", axis)).size == size

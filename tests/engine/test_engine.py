@@ -11,11 +11,14 @@ from pathsim.costs.collectives import closed_form_time_s, dcn_chip_bytes_per_s
 from pathsim.engine import simulate
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment, Placement
 from pathsim.platform.topology import build_cluster
+from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, GroupProgram, Program, RecvOp
 
 W = 2 * 4.5e10  # one v4 chip's bandwidth on one torus dim
 V = 4e9  # an all-gather of 4 GB over a ring of 4 moves 3 GB per chip: 1/30 s
 T_AG = V * 3 / 4 / W
+TENSOR, FSDP, PIPELINE, DCN_DATA = (MeshAxis("ici", "tensor"), MeshAxis("ici", "fsdp"), MeshAxis("ici", "pipeline"),
+                                    MeshAxis("dcn", "data"))
 
 
 @dataclass(frozen=True)
@@ -32,15 +35,15 @@ def compute(name, seconds, deps=()):
     return ComputeOp(name=name, kind="matmul", phase="forward", flops=seconds * 1e12, hbm_bytes=0.0, deps=deps)
 
 
-def gather(name, axis="ici.tensor", deps=(), nbytes=V, collective="all_gather"):
+def gather(name, axis=TENSOR, deps=(), nbytes=V, collective="all_gather"):
     return CommOp(name=name, collective=collective, axis=axis, bytes=nbytes, phase="forward", deps=deps, key=name)
 
 
 AXES = (
-    AxisPlacement("ici.tensor", 4, "ici", (AxisSegment("x", 4, 1, True),)),
-    AxisPlacement("ici.fsdp", 16, "ici", (AxisSegment("y", 4, 1, True), AxisSegment("z", 4, 1, True))),
-    AxisPlacement("dcn.data", 2, "dcn"),
-    AxisPlacement("ici.pipeline", 4, "ici", (AxisSegment("z", 4, 1, True),)),
+    AxisPlacement(TENSOR, 4, "ici", (AxisSegment("x", 4, 1, True),)),
+    AxisPlacement(FSDP, 16, "ici", (AxisSegment("y", 4, 1, True), AxisSegment("z", 4, 1, True))),
+    AxisPlacement(DCN_DATA, 2, "dcn"),
+    AxisPlacement(PIPELINE, 4, "ici", (AxisSegment("z", 4, 1, True),)),
 )
 
 
@@ -89,7 +92,7 @@ def test_concurrent_collectives_on_one_dim_share_it():
 
 def test_collectives_on_different_dims_do_not_interfere():
     # tensor on x, fsdp on y and z (twice the bandwidth, 15/16 of V per chip).
-    tl = run([[gather("a"), gather("b", axis="ici.fsdp")]])
+    tl = run([[gather("a"), gather("b", axis=FSDP)]])
     assert tl.end_s == pytest.approx(max(T_AG, V * 15 / 16 / (2 * W)))
 
 
@@ -108,36 +111,36 @@ def test_max_min_fairness_gives_leftover_to_the_unconstrained_flow():
 def test_dcn_all_reduce_waits_for_the_slowest_member():
     # Gang semantics: group 1 computes 2 s, so the exchange starts at 2 s and moves V per chip.
     nbytes = 1e9
-    ops0 = [compute("a", 1.0), gather("dcn", axis="dcn.data", deps=(0,), nbytes=nbytes, collective="all_reduce")]
-    ops1 = [compute("a", 2.0), gather("dcn", axis="dcn.data", deps=(0,), nbytes=nbytes, collective="all_reduce")]
-    tl = run([ops0, ops1], group_axes=(("dcn.data", 2),), islands=2)
+    ops0 = [compute("a", 1.0), gather("dcn", axis=DCN_DATA, deps=(0,), nbytes=nbytes, collective="all_reduce")]
+    ops1 = [compute("a", 2.0), gather("dcn", axis=DCN_DATA, deps=(0,), nbytes=nbytes, collective="all_reduce")]
+    tl = run([ops0, ops1], group_axes=((DCN_DATA, 2),), islands=2)
     chip = build_cluster(parse_topology({"name": "t", "chip": "tpu_v4", "islands": [{"shape": [4, 4, 4]}]})).chip
     assert tl.end_s == pytest.approx(2.0 + max(nbytes / dcn_chip_bytes_per_s(chip), RUNTIME.dcn_message_s))
 
 
 def test_pipeline_send_and_receive():
     # Stage 0 computes 1 s and sends 0.9 GB over one z link (4.5e10 B/s): stage 1 starts at 1.02 s.
-    send = CommOp(name="s", collective="send", axis="ici.pipeline", bytes=0.9e9, phase="forward", deps=(0,),
+    send = CommOp(name="s", collective="send", axis=PIPELINE, bytes=0.9e9, phase="forward", deps=(0,),
                   peer_group=1, key="x")
     ops0 = [compute("a", 1.0), send]
     ops1 = [RecvOp(name="r", key="x", phase="forward"), compute("b", 1.0, deps=(0,))]
-    tl = run([ops0, ops1], group_axes=(("ici.pipeline", 2),))
+    tl = run([ops0, ops1], group_axes=((PIPELINE, 2),))
     assert tl.end_s == pytest.approx(1.0 + 0.9e9 / 4.5e10 + 1.0)
 
 
 def test_unfinishable_program_is_reported():
     # b depends on a collective that never gets its second participant.
-    ops0 = [gather("dcn", axis="dcn.data", nbytes=1e6, collective="all_reduce"), compute("b", 1.0, deps=(0,))]
+    ops0 = [gather("dcn", axis=DCN_DATA, nbytes=1e6, collective="all_reduce"), compute("b", 1.0, deps=(0,))]
     ops1 = [compute("a", 1.0)]
     with pytest.raises(RuntimeError, match="never run"):
-        run([ops0, ops1], group_axes=(("dcn.data", 2),), islands=2)
+        run([ops0, ops1], group_axes=((DCN_DATA, 2),), islands=2)
 
 
 def test_dcn_floor_uses_the_latencies_passed_to_simulate():
     # A tiny all-reduce over 2 islands lasts its floor: 2 ring steps of one DCN message each.
-    ops = [[gather("dcn", axis="dcn.data", nbytes=8.0, collective="all_reduce")] for _ in range(2)]
+    ops = [[gather("dcn", axis=DCN_DATA, nbytes=8.0, collective="all_reduce")] for _ in range(2)]
     slow = dataclasses.replace(RUNTIME, dcn_message_s=1e-3)
     for lat in (RUNTIME, slow):
-        tl = run(ops, group_axes=(("dcn.data", 2),), islands=2, latencies=lat)
+        tl = run(ops, group_axes=((DCN_DATA, 2),), islands=2, latencies=lat)
         dcn = [s for s in tl.spans if s.track == "dcn"]
         assert dcn[0].duration_s == pytest.approx(2 * lat.dcn_message_s, rel=1e-3)

@@ -5,6 +5,9 @@ from pathsim.config.experiment import load_experiment, parse_experiment, parse_t
 from pathsim.errors import ConfigError
 from pathsim.placement.mesh_axes import AxisSegment, place
 from pathsim.platform.topology import build_cluster
+from pathsim.workload.mesh_axis import MeshAxis
+
+TENSOR, FSDP = MeshAxis("ici", "tensor"), MeshAxis("ici", "fsdp")
 
 
 def placed(repo, shape, plan, count=1):
@@ -16,21 +19,21 @@ def placed(repo, shape, plan, count=1):
 def test_palm_placement(repo):
     exp, topo = load_experiment(repo / "experiments" / "palm540b.yaml")
     p = place(exp, build_cluster(topo))
-    assert p.axis("ici.tensor").segments == (AxisSegment("x", 12, 1, True),)
-    assert [s.dim for s in p.axis("ici.fsdp").segments] == ["y", "z"]
+    assert p.axis(TENSOR).segments == (AxisSegment("x", 12, 1, True),)
+    assert [s.dim for s in p.axis(FSDP).segments] == ["y", "z"]
     assert p.group_islands == (0, 1) and p.chips_per_group == 3072
 
 
 def test_auto_placement_prefers_whole_dims(repo):
     p = placed(repo, [12, 16, 16], {"ici": {"tensor": 16, "fsdp": 192}})
-    assert p.axis("ici.tensor").segments == (AxisSegment("y", 16, 1, True),)
-    assert p.axis("ici.fsdp").segments == (AxisSegment("x", 12, 1, True), AxisSegment("z", 16, 1, True))
+    assert p.axis(TENSOR).segments == (AxisSegment("y", 16, 1, True),)
+    assert p.axis(FSDP).segments == (AxisSegment("x", 12, 1, True), AxisSegment("z", 16, 1, True))
 
 
 def test_partial_dims_are_lines_then_strided_rings(repo):
     p = placed(repo, [12, 16, 16], {"ici": {"tensor": 4, "fsdp": 768}, "placement": {"tensor": ["x:4"]}})
-    assert p.axis("ici.tensor").segments == (AxisSegment("x", 4, 1, False),)
-    fsdp = {s.dim: s for s in p.axis("ici.fsdp").segments}
+    assert p.axis(TENSOR).segments == (AxisSegment("x", 4, 1, False),)
+    fsdp = {s.dim: s for s in p.axis(FSDP).segments}
     # What is left of x (3 chips, 4 apart) spans the wrapped ring: each logical hop crosses 4 links.
     assert fsdp["x"] == AxisSegment("x", 3, 4, True)
     assert fsdp["x"].link_load == 4.0

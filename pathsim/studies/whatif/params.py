@@ -26,6 +26,7 @@ from pathsim.config.experiment import (
     read_yaml,
     resolve_relative,
 )
+from pathsim.workload.mesh_axis import MeshAxis
 
 INFER = -1
 # Short names users reach for (`plan.model` is the paper's "model parallelism") -> schema paths.
@@ -38,9 +39,16 @@ ALIASES = {
     "training.batch": "training.global_batch_seqs",
     "chip": "topology.chip",
 }
-MESH_SECTIONS = ("plan.ici", "plan.dcn")
 
 Point = tuple[tuple[str, Any], ...]
+
+
+def mesh_axis_of(path: str) -> MeshAxis | None:
+    """The mesh axis a parameter sizes ("plan.ici.fsdp": ici.fsdp); None for every other parameter."""
+    try:
+        return MeshAxis.parse(path.removeprefix("plan.")) if path.startswith("plan.") else None
+    except ValueError:
+        return None
 
 
 def canonical_path(path: str, field: str) -> str:
@@ -108,7 +116,7 @@ def check_value(path: str, value: Any, field: str, experiment_path: Path) -> Non
         if not isinstance(value, str) or not resolve_relative(experiment_path, value).is_file():
             raise ConfigError(field, f"topology file {value!r} does not exist")
         return
-    if value == INFER and any(path.startswith(s + ".") for s in MESH_SECTIONS):
+    if value == INFER and mesh_axis_of(path) is not None:
         return
     try:
         TypeAdapter(_leaf_type(path)).validate_python(value, strict=True)

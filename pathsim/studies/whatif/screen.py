@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathsim.costs.collectives import LinkTiming, closed_form_time_s
 from pathsim.costs.compute import ComputeCostModel, link_timing_of
 from pathsim.config.experiment import ExperimentConfig
-from pathsim.workload.lowering import axis_sizes, shard_for, stage_layers
+from pathsim.workload.lowering import axis_of, axis_sizes, shard_for, stage_layers
 from pathsim.workload.lowering.context import GroupBuilder, Shard
 from pathsim.workload.lowering.transformer import (
     backward_sub_block,
@@ -35,6 +35,7 @@ from pathsim.workload.lowering.transformer import (
 )
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import Cluster
+from pathsim.workload.mesh_axis import DCN_DATA, ICI_DATA, ICI_TENSOR, MeshAxis
 from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
 from pathsim.workload.program import ComputeOp, Op
 
@@ -81,7 +82,7 @@ class _Units:
     head: UnitTime  # final norm, logits, loss and their backward
 
 
-def _units(s: Shard, sizes: dict[str, int], placement: Placement, cluster: Cluster,
+def _units(s: Shard, sizes: dict[MeshAxis, int], placement: Placement, cluster: Cluster,
            cost: ComputeCostModel) -> _Units:
     def run(emit) -> UnitTime:
         b = GroupBuilder(axis_sizes=sizes, operand_bytes=s.act_bytes)
@@ -104,14 +105,14 @@ def _units(s: Shard, sizes: dict[str, int], placement: Placement, cluster: Clust
                   head=run(lambda b: loss_forward_backward(b, s, "h", None, None)))
 
 
-def _axis_time(kind: str, nbytes: float, axis: str, sizes: dict[str, int], placement: Placement,
+def _axis_time(kind: str, nbytes: float, axis: MeshAxis, sizes: dict[MeshAxis, int], placement: Placement,
                cluster: Cluster, links: LinkTiming) -> float:
     if sizes.get(axis, 1) <= 1 or nbytes <= 0:
         return 0.0
     return closed_form_time_s(kind, nbytes, placement.axis(axis), cluster.chip, links)
 
 
-def _shares_dims(placement: Placement, a: str, b: str) -> bool:
+def _shares_dims(placement: Placement, a: MeshAxis, b: MeshAxis) -> bool:
     names = {p.axis: {seg.dim for seg in p.segments} for p in placement.axes}
     return bool(names.get(a, set()) & names.get(b, set()))
 
@@ -130,12 +131,11 @@ class Screen:
         units = self._cache.get(key)
         if units is None:
             units = self._cache[key] = _units(s, sizes, placement, cluster, self.cost)
-        fsdp_axis = "dcn.fsdp" if "dcn.fsdp" in sizes else "ici.fsdp"
-        pipe_axis = "dcn.pipeline" if "dcn.pipeline" in sizes else "ici.pipeline"
+        fsdp_axis, pipe_axis = axis_of("fsdp", sizes), axis_of("pipeline", sizes)
         links = link_timing_of(self.cost)
         ax = lambda kind, nbytes, axis: _axis_time(kind, nbytes, axis, sizes, placement, cluster, links)  # noqa: E731
         prefetch = exp.runtime.weight_prefetch_layers > 0
-        shared = units.fwd.comm_s if _shares_dims(placement, fsdp_axis, "ici.tensor") else 0.0
+        shared = units.fwd.comm_s if _shares_dims(placement, fsdp_axis, ICI_TENSOR) else 0.0
 
         def block(unit: UnitTime, background_s: float) -> float:
             """A block with collectives running behind it: hidden while compute lasts."""
@@ -145,9 +145,9 @@ class Screen:
 
         gather = ax("all_gather", s.layer_weight_params_local * s.param_bytes, fsdp_axis)
         grads = s.layer_weight_params_local * s.grad_bytes
-        reduce = ax("reduce_scatter", grads, fsdp_axis) + ax("all_reduce", grads / s.fsdp, "ici.data")
+        reduce = ax("reduce_scatter", grads, fsdp_axis) + ax("all_reduce", grads / s.fsdp, ICI_DATA)
         if exp.runtime.overlap_dcn_gradients:
-            reduce += ax("all_reduce", grads / s.fsdp, "dcn.data")
+            reduce += ax("all_reduce", grads / s.fsdp, DCN_DATA)
         table_gather = ax("all_gather", s.embedding_params_local * s.param_bytes, fsdp_axis)
         f_layer, b_layer = block(units.fwd, gather), block(units.bwd, gather)
         b_layer_last = block(units.bwd, gather + reduce)  # the last micro-batch also reduces gradients
@@ -171,7 +171,7 @@ class Screen:
         step = stage_sum + 2 * (s.stages - 1) * send + (s.microbatches - 1) * max(fb)
         step += reduce  # the last layer's reduction has no compute left to hide behind
         if not exp.runtime.overlap_dcn_gradients:
-            step += ax("all_reduce", local_params / s.fsdp * s.grad_bytes, "dcn.data")
+            step += ax("all_reduce", local_params / s.fsdp * s.grad_bytes, DCN_DATA)
         tokens_per_s = exp.training.global_batch_seqs * exp.model.seq_len / step
         peak = cluster.chips * cluster.chip.peak_bf16_flops_per_s
         return ScreenResult(step_time_s=step, compute_s=compute,

@@ -19,7 +19,8 @@ from pathsim.config.experiment import AxisKind, parse_experiment, parse_topology
 from pathsim.config.yamlio import load_yaml_text
 from pathsim.errors import ConfigError
 from pathsim.studies.whatif.enumerate import all_plans
-from pathsim.studies.whatif.params import INFER, Point, canonical_path, check_value, island_counts, resolve
+from pathsim.studies.whatif.params import (INFER, Point, canonical_path, check_value, island_counts, mesh_axis_of,
+                                           resolve)
 
 
 class AllPlansSpec(BaseModel):
@@ -139,7 +140,7 @@ def load_study(path: str | Path, sets: list[str] | None = None, grid: dict[str, 
         values[canon] = list(vals)  # later layers (API, command line) replace the file's values
     inferred = [canonical_path(p, f"sweep.infer.{p}") for p in [*spec.infer, *(infer or [])]]
     for p in inferred:
-        if not p.startswith(("plan.ici.", "plan.dcn.")) or p.count(".") != 2:
+        if mesh_axis_of(p) is None:
             raise ConfigError(f"sweep.infer.{p}", "only mesh axes (plan.ici.KIND, plan.dcn.KIND) can be inferred")
         if p in values:
             raise ConfigError(f"sweep.infer.{p}", "is both swept and inferred; choose one")

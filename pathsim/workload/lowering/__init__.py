@@ -1,6 +1,6 @@
 """Model + plan --lower--> Program: one op list per device group (pipeline stage x DCN replica).
 
-Axes are named "ici.<kind>" or "dcn.<kind>". Chips along ICI axes other than pipeline run the same SPMD
+Axes are MeshAxis (network, kind). Chips along ICI axes other than pipeline run the same SPMD
 program and are folded into one group; DCN axes and the pipeline axis separate groups.
 """
 
@@ -11,7 +11,7 @@ import math
 
 from pathsim.catalog.software import SOFTWARE, optimizer_moments
 from pathsim.errors import ConfigError
-from pathsim.config.experiment import ExperimentConfig
+from pathsim.config.experiment import AxisKind, ExperimentConfig
 from pathsim.workload.lowering.context import GroupBuilder, Shard, shard_for
 from pathsim.workload.lowering.schedule import pipeline_order
 from pathsim.workload.lowering.transformer import (
@@ -23,29 +23,32 @@ from pathsim.workload.lowering.transformer import (
     remat_sub_block,
     sub_blocks,
 )
-from pathsim.workload.program import ComputeOp, GroupProgram, Program
+from pathsim.workload.mesh_axis import DCN_DATA, ICI_DATA, ICI_PIPELINE, MeshAxis
+from pathsim.workload.program import ComputeOp, GroupProgram, Program, group_label
 
-__all__ = ["lower", "axis_sizes", "stage_layers", "shard_for", "Shard"]
+__all__ = ["lower", "axis_sizes", "axis_of", "stage_layers", "shard_for", "Shard"]
 
 
-def axis_sizes(exp: ExperimentConfig) -> dict[str, int]:
+def axis_sizes(exp: ExperimentConfig) -> dict[MeshAxis, int]:
     plan = exp.plan
     if "tensor" in plan.dcn:
         raise ConfigError("plan.dcn.tensor", "tensor parallelism over the DCN is not supported; put it on ici")
     for kind in ("fsdp", "pipeline"):
         if kind in plan.ici and kind in plan.dcn:
             raise ConfigError(f"plan.dcn.{kind}", f"{kind} may be on ici or on dcn, not both")
-    sizes = {f"ici.{k}": v for k, v in plan.ici.items()}
-    sizes.update({f"dcn.{k}": v for k, v in plan.dcn.items()})
-    return sizes
+    return {MeshAxis(network, k): v
+            for network, axes in (("ici", plan.ici), ("dcn", plan.dcn)) for k, v in axes.items()}
 
 
-def group_axes(sizes: dict[str, int]) -> tuple[tuple[str, int], ...]:
+def group_axes(sizes: dict[MeshAxis, int]) -> tuple[tuple[MeshAxis, int], ...]:
     """Axes whose members run different programs or sit on different islands."""
-    axes = [(a, n) for a, n in sizes.items() if a.startswith("dcn.")]
-    if "ici.pipeline" in sizes:
-        axes.append(("ici.pipeline", sizes["ici.pipeline"]))
-    return tuple(sorted(axes))
+    return tuple(sorted((a, n) for a, n in sizes.items() if a.network == "dcn" or a == ICI_PIPELINE))
+
+
+def axis_of(kind: AxisKind, sizes: dict[MeshAxis, int]) -> MeshAxis:
+    """The axis of fsdp or pipeline: on dcn if the plan puts it there (never on both: axis_sizes), else on ici."""
+    dcn = MeshAxis("dcn", kind)
+    return dcn if dcn in sizes else MeshAxis("ici", kind)
 
 
 def stage_layers(n_layers: int, stages: int, stage: int) -> range:
@@ -58,12 +61,12 @@ def stage_layers(n_layers: int, stages: int, stage: int) -> range:
 class _GroupLowering:
     """Emits one group's ops, tracking what weight prefetching and gradient reduction depend on."""
 
-    def __init__(self, exp: ExperimentConfig, s: Shard, sizes: dict[str, int], stage: int,
+    def __init__(self, exp: ExperimentConfig, s: Shard, sizes: dict[MeshAxis, int], stage: int,
                  neighbours: dict[str, int]) -> None:
         self.exp, self.s, self.stage = exp, s, stage
         self.b = GroupBuilder(axis_sizes=sizes, operand_bytes=s.act_bytes)
-        self.fsdp_axis = "dcn.fsdp" if "dcn.fsdp" in sizes else "ici.fsdp"
-        self.pipe_axis = "dcn.pipeline" if "dcn.pipeline" in sizes else "ici.pipeline"
+        self.fsdp_axis = axis_of("fsdp", sizes)
+        self.pipe_axis = axis_of("pipeline", sizes)
         self.neighbours = neighbours
         self.prefetch = exp.runtime.weight_prefetch_layers
         self.block_starts: list[int] = []
@@ -98,11 +101,11 @@ class _GroupLowering:
                           "backward", deps=deps)
         shard_bytes = params_local * s.grad_bytes / s.fsdp
         last = rs if rs is not None else None
-        ar = b.collective(f"{tag}.ar_grad", "all_reduce", "ici.data", shard_bytes, "backward",
+        ar = b.collective(f"{tag}.ar_grad", "all_reduce", ICI_DATA, shard_bytes, "backward",
                           deps=(last,) if last is not None else deps)
         last = ar if ar is not None else last
         if self.exp.runtime.overlap_dcn_gradients:
-            dcn = b.collective(f"{tag}.dcn_grad", "all_reduce", "dcn.data", shard_bytes, "backward",
+            dcn = b.collective(f"{tag}.dcn_grad", "all_reduce", DCN_DATA, shard_bytes, "backward",
                                deps=(last,) if last is not None else deps)
             last = dcn if dcn is not None else last
         self.grad_ops.extend([last] if last is not None else deps)
@@ -186,7 +189,7 @@ class _GroupLowering:
         grads = tuple(self.grad_ops)
         if not self.exp.runtime.overlap_dcn_gradients:
             # Pathways' cross-pod transfer: after all in-island gradient reduction, hosts exchange shards.
-            dcn = b.collective("dcn_grad", "all_reduce", "dcn.data", shard_params * s.grad_bytes, "backward",
+            dcn = b.collective("dcn_grad", "all_reduce", DCN_DATA, shard_params * s.grad_bytes, "backward",
                                deps=grads, computation="transfer")
             grads = (dcn,) if dcn is not None else grads
         moments = optimizer_moments(self.exp.training.optimizer)
@@ -204,8 +207,9 @@ def lower(exp: ExperimentConfig, ici_chips_per_group: int | None = None) -> Prog
     names = [a for a, _ in gaxes]
     coords_list = list(itertools.product(*(range(n) for _, n in gaxes)))
     index_of = {c: i for i, c in enumerate(coords_list)}
-    pipe = next((a for a in names if a.endswith(".pipeline")), None)
-    ici_chips = ici_chips_per_group or math.prod(v for a, v in sizes.items() if a.startswith("ici.") and a != "ici.pipeline")
+    pipe = next((a for a in names if a.kind == "pipeline"), None)
+    ici_chips = ici_chips_per_group or math.prod(v for a, v in sizes.items()
+                                                 if a.network == "ici" and a != ICI_PIPELINE)
     groups = []
     for coords in coords_list:
         stage = coords[names.index(pipe)] if pipe else 0
@@ -218,6 +222,6 @@ def lower(exp: ExperimentConfig, ici_chips_per_group: int | None = None) -> Prog
                 if 0 <= other[k] < s.stages:
                     neighbours[label] = index_of[tuple(other)]
         ops = _GroupLowering(exp, s, sizes, stage, neighbours).build()
-        label = ".".join(f"{a.split('.')[1]}{c}" for a, c in zip(names, coords)) or "all"
-        groups.append(GroupProgram(name=label, coords=tuple(zip(names, coords)), ops=tuple(ops), chips=ici_chips))
+        named = tuple(zip(names, coords))
+        groups.append(GroupProgram(name=group_label(named), coords=named, ops=tuple(ops), chips=ici_chips))
     return Program(groups=tuple(groups), group_axes=gaxes, computations=("train", "transfer", "update"))

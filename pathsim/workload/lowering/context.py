@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathsim.config.experiment import ExperimentConfig
 from pathsim.errors import ConfigError
 from pathsim.workload.model import REMAT_POLICIES, RematPolicy, embedding_params, layer_params, mlp_matrices
+from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, MatmulShape, Op, Phase, RecvOp
 
 
@@ -103,7 +104,7 @@ def shard_for(exp: ExperimentConfig) -> Shard:
 class GroupBuilder:
     """Appends ops of one group; collectives over axes of size 1 vanish (their index is None)."""
 
-    axis_sizes: dict[str, int]
+    axis_sizes: dict[MeshAxis, int]
     operand_bytes: int  # bytes per matmul operand element (the activation dtype)
     ops: list[Op] = field(default_factory=list)
 
@@ -129,14 +130,14 @@ class GroupBuilder:
                                    hbm_bytes=hbm_bytes * scale, deps=self._deps(deps), matmul=matmul,
                                    scale=scale, computation=computation))
 
-    def collective(self, name: str, collective: str, axis: str, nbytes: float, phase: Phase, *,
+    def collective(self, name: str, collective: str, axis: MeshAxis, nbytes: float, phase: Phase, *,
                    deps: tuple[int | None, ...] = (), computation: str = "train") -> int | None:
         if self.axis_sizes.get(axis, 1) <= 1 or nbytes <= 0:
             return None
         return self._add(CommOp(name=name, collective=collective, axis=axis, bytes=nbytes, phase=phase,
                                 deps=self._deps(deps), key=name, computation=computation))
 
-    def send(self, name: str, nbytes: float, peer_group: int, axis: str, phase: Phase, *,
+    def send(self, name: str, nbytes: float, peer_group: int, axis: MeshAxis, phase: Phase, *,
              deps: tuple[int | None, ...] = ()) -> int:
         return self._add(CommOp(name=name, collective="send", axis=axis, bytes=nbytes, phase=phase,
                                 deps=self._deps(deps), peer_group=peer_group, key=name))

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pathsim.workload.lowering.context import GroupBuilder, Shard
+from pathsim.workload.mesh_axis import ICI_TENSOR
 from pathsim.workload.program import MatmulShape, Phase
 
-TENSOR = "ici.tensor"
 F32_BYTES = 4  # softmax scores and loss statistics in f32 (catalog/software.py)
 
 
@@ -99,7 +99,8 @@ def _norm_and_gather(b: GroupBuilder, s: Shard, tag: str, x: int | None) -> int 
     norm = b.compute(f"{tag}.norm", "norm", "forward", deps=(x,), hbm_bytes=_norm_bytes(s))
     if s.style != "2d":
         return norm
-    return b.collective(f"{tag}.ag_x", "all_gather", TENSOR, s.activation_bytes_full, "forward", deps=(norm,)) or norm
+    return b.collective(f"{tag}.ag_x", "all_gather", ICI_TENSOR, s.activation_bytes_full, "forward",
+                        deps=(norm,)) or norm
 
 
 def forward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, x: int | None,
@@ -112,7 +113,7 @@ def forward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, x: int 
     proj_out = b.compute(f"{tag}.proj_out", "matmul", "forward", deps=(core,),
                          matmul=MatmulShape(m=s.tokens, k=_out_width(s, sb), n=s.d_model))
     kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
-    out = b.collective(f"{tag}.{kind}_out", kind, TENSOR, s.activation_bytes_full, "forward", deps=(proj_out,))
+    out = b.collective(f"{tag}.{kind}_out", kind, ICI_TENSOR, s.activation_bytes_full, "forward", deps=(proj_out,))
     return out if out is not None else proj_out
 
 
@@ -125,7 +126,7 @@ def remat_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, weights: 
     x_full = None
     if s.style == "2d":
         # Its input is saved, so the gather can be issued early: it overlaps the previous layer's backward.
-        x_full = b.collective(f"{tag}.remat_ag_x", "all_gather", TENSOR, s.activation_bytes_full, "remat",
+        x_full = b.collective(f"{tag}.remat_ag_x", "all_gather", ICI_TENSOR, s.activation_bytes_full, "remat",
                               deps=(prefetch_after,))
     norm = b.compute(f"{tag}.remat_norm", "norm", "remat", deps=(x_full,), hbm_bytes=_norm_bytes(s), scale=na)
     proj_in = b.compute(f"{tag}.remat_proj_in", "matmul", "remat", deps=(norm, x_full, weights),
@@ -141,7 +142,7 @@ def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: in
     """Returns (op making the input gradient available, ops producing weight gradients)."""
     dy_full = dy
     if s.style == "2d":
-        dy_full = b.collective(f"{tag}.ag_dy", "all_gather", TENSOR, s.activation_bytes_full, "backward",
+        dy_full = b.collective(f"{tag}.ag_dy", "all_gather", ICI_TENSOR, s.activation_bytes_full, "backward",
                                deps=(dy,)) or dy
     out_w = _out_width(s, sb)
     ready = (dy_full, weights, recomputed)
@@ -168,7 +169,7 @@ def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: in
     dw_in = b.compute(f"{tag}.proj_in_dw", "matmul", "backward", deps=(last,),
                       matmul=MatmulShape(m=s.d_model, k=s.tokens, n=in_w))
     kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
-    reduced = b.collective(f"{tag}.{kind}_dx", kind, TENSOR, s.activation_bytes_full, "backward", deps=(dx_in,))
+    reduced = b.collective(f"{tag}.{kind}_dx", kind, ICI_TENSOR, s.activation_bytes_full, "backward", deps=(dx_in,))
     norm = b.compute(f"{tag}.norm_bwd", "norm", "backward", deps=(reduced, dx_in), hbm_bytes=_norm_bytes(s))
     return norm, tuple(i for i in (dw_out, dw_in) if i is not None)
 
@@ -178,14 +179,14 @@ def embed_forward(b: GroupBuilder, s: Shard, tag: str, table: int | None) -> int
     look = b.compute(f"{tag}.embed", "gather", "forward", deps=(table,),
                      hbm_bytes=2.0 * s.tokens * s.d_model * s.act_bytes)
     kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
-    out = b.collective(f"{tag}.embed_{kind}", kind, TENSOR, s.activation_bytes_full, "forward", deps=(look,))
+    out = b.collective(f"{tag}.embed_{kind}", kind, ICI_TENSOR, s.activation_bytes_full, "forward", deps=(look,))
     return out if out is not None else look
 
 
 def embed_backward(b: GroupBuilder, s: Shard, tag: str, dx: int | None) -> int | None:
     full = dx
     if s.style == "2d":
-        full = b.collective(f"{tag}.embed_ag_dx", "all_gather", TENSOR, s.activation_bytes_full, "backward",
+        full = b.collective(f"{tag}.embed_ag_dx", "all_gather", ICI_TENSOR, s.activation_bytes_full, "backward",
                             deps=(dx,)) or dx
     return b.compute(f"{tag}.embed_bwd", "gather", "backward", deps=(full,),
                      hbm_bytes=3.0 * s.tokens * s.d_model * s.act_bytes)
@@ -203,13 +204,13 @@ def loss_forward_backward(b: GroupBuilder, s: Shard, tag: str, x: int | None,
     xent_bytes = s.tokens * s.vocab_local * (3 * F32_BYTES + s.act_bytes)
     stats = b.compute(f"{tag}.xent", "softmax", "forward", deps=(logits,), hbm_bytes=xent_bytes)
     # Softmax statistics (max and sum per token) are all-reduced over the vocabulary shards.
-    reduced = b.collective(f"{tag}.xent_all_reduce", "all_reduce", TENSOR, 2.0 * s.tokens * F32_BYTES,
+    reduced = b.collective(f"{tag}.xent_all_reduce", "all_reduce", ICI_TENSOR, 2.0 * s.tokens * F32_BYTES,
                            "forward", deps=(stats,))
     dx = b.compute(f"{tag}.logits_dx", "matmul", "backward", deps=(reduced, stats),
                    matmul=MatmulShape(m=s.tokens, k=s.vocab_local, n=s.d_model))
     dw = b.compute(f"{tag}.logits_dw", "matmul", "backward", deps=(reduced, stats),
                    matmul=MatmulShape(m=s.d_model, k=s.tokens, n=s.vocab_local))
     kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
-    out = b.collective(f"{tag}.logits_{kind}_dx", kind, TENSOR, s.activation_bytes_full, "backward", deps=(dx,))
+    out = b.collective(f"{tag}.logits_{kind}_dx", kind, ICI_TENSOR, s.activation_bytes_full, "backward", deps=(dx,))
     norm_bwd = b.compute(f"{tag}.final_norm_bwd", "norm", "backward", deps=(out, dx), hbm_bytes=_norm_bytes(s))
     return norm_bwd, tuple(i for i in (dw,) if i is not None)

@@ -27,7 +27,7 @@ device ids live in. What becomes what:
   kernels.
 
 Groups: one SPMD program for every chip; multi-slice programs get one identical GroupProgram per DCN
-coordinate (axes named "dcn.<kind>"), as the lowering builds them; ICI axes are "ici.<kind>".
+coordinate (the mesh's DCN axes), as the lowering builds them.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pathsim.workload.program import CommOp, ComputeOp, GroupProgram, MatmulShape, Op, Phase, Program
+from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.workload.program import CommOp, ComputeOp, GroupProgram, MatmulShape, Op, Phase, Program, group_label
 from pathsim.workload.xla.hlo_text import Computation, HloModule, Instruction, Shape, parse_module
 
 __all__ = ["MeshAxes", "import_hlo", "replica_groups"]
@@ -62,12 +63,17 @@ _NOT_ARITHMETIC = {"parameter", "constant", "get-tuple-element", "tuple", "bitca
 
 @dataclass(frozen=True)
 class MeshAxes:
-    """The device mesh of an SPMD program: pathsim axis names and sizes, in the order of the jax Mesh.
+    """The device mesh of an SPMD program: pathsim axes and sizes, in the order of the jax Mesh.
 
     Device id d (a global device id in replica_groups = a position in the mesh's flattened device array)
     sits at np.unravel_index(d, sizes)."""
 
-    axes: tuple[tuple[str, int], ...]  # e.g. (("dcn.data", 2), ("ici.fsdp", 256), ("ici.tensor", 12))
+    axes: tuple[tuple[MeshAxis, int], ...]  # e.g. ((dcn.data, 2), (ici.fsdp, 256), (ici.tensor, 12))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The jax Mesh's axis names."""
+        return tuple(str(a) for a, _ in self.axes)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -77,14 +83,14 @@ class MeshAxes:
     def devices(self) -> int:
         return math.prod(self.sizes)
 
-    def spanned(self, devices: list[int]) -> list[tuple[str, int]]:
+    def spanned(self, devices: list[int]) -> list[tuple[MeshAxis, int]]:
         """Axes along which the devices differ, outermost first, with how many coordinates they take."""
         coords = np.array(np.unravel_index(np.asarray(devices), self.sizes)).T
         out = []
-        for k, (name, _) in enumerate(self.axes):
+        for k, (axis, _) in enumerate(self.axes):
             distinct = len(set(coords[:, k].tolist()))
             if distinct > 1:
-                out.append((name, distinct))
+                out.append((axis, distinct))
         return out
 
 
@@ -501,7 +507,7 @@ class _Importer:
         return frozenset(indices[-1:])
 
     def collective_shape(self, instr: Instruction, coll: Instruction,
-                         fused_out: Shape | None) -> tuple[str, list[tuple[str, int]], float] | None:
+                         fused_out: Shape | None) -> tuple[str, list[tuple[MeshAxis, int]], float] | None:
         """(pathsim collective, mesh axes innermost first, V bytes), or None for a one-device group."""
         kind = COLLECTIVES[coll.opcode.removesuffix("-start")]
         payload = sum(self.operand_shape(instr, k).bytes for k in range(len(instr.operands)))
@@ -511,10 +517,10 @@ class _Importer:
                 return None
             if self.mesh is None:
                 raise ValueError(f"{instr.name}: a collective-permute needs the mesh (MeshAxes)")
-            moved = {name for a, b in pairs[:64] for name, _ in self.mesh.spanned([a, b])}
-            name = [a for a, _ in self.mesh.axes if a in moved][-1]  # the innermost axis it moves along
-            n = dict(self.mesh.axes)[name]
-            return "all_gather", [(name, n)], payload * n / (n - 1)
+            moved = {axis for a, b in pairs[:64] for axis, _ in self.mesh.spanned([a, b])}
+            axis = [a for a, _ in self.mesh.axes if a in moved][-1]  # the innermost axis it moves along
+            n = dict(self.mesh.axes)[axis]
+            return "all_gather", [(axis, n)], payload * n / (n - 1)
         groups = replica_groups(coll.attr("replica_groups"), self.mesh.devices if self.mesh else 1)
         n = len(groups[0])
         if fused_out is not None and kind == "all_reduce" and fused_out.bytes < payload:
@@ -539,7 +545,7 @@ class _Importer:
         if instr.opcode == "recv":
             self.recv_key[instr.name] = key
             return frozenset(self.rendezvous.get(key, ()))
-        dcn = [(a, n) for a, n in (self.mesh.axes if self.mesh else ()) if a.startswith("dcn.")]
+        dcn = [(a, n) for a, n in (self.mesh.axes if self.mesh else ()) if a.network == "dcn"]
         if not dcn:
             return _union(args)
         self.phase = _phase_of(instr.op_name(), self.phase)
@@ -553,10 +559,10 @@ class _Importer:
         self.rendezvous[key] = self.chain(instr.name, kind, dcn[::-1], v, tuple(sorted(deps)), f"{path}{instr.name}")
         return frozenset(self.rendezvous[key][-1:])
 
-    def chain(self, name: str, kind: str, axes: list[tuple[str, int]], v: float, deps: tuple[int, ...],
+    def chain(self, name: str, kind: str, axes: list[tuple[MeshAxis, int]], v: float, deps: tuple[int, ...],
               key: str) -> tuple[int, ...]:
         """One-axis collectives (axes innermost first) moving the bytes of one multi-axis collective."""
-        steps: list[tuple[str, str, float]] = []
+        steps: list[tuple[str, MeshAxis, float]] = []
         sizes = [n for _, n in axes]
         if kind == "all_gather":
             steps = [("all_gather", a, v / math.prod(sizes[j + 1:])) for j, (a, _) in enumerate(axes)]
@@ -588,7 +594,7 @@ def import_hlo(hlo_text: str, mesh: MeshAxes | None = None, clock_hz: float | No
     """The Program of a compiled HLO module (text of one device's program, scheduled).
 
     hlo_text: `compiled.as_text()` (TPU or CPU; an unscheduled module is taken in textual order).
-    mesh: where replica_groups' device ids sit, with pathsim axis names ("ici.fsdp", "dcn.data");
+    mesh: where replica_groups' device ids sit, over pathsim's mesh axes;
         None for a one-device program (a collective over more than one device then raises ValueError).
     clock_hz: the clock `estimated_cycles` count in, for ComputeOp.compiler_estimate_s; None leaves it None.
     computation: the gang-scheduled computation every op belongs to.
@@ -602,13 +608,12 @@ def import_hlo(hlo_text: str, mesh: MeshAxes | None = None, clock_hz: float | No
     if computation != "train":
         ops = [_with_computation(op, computation) for op in ops]
     axes = mesh.axes if mesh else ()
-    dcn = sorted((a, n) for a, n in axes if a.startswith("dcn."))
-    chips = math.prod(n for a, n in axes if not a.startswith("dcn."))
+    dcn = sorted((a, n) for a, n in axes if a.network == "dcn")
+    chips = math.prod(n for a, n in axes if a.network == "ici")
     groups = []
     for coords in itertools.product(*(range(n) for _, n in dcn)):
-        label = ".".join(f"{a.split('.')[1]}{c}" for (a, _), c in zip(dcn, coords)) or "all"
-        groups.append(GroupProgram(name=label, coords=tuple((a, c) for (a, _), c in zip(dcn, coords)),
-                                   ops=tuple(ops), chips=chips))
+        named = tuple((a, c) for (a, _), c in zip(dcn, coords))
+        groups.append(GroupProgram(name=group_label(named), coords=named, ops=tuple(ops), chips=chips))
     return Program(groups=tuple(groups), group_axes=tuple(dcn), computations=(computation,))
 
 

@@ -1,8 +1,9 @@
 """Plan + topology -> the TPU topology XLA compiles for, a jax Mesh over its devices, and logical axis
 rules (MaxText style) saying which mesh axes shard each tensor dimension.
 
-Mesh axes carry pathsim's names ("dcn.data", "ici.fsdp", "ici.tensor"): DCN axes first, then ICI axes,
-so a device id of the compiled program (its position in the mesh) decodes to pathsim's axes directly.
+Mesh axes are pathsim's MeshAxis, named in jax by their printed form ("dcn.data", "ici.fsdp"): DCN axes
+first, then ICI axes, so a device id of the compiled program (its position in the mesh) decodes to
+pathsim's axes directly.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig
 from pathsim.errors import ConfigError
+from pathsim.workload.mesh_axis import ICI_TENSOR, MeshAxis
 from pathsim.workload.xla.hlo_import import MeshAxes
 
 # pathsim chip -> (libtpu topology prefix, chip_config_name): names that compile (xla_tpu_aot.md).
@@ -40,17 +42,19 @@ class MeshPlan:
 
     axes: MeshAxes
     target: TargetTopology
-    batch_axes: tuple[str, ...]  # shard the batch (data and fsdp, over DCN and ICI)
-    fsdp_axes: tuple[str, ...]  # shard weights' d_model dimension (ZeRO-3)
-    tensor_axis: str | None  # shards heads, d_ff and vocab
-    activation_embed_axis: str | None  # 2D sharding also splits activations' d_model over tensor
+    batch_axes: tuple[MeshAxis, ...]  # shard the batch (data and fsdp, over DCN and ICI)
+    fsdp_axes: tuple[MeshAxis, ...]  # shard weights' d_model dimension (ZeRO-3)
+    tensor_axis: MeshAxis | None  # shards heads, d_ff and vocab
+    activation_embed_axis: MeshAxis | None  # 2D sharding also splits activations' d_model over tensor
 
     def rules(self) -> dict[str, tuple[str, ...] | str | None]:
-        """Logical axis name -> mesh axes (MaxText's logical_axis_rules)."""
+        """Logical axis name -> jax mesh axis names (MaxText's logical_axis_rules)."""
+        batch, embed = tuple(map(str, self.batch_axes)), tuple(map(str, self.fsdp_axes))
+        tensor = str(self.tensor_axis) if self.tensor_axis else None
+        act_embed = str(self.activation_embed_axis) if self.activation_embed_axis else None
         return {
-            "batch": self.batch_axes or None, "embed": self.fsdp_axes or None, "heads": self.tensor_axis,
-            "mlp": self.tensor_axis, "vocab": self.tensor_axis, "act_embed": self.activation_embed_axis,
-            "seq": None, "kv": None, "layers": None, "norm": None, "stack": None,
+            "batch": batch or None, "embed": embed or None, "heads": tensor, "mlp": tensor, "vocab": tensor,
+            "act_embed": act_embed, "seq": None, "kv": None, "layers": None, "norm": None, "stack": None,
         }
 
 
@@ -76,16 +80,16 @@ def mesh_plan(exp: ExperimentConfig, topo: TopologyConfig) -> MeshPlan:
     if plan.degree("pipeline") > 1:
         raise ConfigError("plan.pipeline", "program: xla compiles SPMD plans (data, fsdp, tensor); use "
                           "program: lowered for pipeline parallelism")
-    dcn = [(f"dcn.{k}", plan.dcn[k]) for k in ICI_ORDER if k in plan.dcn]
-    ici = [(f"ici.{k}", plan.ici[k]) for k in ICI_ORDER if k in plan.ici]
+    dcn = [(MeshAxis("dcn", k), plan.dcn[k]) for k in ICI_ORDER if k in plan.dcn]
+    ici = [(MeshAxis("ici", k), plan.ici[k]) for k in ICI_ORDER if k in plan.ici]
     axes = MeshAxes(tuple(dcn + ici))
     islands = sum(i.count for i in topo.islands)
     if math.prod(n for _, n in dcn) != islands:
         raise ConfigError("plan.dcn", f"axis sizes {dict(plan.dcn)} do not multiply to the {islands} islands")
     names = [a for a, _ in axes.axes]
-    batch = tuple(a for a in names if a.split(".")[1] in ("data", "fsdp"))
-    fsdp = tuple(a for a in names if a.split(".")[1] == "fsdp")
-    tensor = "ici.tensor" if "ici.tensor" in names else None
+    batch = tuple(a for a in names if a.kind in ("data", "fsdp"))
+    fsdp = tuple(a for a in names if a.kind == "fsdp")
+    tensor = ICI_TENSOR if ICI_TENSOR in names else None
     return MeshPlan(axes=axes, target=target_topology(topo), batch_axes=batch, fsdp_axes=fsdp,
                     tensor_axis=tensor, activation_embed_axis=tensor if plan.tensor_style == "2d" else None)
 
@@ -103,12 +107,12 @@ def build_mesh(mp: MeshPlan):
         raise ConfigError("topology", f"libtpu cannot describe {t.name} x {t.num_slices}: "
                           f"{str(e).splitlines()[0]}") from None
     devices = desc.devices
-    names = tuple(a for a, _ in mp.axes.axes)
+    names = mp.axes.names
     sizes = mp.axes.sizes
     if len(devices) != math.prod(sizes):
         raise ConfigError("plan", f"mesh {dict(mp.axes.axes)} has {math.prod(sizes)} devices, "
                           f"{t.name} x {t.num_slices} has {len(devices)}")
-    n_dcn = sum(a.startswith("dcn.") for a in names)
+    n_dcn = sum(a.network == "dcn" for a, _ in mp.axes.axes)
     ici_shape = tuple(1 if k < n_dcn else n for k, n in enumerate(sizes))
     dcn_shape = tuple(n if k < n_dcn else 1 for k, n in enumerate(sizes))
     try:

@@ -114,7 +114,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     from jax.sharding import PartitionSpec as P
 
     rules = mp.rules()
-    sizes = dict(mp.axes.axes)
+    sizes = dict(zip(mp.axes.names, mp.axes.sizes))
     pdt, adt = _dtype(training.param_bytes), _dtype(training.activation_bytes)
     shapes = param_shapes(model, training)
     shard = {k: NamedSharding(mesh, _spec(ax, rules, s, sizes)) for k, (s, ax) in shapes.items()}

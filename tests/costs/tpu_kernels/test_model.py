@@ -17,6 +17,7 @@ from pathsim.costs.tpu_kernels.model import matmul_time_s
 from pathsim.costs.tpu_kernels.reference_data import load_timings
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
 from pathsim.platform.topology import build_cluster
+from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import ComputeOp, MatmulShape
 from tests.support import REPO, small_experiment
 
@@ -103,7 +104,7 @@ def test_partial_remat_runs_a_share_of_the_kernel():
 def test_collectives_pay_measured_fixed_costs_and_link_share():
     chip = chip_spec("tpu_v4")
     links = _model().links
-    ring = AxisPlacement(axis="ici.fsdp", size=16, network="ici", segments=(AxisSegment(dim="y", size=16, stride=1, ring=True),))
+    ring = AxisPlacement(axis=MeshAxis("ici", "fsdp"), size=16, network="ici", segments=(AxisSegment(dim="y", size=16, stride=1, ring=True),))
     # Tiny: fixed launch + 8 ring steps (16 / 2 each way) of one 1-hop remote DMA each.
     tiny = closed_form_time_s("all_gather", 1024.0, ring, chip, links)
     assert tiny == pytest.approx(4.55e-6 + 8 * 1.85e-6 + 1024 * 15 / 16 / (2 * 43.4e9))

@@ -8,8 +8,9 @@ import pytest
 
 from pathsim.config.experiment import load_experiment
 from pathsim.errors import ConfigError
-from pathsim.studies.whatif.params import INFER, canonical_path, check_value, resolve
+from pathsim.studies.whatif.params import INFER, canonical_path, check_value, mesh_axis_of, resolve
 from pathsim.studies.whatif.spec import parse_set, split_values
+from pathsim.workload.mesh_axis import MeshAxis
 
 
 def test_aliases_and_schema_paths():
@@ -91,3 +92,12 @@ def test_a_sweep_base_may_infer_an_axis(small):
     study = load_study(write_yaml(small.parent / "inferred.yaml", base), sets=["training.global_batch_seqs=128,256"])
     assert len(study.points) == 2
     assert study.base_exp["plan"]["ici"] == {"tensor": 4, "fsdp": 16}
+
+
+def test_only_mesh_axes_may_be_inferred(small):
+    from pathsim.studies.whatif.spec import load_study
+
+    assert mesh_axis_of("plan.dcn.pipeline") == MeshAxis("dcn", "pipeline")
+    assert mesh_axis_of("plan.microbatches") is None and mesh_axis_of("topology.chip") is None
+    with pytest.raises(ConfigError, match=r"sweep.infer.plan.microbatches: only mesh axes"):
+        load_study(small, infer=["plan.microbatches"])

@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 from pathsim.workload.xla.hlo_import import MeshAxes, import_hlo, replica_groups
 from tests.workload.xla.conftest import NEEDS_TPU_COMPILER
+
+TENSOR, FSDP, DCN_DATA = MeshAxis("ici", "tensor"), MeshAxis("ici", "fsdp"), MeshAxis("dcn", "data")
 
 M, K, N = 256, 512, 384
 
@@ -93,11 +96,11 @@ def test_replica_group_spellings_agree():
 
 
 def test_mesh_axes_decode_device_ids():
-    mesh = MeshAxes((("dcn.data", 2), ("ici.fsdp", 2), ("ici.tensor", 3)))
+    mesh = MeshAxes(((DCN_DATA, 2), (FSDP, 2), (TENSOR, 3)))
     # Device id = position in the row-major mesh: ids 0..2 differ along tensor only, 0 and 6 along data.
-    assert mesh.spanned([0, 1, 2]) == [("ici.tensor", 3)]
-    assert mesh.spanned([0, 6]) == [("dcn.data", 2)]
-    assert mesh.spanned([0, 3, 6, 9]) == [("dcn.data", 2), ("ici.fsdp", 2)]
+    assert mesh.spanned([0, 1, 2]) == [(TENSOR, 3)]
+    assert mesh.spanned([0, 6]) == [(DCN_DATA, 2)]
+    assert mesh.spanned([0, 3, 6, 9]) == [(DCN_DATA, 2), (FSDP, 2)]
 
 
 HLO_ALL_REDUCE_TWO_AXES = """
@@ -119,13 +122,13 @@ ENTRY %main (p: f32[1024]) -> f32[1024] {
 
 
 def test_collective_over_two_axes_is_a_chain_with_the_same_bytes():
-    mesh = MeshAxes((("ici.fsdp", 2), ("ici.tensor", 2)))
+    mesh = MeshAxes(((FSDP, 2), (TENSOR, 2)))
     ops = import_hlo(HLO_ALL_REDUCE_TWO_AXES, mesh).groups[0].ops
     comms = [op for op in ops if isinstance(op, CommOp)]
     v = 1024 * 4
     # all-reduce over fsdp x tensor = reduce-scatter (tensor) -> all-reduce (fsdp) on half -> all-gather.
     assert [(c.collective, c.axis, c.bytes) for c in comms] == [
-        ("reduce_scatter", "ici.tensor", v), ("all_reduce", "ici.fsdp", v / 2), ("all_gather", "ici.tensor", v)]
+        ("reduce_scatter", TENSOR, v), ("all_reduce", FSDP, v / 2), ("all_gather", TENSOR, v)]
     assert comms[1].deps == (ops.index(comms[0]),) and comms[2].deps == (ops.index(comms[1]),)
     neg = ops[-1]
     assert isinstance(neg, ComputeOp) and neg.name == "neg"

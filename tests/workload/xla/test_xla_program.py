@@ -14,6 +14,7 @@ from pathsim.config.experiment import ExperimentConfig, TopologyConfig, load_exp
 from pathsim.errors import ConfigError
 from pathsim.placement.mesh_axes import place
 from pathsim.platform.topology import build_cluster
+from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 from pathsim.workload.xla import compile as xla_compile
 from pathsim.workload.xla.hlo_import import import_hlo
@@ -47,10 +48,10 @@ def test_collectives_land_on_the_torus_dims_the_placement_gives_their_axes():
     ops = import_hlo(compiled.hlo_text, compiled.mesh).groups[0].ops
     gathers = {op.axis for op in ops if isinstance(op, CommOp) and op.collective == "all_gather"}
     # Weights are gathered over fsdp; 2D sharding gathers activations over tensor.
-    assert gathers == {"ici.fsdp", "ici.tensor"}
+    assert gathers == {MeshAxis("ici", "fsdp"), MeshAxis("ici", "tensor")}
     placement = place(exp, build_cluster(topo))
-    assert [s.dim for s in placement.axis("ici.tensor").segments] == ["x"]
-    assert [s.dim for s in placement.axis("ici.fsdp").segments] == ["y"]
+    assert [s.dim for s in placement.axis(MeshAxis("ici", "tensor")).segments] == ["x"]
+    assert [s.dim for s in placement.axis(MeshAxis("ici", "fsdp")).segments] == ["y"]
 
 
 @NEEDS_TPU_COMPILER
@@ -123,6 +124,8 @@ def test_cli_runs_a_multislice_xla_program():
     compiled = xla_compile.compile_step(exp, topo)
     assert compiled.cache_hit  # the CLI run filled the cache
     program = import_hlo(compiled.hlo_text, compiled.mesh)
-    assert [g.coords for g in program.groups] == [(("dcn.data", 0),), (("dcn.data", 1),)]
-    dcn = [op for op in program.groups[0].ops if isinstance(op, CommOp) and op.axis == "dcn.data"]
+    data = MeshAxis("dcn", "data")
+    assert [g.coords for g in program.groups] == [((data, 0),), ((data, 1),)]
+    assert [g.name for g in program.groups] == ["data0", "data1"]
+    dcn = [op for op in program.groups[0].ops if isinstance(op, CommOp) and op.axis == data]
     assert dcn and len({op.key for op in dcn}) == len(dcn)
