@@ -249,10 +249,12 @@ def pathways_cases(c: Cases) -> None:
         ("pathways_multitenancy.yaml", setter("throughput.clients", [1, 1])),
         ("pathways_multitenancy.yaml", setter("throughput.program_times_s", [1e-12])),
         ("pathways_multitenancy.yaml", setter("runtime", {"rpc_cpu_s": 1e-300})),
-        ("pathways_multiisland.yaml", setter("pipeline.model.params", math.inf)),
-        ("pathways_multiisland.yaml", setter("pipeline.microbatches", 10**7)),
-        ("pathways_multiisland.yaml", setter("data_parallel.islands", 10**12)),
+        ("pathways_multiisland.yaml", setter("pipeline.model", "gpt3_27b")),
+        ("pathways_multiisland.yaml", setter("pipeline.model", {"base": "gpt3_2.7b", "d_model": math.inf})),
+        ("pathways_multiisland.yaml", setter("pipeline.layouts.0.plan.microbatches", 10**7)),
+        ("pathways_multiisland.yaml", setter("data_parallel.layouts.1.plan.dcn.data", 10**12)),
         ("pathways_multiisland.yaml", setter("pipeline.layouts.1.islands", [[10**5, 10**5, 10**5]])),
+        ("pathways_multiisland.yaml", setter("pipeline.layouts", [])),
         ("pathways_deadlock.yaml", setter("kind", ["pathways_deadlock"])),
         ("pathways_deadlock.yaml", setter("kind", {"a": 1})),
         ("pathways_deadlock.yaml", setter("name", "../../etc/x")),
@@ -266,7 +268,7 @@ def pathways_cases(c: Cases) -> None:
         ("pathways_deadlock.yaml", lambda d: None),
         ("pathways_multitenancy.yaml", lambda d: [d.pop(k) for k in ("throughput", "backpressure")]),
         ("pathways_multitenancy.yaml", lambda d: [d.pop(k) for k in ("throughput", "shares", "backpressure")]),
-        ("pathways_multiisland.yaml", lambda d: d.pop("pipeline")),
+        ("pathways_multiisland.yaml", small_multiisland),
         ("pathways_multiisland.yaml", lambda d: [d.pop(k) for k in ("pipeline", "data_parallel")]),
         ("pathways_deadlock.yaml", setter("hosts", 4096)),
     ]
@@ -301,6 +303,12 @@ def small_dispatch(d: dict) -> None:
     d.update(hosts=[2, 8], threshold={"points": [{"hosts": 4, "chips_per_host": 4}], "calls": 4})
 
 
+def small_multiisland(d: dict) -> None:
+    """The data-parallel comparison only, on a 2-layer model."""
+    d.pop("pipeline")
+    d["data_parallel"]["model"] = {"base": "palm62b", "n_layers": 2}
+
+
 def short_tenancy(d: dict) -> None:
     for name in ("throughput", "shares", "backpressure"):
         d[name]["horizon_s"] = d[name]["horizon_s"] / 10
@@ -312,7 +320,7 @@ def short_tenancy(d: dict) -> None:
 MUTATED: dict[str, Callable[[dict], Any]] = {
     "palm540b.yaml": lambda d: None, "palm540b_failures.yaml": lambda d: None,
     "palm540b_1pod.yaml": lambda d: None, "pathways_deadlock.yaml": lambda d: None,
-    "pathways_multiisland.yaml": lambda d: None, "pathways_dispatch.yaml": small_dispatch,
+    "pathways_multiisland.yaml": small_multiisland, "pathways_dispatch.yaml": small_dispatch,
     "pathways_multitenancy.yaml": short_tenancy}
 
 

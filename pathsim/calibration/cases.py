@@ -90,5 +90,5 @@ def experiment(case: Case, dtype_bytes: int = 4) -> ExperimentConfig:
         "training": {"global_batch_seqs": s.batch_seqs, "param_bytes": dtype_bytes, "grad_bytes": dtype_bytes,
                      "activation_bytes": dtype_bytes, "optimizer": "adam", "remat": "none"},
         "plan": {"ici": {a: n for a, n in case.plan if n > 1}, "tensor_style": "megatron"},
-        "runtime": {"dispatch": "multi_controller"},
+        "runtime": {"dispatch": "jax_opbyop"},
     })

@@ -40,6 +40,11 @@ MODELS: dict[str, dict[str, Any]] = {
     "gpt3_175b": dict(n_layers=96, d_model=12288, n_heads=96, head_dim=128, d_ff=49152, vocab_size=50257,
                       seq_len=2048, block="serial", mlp="gelu", tied_embeddings=True,
                       source="GPT-3 (Brown et al. 2020), Table 2.1 and section 2.1"),
+    # GPT-3 2.7B, the same architecture at 32 layers: the Pathways paper's "3B" decoder-only pipelined
+    # model names no architecture, and this is the published dense decoder of that size (d_model 2560).
+    "gpt3_2.7b": dict(n_layers=32, d_model=2560, n_heads=32, head_dim=80, d_ff=10240, vocab_size=50257,
+                      seq_len=2048, block="serial", mlp="gelu", tied_embeddings=True,
+                      source="GPT-3 (Brown et al. 2020), Table 2.1 and section 2.1"),
     # The table's "feedforward hidden dims 49152" is gate + up, 24576 each. GeGLU is a gated MLP of three
     # matrices, the FLOPs and weights of SwiGLU, so it is recorded as swiglu.
     "gemma_7b": dict(n_layers=28, d_model=3072, n_heads=16, n_kv_heads=16, head_dim=256, d_ff=24576,

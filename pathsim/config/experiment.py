@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pathsim.catalog.models import MODELS, architecture
+from pathsim.catalog.runtime import DISPATCH_ALIASES, DISPATCH_MODES, STEP_DISPATCH_MODES
 from pathsim.errors import ConfigError
 from pathsim.config.yamlio import read_yaml  # noqa: F401  (re-exported: the one YAML reader)
 
@@ -233,13 +234,17 @@ class PlanConfig(StrictModel):
 class RuntimeConfig(StrictModel):
     """How the step is dispatched and overlapped."""
 
-    dispatch: Literal["pathways_async", "pathways_sequential", "multi_controller"] = Field(
-        "pathways_async", description=(
-            "dispatched by the Pathways actors (docs/pathways.md). pathways_async: the client issues each "
-            "computation as a future, the step's first was enqueued during the previous step "
-            "(pathways_opbyop); pathways_sequential: the client waits for each computation's result before "
-            "issuing the next (pathways_opbyop, outstanding 1); multi_controller: every host dispatches its "
-            "own shard, no scheduler (jax_opbyop)"))
+    dispatch: Literal[STEP_DISPATCH_MODES] = Field(  # type: ignore[valid-type]
+        "pathways_opbyop", description=(
+            "dispatched by the Pathways actors, one of the modes of pathsim/catalog/runtime.py (docs/pathways.md): "
+            + "; ".join(f"{m}: {DISPATCH_MODES[m]}" for m in STEP_DISPATCH_MODES)
+            + ". Earlier spellings are read as " + ", ".join(f"{a} = {m}" for a, m in DISPATCH_ALIASES.items())))
+
+    @field_validator("dispatch", mode="before")
+    @classmethod
+    def _alias(cls, value: Any) -> Any:
+        return DISPATCH_ALIASES.get(value, value) if isinstance(value, str) else value
+
     overlap_dcn_gradients: bool = Field(False, description=(
         "start the cross-island gradient transfer per layer during the backward pass; false, as PaLM's "
         "program, starts it once the gradients are done"))

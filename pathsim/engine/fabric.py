@@ -271,7 +271,8 @@ class FullFabric:
         unit = self.units[u]
         if op.axis.network == "dcn":
             _, members = self.group_members(u, op.axis)
-            return next(m for m in members if self.units[m].group == op.peer_group)
+            same = next((m for m in members if self.units[m].group == op.peer_group), None)
+            return same if same is not None else self._stage_peer(u, op.peer_group)
         axis = self.placement.axis(op.axis)
         seg = axis.segments[0]
         d = self.cluster.islands[unit.island].dims.index(seg.dim)
@@ -279,6 +280,17 @@ class FullFabric:
         target = list(unit.coord)
         target[d] += step * seg.stride
         return self._unit_at[(unit.island, tuple(target))]
+
+    def _stage_peer(self, u: int, group: int) -> int:
+        """A pipeline crossing islands: the chip of the peer stage (on another island, at another
+        ici.pipeline coordinate) with the same coordinate on every other ICI axis."""
+        key = ("stage_peer", u, group)
+        if key not in self._members_cache:
+            mine = {a: c for a, c in self.mesh[u].items() if a != "ici.pipeline"}
+            self._members_cache[key] = next(
+                m for m, unit in enumerate(self.units)
+                if unit.group == group and all(self.mesh[m][a] == c for a, c in mine.items()))
+        return self._members_cache[key]
 
     def _path(self, island: int, a: tuple[int, ...], d: int, hops: int, step: int) -> list[tuple]:
         """Directed links from chip a, `hops` steps along dim d, rerouting around failed links."""

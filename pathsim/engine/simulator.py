@@ -27,7 +27,7 @@ from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.costs.compute import ComputeCostModel, link_timing_of
 from pathsim.engine.fabric import FoldedFabric
 from pathsim.engine.network import Network
-from pathsim.engine.runtime.training import GroupSlice, StepDispatch, hosts_for
+from pathsim.engine.runtime.training import GroupSlice, StepDispatch
 from pathsim.engine.timeline import Span, Timeline
 from pathsim.workload.program import CommOp, ComputeOp, Program, RecvOp
 
@@ -107,9 +107,10 @@ class _Gang:
 class _Run:
     def __init__(self, program: Program, fabric, cost: ComputeCostModel, dispatch: str,
                  latencies: RuntimeLatencies, record_links: bool, record_units: set[int] | None,
-                 island_names: tuple[str, ...], chips_per_host: int) -> None:
+                 cluster, placement) -> None:
         self.env = simpy.Environment()
-        self.chips_per_host = chips_per_host
+        self.cluster, self.placement = cluster, placement
+        island_names = tuple(island.name for island in cluster.islands)
         self.program, self.fabric, self.dispatch, self.lat = program, fabric, dispatch, latencies
         self.units = fabric.units
         self.island_names = island_names
@@ -409,18 +410,31 @@ class _Run:
         return event
 
     def _group_slices(self) -> list[GroupSlice]:
-        """Each group as the runtime sees it: its island and the hosts its chips sit on."""
+        """Each group as the runtime sees it: its island and the mesh shape of its slice (the island, less
+        the torus factors the ICI pipeline axis splits into stages)."""
+        split: dict[str, int] = {}
+        if self.placement is not None and "ici.pipeline" in dict(self.program.group_axes):
+            for axis in self.placement.axes:
+                if axis.axis == "ici.pipeline":
+                    for seg in axis.segments:
+                        split[seg.dim] = split.get(seg.dim, 1) * seg.size
         slices = []
         for g, st in enumerate(self.states):
             members = [self.units[int(u)] for u in st.units]
             island = members[0].island if members else 0
-            slices.append(GroupSlice(self.program.groups[g].name, island,
-                                     hosts_for(sum(u.chips for u in members), self.chips_per_host)))
+            isl = self.cluster.islands[island]
+            shape = tuple(n // split.get(d, 1) for d, n in zip(isl.dims, isl.shape))
+            if members and members[0].coord:  # every chip simulated: the box its chips occupy (a job's slice)
+                box = tuple(max(c) - min(c) + 1 for c in zip(*(u.coord for u in members)))
+                if math.prod(box) == sum(u.chips for u in members):
+                    shape = box
+            slices.append(GroupSlice(self.program.groups[g].name, island, shape))
         return slices
 
     def run(self) -> Timeline:
         env = self.env
         runtime = StepDispatch(env, self.dispatch, self.lat, self._group_slices(),
+                               tuple(tuple(i.shape) for i in self.cluster.islands), self.cluster.chip.chips_per_host,
                                self.program.computations, self.island_names, self.start_computation, self.runs)
         for g, st in enumerate(self.states):
             self._next_segments(g, np.arange(len(st.units)))
@@ -445,7 +459,7 @@ class _Run:
                         group_end_s=tuple(st.end_s for st in self.states), dispatch=runtime.stats())
 
 
-def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispatch: str = "pathways_async",
+def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispatch: str = "pathways_opbyop",
              latencies: RuntimeLatencies = RUNTIME, record_links: bool = True, fabric=None,
              record_units: set[int] | None = None) -> Timeline:
     """Folded by default; pass a FullFabric (pathsim.engine.fabric) to simulate every chip."""
@@ -453,6 +467,5 @@ def simulate(program: Program, placement, cluster, cost: ComputeCostModel, dispa
         fabric = FoldedFabric(program, placement, cluster, timing=link_timing_of(cost), latencies=latencies)
     elif fabric.latencies != latencies:  # the DCN floors and the dispatch must use one set of latencies
         raise ValueError("the fabric was built with other runtime latencies than the ones passed to simulate")
-    names = tuple(island.name for island in cluster.islands)
-    return _Run(program, fabric, cost, dispatch, latencies, record_links, record_units, names,
-                cluster.chip.chips_per_host).run()
+    return _Run(program, fabric, cost, dispatch, latencies, record_links, record_units, cluster,
+                placement).run()

@@ -19,7 +19,7 @@ PUBLISHED_PARAMS = {
     "palm8b": 8.63e9, "palm62b": 62.50e9, "palm540b": 540.35e9,
     "llama2_7b": 6.738e9, "llama2_13b": 13.016e9, "llama2_70b": 68.977e9,
     "llama3_8b": 8.030e9, "llama3_70b": 70.554e9,
-    "gpt3_175b": 175.0e9,
+    "gpt3_175b": 175.0e9, "gpt3_2.7b": 2.7e9,
     "gemma_7b": 0.787e9 + 7.751e9,
     "mistral_7b": 7.242e9,
 }
@@ -31,7 +31,10 @@ def test_every_entry_has_a_published_total():
 
 @pytest.mark.parametrize("name", list(MODELS))
 def test_parameter_count_matches_the_publication(name):
-    assert total_params(ModelConfig(**architecture(name))) == pytest.approx(PUBLISHED_PARAMS[name], rel=0.01)
+    # GPT-3's Table 2.1 gives "2.7B" to two digits; the weights counted here are 2.65B (learned positions
+    # and biases, not modelled, add some 6M), so 2.5% for that entry.
+    rel = 0.025 if name == "gpt3_2.7b" else 0.01
+    assert total_params(ModelConfig(**architecture(name))) == pytest.approx(PUBLISHED_PARAMS[name], rel=rel)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -103,13 +106,27 @@ def test_models_subcommand_lists_the_library(capsys):
     assert "540.36B" in out and "PaLM (Chowdhery et al. 2022)" in out
 
 
-SHIPPED = sorted(p for p in (REPO / "experiments").glob("*.yaml") if "model" in read_yaml(p, "experiment"))
+SHIPPED = sorted(p for p in (REPO / "experiments").glob("*.yaml")
+                 if "model" in read_yaml(p, "experiment") and "kind" not in read_yaml(p, "experiment"))
+COMPARISONS = sorted((REPO / "experiments").glob("pathways_multiisland*.yaml"))
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_experiments_name_the_library(path):
     exp, _ = load_experiment(path)
     assert exp.model == ModelConfig(**architecture(exp.model.name))
+
+
+@pytest.mark.parametrize("path", COMPARISONS, ids=lambda p: p.stem)
+def test_multiisland_comparisons_name_the_library(path):
+    from pathsim.studies.pathways.config import parse
+
+    cfg = parse(read_yaml(path, "experiment"))
+    sections = [name for name in ("pipeline", "data_parallel") if getattr(cfg, name) is not None]
+    assert sections
+    for section in sections:
+        for _, exp, _ in cfg.experiments(section):
+            assert exp.model == ModelConfig(**architecture(exp.model.name))
 
 
 # Measured with `pathsim run --json` before the experiments named the library (the model block written

@@ -4,6 +4,7 @@ import pytest
 
 from tests.support import REPO, small_experiment
 from pathsim.api import simulate_config
+from pathsim.catalog.runtime import DISPATCH_ALIASES
 from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology, read_yaml
 from pathsim.errors import ConfigError
 
@@ -88,10 +89,21 @@ def _refusal(d) -> ConfigError:
     (lambda d: d.update(kind=["pathways_dispatch"]), "kind", "not a Pathways experiment"),
 ])
 def test_refusals_name_the_field_and_what_is_wrong(mutate, field, text):
-    d = small_experiment(**{"runtime.dispatch": "pathways_async"})
+    d = small_experiment(**{"runtime.dispatch": "pathways_opbyop"})
     mutate(d)
     err = _refusal(d)
     assert err.field == field and text in err.message, str(err)
+
+
+@pytest.mark.parametrize("old, mode", list(DISPATCH_ALIASES.items()))
+def test_earlier_dispatch_spellings_read_as_the_actors_modes(old, mode):
+    assert parse_experiment(small_experiment(**{"runtime.dispatch": old})).runtime.dispatch == mode
+
+
+@pytest.mark.parametrize("mode", ["pathways_fused", "jax_fused", "pathways_typo"])
+def test_a_dispatch_mode_a_step_cannot_take_is_refused(mode):
+    err = _refusal(small_experiment(**{"runtime.dispatch": mode}))
+    assert err.field == "runtime.dispatch" and "pathways_opbyop" in err.message, str(err)
 
 
 @pytest.mark.parametrize("key, value", [("hbm_bytes_per_s", -1.0), ("hbm_bytes_per_s", float("nan")),

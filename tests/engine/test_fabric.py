@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import small_experiment
-from pathsim.config.experiment import parse_experiment, parse_topology, read_yaml
+from tests.support import REPO, small_experiment
+from pathsim.api import simulate_config
+from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology, read_yaml
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric
@@ -95,3 +96,11 @@ def test_failed_link_reroutes_and_costs_time():
     half = LinkState(factors=(((0, (0, 0, 0), (1, 0, 0)), 0.5),))
     _, degraded, _ = both(exp, links=half)
     assert base < degraded
+
+
+def test_a_pipeline_crossing_islands_is_the_same_folded_and_full():
+    exp, topo = load_experiment(REPO / "tests" / "data" / "pipeline_4_islands.yaml")
+    folded = simulate_config(exp, topo, record_links=False)
+    full = simulate_config(exp, topo, record_links=False, mode="full")
+    assert full.mode == "full" and folded.mode == "folded"
+    assert full.metrics.step_time_s == pytest.approx(folded.metrics.step_time_s, rel=1e-9)

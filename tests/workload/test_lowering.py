@@ -52,6 +52,29 @@ def test_pipeline_splits_layers_and_sends():
     assert [len(stage_layers(5, 2, s)) for s in range(2)] == [3, 2]
 
 
+def test_a_pipeline_spans_islands_with_consecutive_stages_on_each():
+    # 2 islands x 2 stages per island: stage = dcn coordinate x 2 + ici coordinate; the boundary between the
+    # islands (stage 1 -> 2) is crossed over the DCN, the others over ICI.
+    d = small_experiment(plan={"ici": {"pipeline": 2, "tensor": 4, "fsdp": 8}, "dcn": {"pipeline": 2},
+                               "microbatches": 4})
+    d["model"]["n_layers"] = 8
+    program = lower(parse_experiment(d))
+    assert [g.name for g in program.groups] == ["pipeline0", "pipeline1", "pipeline2", "pipeline3"]
+    assert [dict(g.coords) for g in program.groups][2] == {"dcn.pipeline": 1, "ici.pipeline": 0}
+
+    def sends(g):
+        return {(op.name.split(".")[0], op.axis, op.peer_group) for op in program.groups[g].ops
+                if isinstance(op, CommOp) and op.collective == "send"}
+
+    assert sends(0) == {("fwd", "ici.pipeline", 1)}
+    assert sends(1) == {("fwd", "dcn.pipeline", 2), ("bwd", "ici.pipeline", 0)}
+    assert sends(2) == {("fwd", "ici.pipeline", 3), ("bwd", "dcn.pipeline", 1)}
+    assert sends(3) == {("bwd", "ici.pipeline", 2)}
+    # Every stage holds its share of the layers: 8 layers over 4 stages.
+    names = [{op.name.split(".")[0] for op in g.ops if op.name.startswith("L")} for g in program.groups]
+    assert names == [{"L0", "L1"}, {"L2", "L3"}, {"L4", "L5"}, {"L6", "L7"}]
+
+
 def test_schedules():
     assert gpipe(2) == [("F", 0), ("F", 1), ("B", 1), ("B", 0)]
     assert one_f_one_b(0, 2, 3) == [("F", 0), ("F", 1), ("B", 0), ("F", 2), ("B", 1), ("B", 2)]

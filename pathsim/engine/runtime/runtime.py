@@ -25,8 +25,10 @@ class IslandRuntime:
 
 
 def island_runtime(env: simpy.Environment, host_island: list[int], lat: RuntimeLatencies,
-                   devices: DeviceArray) -> IslandRuntime:
-    """Actors for the devices' hosts, host h on island host_island[h]; FIFO schedulers."""
+                   devices: DeviceArray, sequential: bool = False) -> IslandRuntime:
+    """Actors for the devices' hosts, host h on island host_island[h]; FIFO schedulers, dispatching
+    sequentially (pathways_opbyop_sequential) when asked."""
     executors = [HostExecutor(env, h, devices, lat) for h in range(len(host_island))]
-    schedulers = {i: GangScheduler(env, executors, Fifo(), lat) for i in sorted(set(host_island))}
+    schedulers = {i: GangScheduler(env, executors, Fifo(), lat, sequential=sequential)
+                  for i in sorted(set(host_island))}
     return IslandRuntime(devices, executors, schedulers, lambda gang: schedulers[host_island[gang.devices[0]]])

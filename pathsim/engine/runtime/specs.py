@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.catalog.runtime import DISPATCH_MODES as _MODES, RuntimeLatencies
 
-DispatchMode = Literal["jax_opbyop", "jax_fused", "pathways_opbyop", "pathways_opbyop_sequential",
-                       "pathways_chained", "pathways_fused"]
-DISPATCH_MODES: tuple[str, ...] = DispatchMode.__args__  # type: ignore[attr-defined]
+DispatchMode = Literal[tuple(_MODES)]  # type: ignore[valid-type]  # the one set: pathsim/catalog/runtime.py
+DISPATCH_MODES: tuple[str, ...] = tuple(_MODES)
 Policy = Literal["fifo", "proportional"]
 
 
@@ -87,47 +86,3 @@ class DeadlockResult:
     total: int
     end_s: float
     report: DeadlockReport | None
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """Stages of a pipelined program, each on its own slice; `stage_islands[s]` is stage s's island."""
-
-    stage_islands: tuple[int, ...]
-    hosts_per_stage: int
-    microbatches: int
-    schedule: Literal["gpipe", "1f1b"]
-    forward_s: float  # one micro-batch through one stage
-    backward_s: float
-    activation_bytes: float  # one micro-batch's activations (and their gradient) across a stage boundary
-    ici_bytes_per_s: float  # between two stages on one island
-    ici_latency_s: float
-    dcn_bytes_per_s_per_host: float
-    latencies: RuntimeLatencies
-
-
-@dataclass(frozen=True)
-class PipelineResult:
-    step_s: float
-    dcn_bytes: float
-    dcn_busy_s: float  # time some DCN transfer was in flight
-
-
-@dataclass(frozen=True)
-class DataParallelSpec:
-    """One step: compute, gradients reduce-scattered over ICI, exchanged over DCN, all-gathered."""
-
-    islands: int
-    hosts_per_island: int
-    compute_s: float
-    ici_reduce_scatter_s: float
-    ici_all_gather_s: float
-    dcn_bytes_per_host: float  # each host's share sent to its peer in every other island
-    dcn_bytes_per_s_per_host: float
-    latencies: RuntimeLatencies
-
-
-@dataclass(frozen=True)
-class DataParallelResult:
-    step_s: float
-    dcn_s: float

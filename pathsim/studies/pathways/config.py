@@ -12,7 +12,11 @@ from pydantic import Field, TypeAdapter, ValidationError, field_validator, model
 
 from pathsim.catalog.hardware import CHIPS, ChipSpec, chip_spec
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
-from pathsim.config.experiment import PATHWAYS_KINDS, StrictModel, check_override_ranges, config_error
+from pathsim.config.experiment import (PATHWAYS_KINDS, ExperimentConfig, IslandConfig, StrictModel, TopologyConfig,
+                                       MAX_SIMULATED_OPS, check_override_ranges, config_error,
+                                       parse_experiment, work_size)
+from pathsim.placement.mesh_axes import place
+from pathsim.platform.topology import build_cluster
 from pathsim.engine.runtime.specs import DISPATCH_MODES, DispatchMode
 from pathsim.errors import ConfigError
 
@@ -28,7 +32,6 @@ Shape = Annotated[list[Count], Field(min_length=1, max_length=3)]
 # micro-batch on a stage (transfers, DCN, two computations) and a deadlock program on a host weigh more,
 # measured against the dispatch benchmark's computations.
 MAX_HOST_COMPUTATIONS = 4_000_000
-PIPELINE_WEIGHT = 40  # per stage, micro-batch and host
 DEADLOCK_WEIGHT = 10  # per client, host and scheduler
 # The name is the default output file name (`<name>.csv`): a plain file name, no folders.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -259,62 +262,80 @@ class MultiTenancyConfig(_Base):
 
 
 # --- pathways_multiisland ---------------------------------------------------------------------------
-class DenseModel(StrictModel):
-    """A dense decoder, by size only."""
-
-    params: Annotated[float, Field(gt=0, le=1e15)] = Field(description="parameters")
-    d_model: Annotated[int, Field(gt=0, le=2**31)] = Field(description="model width")
-    seq_len: Annotated[int, Field(gt=0, le=2**31)] = Field(description="tokens per sequence")
-    mfu: float = Field(gt=0, le=1, description="model-FLOPs utilization the computations reach (an input)")
-
-
-class Layout(StrictModel):
-    """Islands a pipeline runs on."""
+class IslandLayout(StrictModel):
+    """One deployment of the section's training step: its islands and the plan over them."""
 
     name: str = Field(description="label")
-    islands: list[Shape] = Field(min_length=1, max_length=64, description="torus shape of each island")
-    stage_islands: list[Annotated[int, Field(ge=0, le=63)]] | None = Field(None, description=(
-        "island of each stage; omitted: consecutive stages, evenly split"))
+    islands: list[Shape] = Field(min_length=1, max_length=64, description=(
+        "torus shape of each island, joined by the DCN (one shape: the plan runs the same program on each)"))
+    plan: dict[str, Any] = Field(description=(
+        "the plan, as a training experiment's `plan` (docs/reference.md): ici axes inside each island, dcn "
+        "axes across the islands (e.g. dcn.pipeline: stages on different islands, dcn.data: data parallelism)"))
 
 
-class PipelineSweep(StrictModel):
-    """A pipelined program with stages on islands, for each layout."""
+class Comparison(StrictModel):
+    """One training step of a model on each layout, simulated as `pathsim run` simulates a training
+    experiment (lowered program, Pathways actors, network); throughput against the first layout."""
 
-    model: DenseModel
-    stages: Annotated[int, Field(gt=0, le=1024)] = Field(description="pipeline stages")
-    microbatches: Annotated[int, Field(gt=0, le=100_000)] = Field(description="micro-batches per step")
-    microbatch_seqs: Annotated[int, Field(gt=0, le=2**31)] = Field(description="sequences per micro-batch")
-    stage_slice: Shape = Field(description="torus shape of each stage's slice")
-    schedule: Literal["gpipe", "1f1b"] = Field("gpipe", description=(
-        "gpipe, or 1f1b (which couples stages tightly: DCN latency stalls it)"))
-    layouts: list[Layout] = Field(min_length=1, max_length=16, description="compared against the first")
-
-
-class DataParallelSweep(StrictModel):
-    """Data parallelism over islands against one island of as many chips."""
-
-    model: DenseModel
-    global_batch_seqs: Annotated[int, Field(gt=0, le=2**31)] = Field(description="sequences per step")
-    grad_bytes: Annotated[int, Field(gt=0, le=8)] = Field(2, description="bytes per gradient element")
-    one_island: Shape = Field(description="the baseline: one island with as many chips as all of `islands`")
-    island: Shape = Field(description="torus shape of each data-parallel island")
-    islands: int = Field(default=2, ge=2, le=1024, description="data-parallel islands")
+    model: Any = Field(description="the model, as a training experiment's `model` (a name of the model library)")
+    training: dict[str, Any] = Field(description="as a training experiment's `training`")
+    runtime: dict[str, Any] = Field(default_factory=dict, description="as a training experiment's `runtime`")
+    layouts: list[IslandLayout] = Field(min_length=2, max_length=8, description=(
+        "deployments with equal chip counts, compared against the first"))
 
 
 class MultiIslandConfig(_Base):
-    """Programs spanning islands over the DCN, each against one island with as many chips."""
+    """Training steps spanning islands over the DCN, each against one island with as many chips."""
 
     kind: Literal["pathways_multiisland"] = Field(description="programs spanning islands over the DCN")
-    pipeline: PipelineSweep | None = Field(None, description="a pipeline with stages on different islands")
-    data_parallel: DataParallelSweep | None = Field(None, description="data parallelism across islands")
+    pipeline: Comparison | None = Field(None, description="a pipeline with stages on different islands")
+    data_parallel: Comparison | None = Field(None, description="data parallelism across islands")
 
     @model_validator(mode="after")
-    def _work(self) -> "MultiIslandConfig":
+    def _layouts(self) -> "MultiIslandConfig":
         _at_least_one(self, ("pipeline", "data_parallel"))
-        if (p := self.pipeline) is not None:
-            hosts = math.ceil(math.prod(p.stage_slice) / self.chip_spec().chips_per_host)
-            self.check_work(PIPELINE_WEIGHT * len(p.layouts) * p.stages * p.microbatches * hosts, "pipeline")
+        if self.runtime:
+            raise ConfigError("runtime", "the training step runs on the catalog's latencies "
+                                         "(pathsim/catalog/runtime.py); pathways_multiisland takes no overrides")
+        if self.chips_per_host is not None:
+            raise ConfigError("chips_per_host", "the training step runs on the chip's hosts; "
+                                                "pathways_multiisland takes no chips_per_host")
+        for name in ("pipeline", "data_parallel"):
+            if getattr(self, name) is not None:
+                self.experiments(name)
         return self
+
+    def experiments(self, section: str) -> list[tuple[str, ExperimentConfig, TopologyConfig]]:
+        """Each layout of `section` as a training experiment and its topology; ConfigError naming the field."""
+        comp: Comparison = getattr(self, section)
+        built = []
+        for k, layout in enumerate(comp.layouts):
+            where = f"{section}.layouts.{k}"
+            for j, shape in enumerate(layout.islands):
+                self.check_shape(shape, f"{where}.islands.{j}")
+            topo = TopologyConfig(name=f"{self.name}.{layout.name}", chip=self.chip,
+                                  islands=[IslandConfig(shape=list(shape)) for shape in layout.islands],
+                                  overrides=dict(self.overrides))
+            data = {"name": f"{self.name}.{section}.{layout.name}", "topology": "(inline)", "model": comp.model,
+                    "training": comp.training, "plan": layout.plan, "runtime": comp.runtime}
+            try:
+                exp = parse_experiment(data, topo)
+                build_place(exp, topo)
+            except ConfigError as err:
+                prefix = where if err.field.split(".")[0] in ("plan", "topology", "") else section
+                raise ConfigError(".".join(p for p in (prefix, err.field) if p), err.message) from None
+            built.append((layout.name, exp, topo))
+        ops = sum(work_size(exp)[0] for _, exp, _ in built)
+        if ops > MAX_SIMULATED_OPS:  # a comparison may take what one `pathsim run` may
+            raise ConfigError(f"{section}.layouts", f"about {ops:.3g} ops to simulate over the layouts; the limit "
+                                                    f"is {MAX_SIMULATED_OPS:.3g}")
+        chips = [math.prod(topo.islands[0].shape) * len(topo.islands) for _, _, topo in built]
+        for k, n in enumerate(chips):
+            if n != chips[0]:
+                raise ConfigError(f"{section}.layouts.{k}.islands", f"{n} chips, the first layout {chips[0]}: "
+                                                                   "compare equal chip counts")
+        return built
+
 
 
 # --- pathways_deadlock ------------------------------------------------------------------------------
@@ -352,3 +373,8 @@ def parse(data: dict[str, Any]) -> PathwaysConfig:
         return TypeAdapter(_MODELS[kind]).validate_python(data)
     except ValidationError as exc:
         raise config_error(exc, "", _MODELS[kind]) from None
+
+
+def build_place(exp: ExperimentConfig, topo: TopologyConfig) -> None:
+    """Refuse, before anything runs, a plan that does not place on the layout's islands."""
+    place(exp, build_cluster(topo))

@@ -8,7 +8,7 @@ import math
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.catalog.runtime import RuntimeLatencies
 from pathsim.config.experiment import IslandConfig, TopologyConfig
-from pathsim.costs.collectives import closed_form_time_s, member_bytes
+from pathsim.costs.collectives import closed_form_time_s
 from pathsim.errors import ConfigError
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
 from pathsim.platform.topology import Island, build_cluster
@@ -50,15 +50,3 @@ def benchmark_computation_s(isl: Island, chip: ChipSpec, lat: RuntimeLatencies) 
     """The paper's micro-benchmark computation: a scalar all-reduce over every chip plus a scalar add,
     i.e. the all-reduce's hop latency plus the fixed cost of running one program."""
     return lat.device_program_s + collective_s("all_reduce", SCALAR_BYTES, isl, chip)
-
-
-def dense_flops_per_token(params: float) -> float:
-    """Forward pass of a dense decoder: 2 FLOPs per parameter per token (the backward is twice that)."""
-    return 2.0 * params
-
-
-def dcn_allreduce_bytes_per_host(grad_bytes: float, island_chips: int, islands: int, chip: ChipSpec) -> float:
-    """After the in-island reduce-scatter each chip holds 1/island_chips of the gradients; the islands
-    all-reduce those shards in a ring, the host's chips sharing its NIC."""
-    shard = grad_bytes / island_chips
-    return member_bytes("all_reduce", shard, islands) * chip.chips_per_host

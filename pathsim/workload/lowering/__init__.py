@@ -1,7 +1,9 @@
 """Model + plan --lower--> Program: one op list per device group (pipeline stage x DCN replica).
 
 Axes are MeshAxis (network, kind). Chips along ICI axes other than pipeline run the same SPMD
-program and are folded into one group; DCN axes and the pipeline axis separate groups.
+program and are folded into one group; DCN axes and the pipeline axes separate groups. A pipeline may span
+islands: with dcn.pipeline and ici.pipeline both given, stage = dcn coordinate x ici stages + ici
+coordinate (consecutive stages on one island, the boundary between islands crossed over the DCN).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pathsim.workload.lowering.transformer import (
     sub_blocks,
 )
 from pathsim.workload.mesh_axis import DCN_DATA, ICI_DATA, ICI_PIPELINE, MeshAxis
+
+DCN_PIPELINE = MeshAxis("dcn", "pipeline")
 from pathsim.workload.program import ComputeOp, GroupProgram, Program, group_label
 
 __all__ = ["lower", "axis_sizes", "axis_of", "stage_layers", "shard_for", "Shard"]
@@ -33,7 +37,7 @@ def axis_sizes(exp: ExperimentConfig) -> dict[MeshAxis, int]:
     plan = exp.plan
     if "tensor" in plan.dcn:
         raise ConfigError("plan.dcn.tensor", "tensor parallelism over the DCN is not supported; put it on ici")
-    for kind in ("fsdp", "pipeline"):
+    for kind in ("fsdp",):
         if kind in plan.ici and kind in plan.dcn:
             raise ConfigError(f"plan.dcn.{kind}", f"{kind} may be on ici or on dcn, not both")
     return {MeshAxis(network, k): v
@@ -62,11 +66,10 @@ class _GroupLowering:
     """Emits one group's ops, tracking what weight prefetching and gradient reduction depend on."""
 
     def __init__(self, exp: ExperimentConfig, s: Shard, sizes: dict[MeshAxis, int], stage: int,
-                 neighbours: dict[str, int]) -> None:
+                 neighbours: dict[str, tuple[int, MeshAxis]]) -> None:
         self.exp, self.s, self.stage = exp, s, stage
         self.b = GroupBuilder(axis_sizes=sizes, operand_bytes=s.act_bytes)
         self.fsdp_axis = axis_of("fsdp", sizes)
-        self.pipe_axis = axis_of("pipeline", sizes)
         self.neighbours = neighbours
         self.prefetch = exp.runtime.weight_prefetch_layers
         self.block_starts: list[int] = []
@@ -128,8 +131,9 @@ class _GroupLowering:
             self._mark_block_start(start)
         if self.last:
             return x
-        b.send(f"fwd.mb{mb}.s{self.stage + 1}", s.tokens * s.d_local * s.act_bytes, self.neighbours["next"],
-               self.pipe_axis, "forward", deps=(x,))
+        peer, axis = self.neighbours["next"]
+        b.send(f"fwd.mb{mb}.s{self.stage + 1}", s.tokens * s.d_local * s.act_bytes, peer, axis, "forward",
+               deps=(x,))
         return None
 
     def backward(self, mb: int, x_top: int | None, last_mb: bool) -> None:
@@ -160,8 +164,9 @@ class _GroupLowering:
         if self.first:
             embed_grads.append(embed_backward(b, s, f"mb{mb}", dy))
         else:
-            b.send(f"bwd.mb{mb}.s{self.stage - 1}", s.tokens * s.d_local * s.act_bytes,
-                   self.neighbours["prev"], self.pipe_axis, "backward", deps=(dy,))
+            peer, axis = self.neighbours["prev"]
+            b.send(f"bwd.mb{mb}.s{self.stage - 1}", s.tokens * s.d_local * s.act_bytes, peer, axis, "backward",
+                   deps=(dy,))
         self._embed_grads.extend(i for i in embed_grads if i is not None)
         if last_mb and self._embed_grads:
             self._reduce_gradients("embed", self._embedding_params_here(), tuple(self._embed_grads))
@@ -207,21 +212,30 @@ def lower(exp: ExperimentConfig, ici_chips_per_group: int | None = None) -> Prog
     names = [a for a, _ in gaxes]
     coords_list = list(itertools.product(*(range(n) for _, n in gaxes)))
     index_of = {c: i for i, c in enumerate(coords_list)}
-    pipe = next((a for a in names if a.kind == "pipeline"), None)
+    ici_stages = sizes.get(ICI_PIPELINE, 1)
     ici_chips = ici_chips_per_group or math.prod(v for a, v in sizes.items()
                                                  if a.network == "ici" and a != ICI_PIPELINE)
     groups = []
     for coords in coords_list:
-        stage = coords[names.index(pipe)] if pipe else 0
+        where = dict(zip(names, coords))
+        stage = where.get(DCN_PIPELINE, 0) * ici_stages + where.get(ICI_PIPELINE, 0)
         neighbours = {}
-        if pipe:
-            k = names.index(pipe)
-            for label, step in (("next", 1), ("prev", -1)):
-                other = list(coords)
-                other[k] = stage + step
-                if 0 <= other[k] < s.stages:
-                    neighbours[label] = index_of[tuple(other)]
+        for label, step in (("next", 1), ("prev", -1)):
+            other = stage + step
+            if not 0 <= other < s.stages:
+                continue
+            dcn_coord, ici_coord = divmod(other, ici_stages)
+            axis = ICI_PIPELINE if dcn_coord == where.get(DCN_PIPELINE, 0) else DCN_PIPELINE
+            moved = dict(where)
+            for a, c in ((DCN_PIPELINE, dcn_coord), (ICI_PIPELINE, ici_coord)):
+                if a in moved:
+                    moved[a] = c
+            neighbours[label] = (index_of[tuple(moved[a] for a in names)], axis)
         ops = _GroupLowering(exp, s, sizes, stage, neighbours).build()
         named = tuple(zip(names, coords))
-        groups.append(GroupProgram(name=group_label(named), coords=named, ops=tuple(ops), chips=ici_chips))
+        if DCN_PIPELINE in where and ICI_PIPELINE in where:  # one stage number for the two pipeline axes
+            label = group_label((a, stage if a == DCN_PIPELINE else c) for a, c in named if a != ICI_PIPELINE)
+        else:
+            label = group_label(named)
+        groups.append(GroupProgram(name=label, coords=named, ops=tuple(ops), chips=ici_chips))
     return Program(groups=tuple(groups), group_axes=gaxes, computations=("train", "transfer", "update"))

@@ -9,6 +9,8 @@ import pytest
 from pathsim.api import simulate_config
 from pathsim.catalog.runtime import RUNTIME
 from pathsim.config.experiment import load_experiment
+from pathsim.engine.runtime.training import GroupSlice, allocate
+from pathsim.errors import ConfigError
 from pathsim.results.report import dispatch_text
 from tests.support import REPO
 from tests.engine.test_engine import compute, gather, run
@@ -25,7 +27,7 @@ def _palm(dispatch: str):
 
 @pytest.fixture(scope="module")
 def palm_async():
-    return _palm("pathways_async")
+    return _palm("pathways_opbyop")
 
 
 def test_async_step_pays_the_per_host_fan_out_off_the_critical_path(palm_async):
@@ -44,7 +46,7 @@ def test_async_step_pays_the_per_host_fan_out_off_the_critical_path(palm_async):
 
 
 def test_multi_controller_pays_no_scheduler_and_sends_no_message(palm_async):
-    mc = _palm("multi_controller")
+    mc = _palm("jax_opbyop")
     stats = mc.dispatch
     assert stats.scheduler_busy_s == (0.0, 0.0) and stats.client_busy_s == 0.0 and stats.host_messages == 0
     assert not [s for s in mc.spans if s.track == "scheduler"]
@@ -55,12 +57,25 @@ def test_multi_controller_pays_no_scheduler_and_sends_no_message(palm_async):
     assert mc.end_s - palm_async.end_s == pytest.approx(RUNTIME.python_call_s + RUNTIME.host_enqueue_s, abs=1e-6)
 
 
-def test_sequential_dispatch_puts_each_fan_out_on_the_critical_path(palm_async):
-    seq = _palm("pathways_sequential")
+def test_sequential_dispatch_puts_the_first_fan_out_on_the_critical_path(palm_async):
+    seq = _palm("pathways_opbyop_sequential")
     fan_out_s = HOSTS_PER_POD * RUNTIME.rpc_cpu_s
-    # Three computations, each dispatched only when the previous result reached the client.
-    assert seq.end_s - palm_async.end_s > 3 * fan_out_s
+    # Nothing was dispatched ahead of the step: the first computation waits for its fan-out; each later one's
+    # host-side work waits until every host acknowledged enqueuing the previous one (one ack per host read).
+    assert seq.end_s - palm_async.end_s > fan_out_s
     assert seq.dispatch.host_messages == 3 * 2 * HOSTS_PER_POD
+    per_unit = RUNTIME.rpc_cpu_s + RUNTIME.controller_work_s + 2 * HOSTS_PER_POD * RUNTIME.rpc_cpu_s
+    assert seq.dispatch.scheduler_busy_s == pytest.approx((3 * per_unit, 3 * per_unit))
+
+
+def test_chained_dispatch_sends_the_step_as_one_message_per_host(palm_async):
+    chained = _palm("pathways_chained")
+    # The step's three computations are one statically schedulable subgraph: dispatched during the previous
+    # step; this step dispatches the next step's, one message per host.
+    assert chained.dispatch.host_messages == 2 * HOSTS_PER_POD
+    per_unit = RUNTIME.rpc_cpu_s + RUNTIME.controller_work_s + HOSTS_PER_POD * RUNTIME.rpc_cpu_s
+    assert chained.dispatch.scheduler_busy_s == pytest.approx((per_unit, per_unit))
+    assert chained.end_s == pytest.approx(palm_async.end_s, abs=1e-9)
 
 
 def test_a_groups_computations_run_in_device_queue_order():
@@ -72,3 +87,35 @@ def test_a_groups_computations_run_in_device_queue_order():
     assert starts["g"] == pytest.approx(1.0)
     # update and the next step's train: one message each to each of the 16 hosts
     assert timeline.dispatch.host_messages == 2 * 16
+
+
+def test_the_resource_manager_gives_pipeline_stages_hosts_of_their_own():
+    # Two islands, each holding two stages of 32 chips (8 hosts): exclusive slices, hosts numbered island by
+    # island (16 per island).
+    groups = [GroupSlice(f"s{k}", k // 2, (2, 4, 4)) for k in range(4)]
+    hosts, island_of_host = allocate(groups, ((4, 4, 4), (4, 4, 4)), 4)
+    assert hosts == [tuple(range(0, 8)), tuple(range(8, 16)), tuple(range(16, 24)), tuple(range(24, 32))]
+    assert island_of_host == [0] * 16 + [1] * 16
+    # One group per island shares the island's hosts.
+    hosts, _ = allocate([GroupSlice("pod0", 0, (4, 4, 4)), GroupSlice("pod1", 1, (4, 4, 4))], ((4, 4, 4),) * 2, 4)
+    assert hosts == [tuple(range(16)), tuple(range(16, 32))]
+
+
+def test_a_slice_the_island_cannot_hold_is_refused_naming_the_plan():
+    with pytest.raises(ConfigError) as err:
+        allocate([GroupSlice("s0", 0, (4, 4, 4)), GroupSlice("s1", 0, (4, 4, 4))], ((4, 4, 4),), 4)
+    assert err.value.field == "plan"
+
+
+def test_a_multi_island_pipeline_runs_on_the_actors():
+    exp, topo = load_experiment(REPO / "tests" / "data" / "pipeline_4_islands.yaml")
+    tl = simulate_config(exp, topo, record_links=False).timeline
+    # 4 islands x 2 stages: one scheduler per island, each stage on 2 hosts of its own.
+    assert len(tl.dispatch.scheduler_busy_s) == 4 and all(b > 0 for b in tl.dispatch.scheduler_busy_s)
+    assert tl.dispatch.hosts == 8 * 2
+    # Activations and gradients cross the DCN between islands, and only there.
+    boundary = {(s.name.split(".")[0], s.name.split(".")[-1]) for s in tl.spans if s.track == "dcn"}
+    assert boundary == {("fwd", "s2"), ("fwd", "s4"), ("fwd", "s6"), ("bwd", "s1"), ("bwd", "s3"), ("bwd", "s5")}
+    inside = {(s.name.split(".")[0], s.name.split(".")[-1]) for s in tl.spans if s.lane == "ici.pipeline"}
+    assert inside == {("fwd", "s1"), ("fwd", "s3"), ("fwd", "s5"), ("fwd", "s7"),
+                      ("bwd", "s0"), ("bwd", "s2"), ("bwd", "s4"), ("bwd", "s6")}

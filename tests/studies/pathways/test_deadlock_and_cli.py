@@ -38,9 +38,8 @@ def _bad(tmp_path, repo, name, edit):
 @pytest.mark.parametrize("name, edit, field", [
     ("pathways_multitenancy.yaml", lambda d: d.update(client_slice=[8, 8, 8]), "client_slice"),
     ("pathways_multitenancy.yaml", lambda d: d["shares"].update(weights=[[1, 0, 2]]), "shares.weights.0.1"),
-    ("pathways_multiisland.yaml",
-     lambda d: d["pipeline"]["layouts"][1].update(stage_islands=[0, 1, 2, 3] * 3 + [0, 1, 2, 7]),
-     "pipeline.layouts.1.stage_islands.15"),
+    ("pathways_multiisland.yaml", lambda d: d["pipeline"]["layouts"][1]["plan"]["dcn"].update(pipeline=3),
+     "pipeline.layouts.1.plan.dcn"),
     ("pathways_dispatch.yaml", lambda d: d.update(hosts=[2, 2048]), "hosts.1"),
     ("pathways_deadlock.yaml", lambda d: d.update(kind="pathways_typo"), "kind"),
     ("pathways_deadlock.yaml", lambda d: d.update(kind=["pathways_deadlock"]), "kind"),
@@ -50,8 +49,12 @@ def _bad(tmp_path, repo, name, edit):
     ("pathways_dispatch.yaml", lambda d: d.update(hosts=[4, 4]), "hosts"),
     ("pathways_multitenancy.yaml", lambda d: d["throughput"].update(outstanding=10**9), "throughput.outstanding"),
     ("pathways_multitenancy.yaml", lambda d: d.update(island=[64, 64, 64]), "island"),
-    ("pathways_multiisland.yaml", lambda d: d["pipeline"]["model"].update(params=float("inf")), "pipeline.model.params"),
-    ("pathways_multiisland.yaml", lambda d: d["pipeline"].update(microbatches=50_000), "pipeline"),
+    ("pathways_multiisland.yaml", lambda d: d["pipeline"].update(model="gpt3_27b"), "pipeline.model"),
+    ("pathways_multiisland.yaml", lambda d: d["pipeline"]["layouts"][0]["plan"].update(microbatches=50_000),
+     "pipeline.layouts.0.plan.microbatches"),
+    ("pathways_multiisland.yaml", lambda d: d["data_parallel"]["layouts"][1].update(islands=[[8, 8, 8]] * 3),
+     "data_parallel.layouts.1.plan.dcn"),
+    ("pathways_multiisland.yaml", lambda d: d.update(runtime={"rpc_cpu_s": 1e-5}), "runtime"),
 ])
 def test_bad_input_is_one_line_naming_the_field(tmp_path, repo, name, edit, field):
     res = _bad(tmp_path, repo, name, edit)
