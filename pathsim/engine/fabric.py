@@ -286,7 +286,7 @@ class FullFabric:
         ici.pipeline coordinate) with the same coordinate on every other ICI axis."""
         key = ("stage_peer", u, group)
         if key not in self._members_cache:
-            mine = {a: c for a, c in self.mesh[u].items() if a != "ici.pipeline"}
+            mine = {a: c for a, c in self.mesh[u].items() if a != ICI_PIPELINE}
             self._members_cache[key] = next(
                 m for m, unit in enumerate(self.units)
                 if unit.group == group and all(self.mesh[m][a] == c for a, c in mine.items()))

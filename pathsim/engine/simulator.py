@@ -29,6 +29,7 @@ from pathsim.engine.fabric import FoldedFabric
 from pathsim.engine.network import Network
 from pathsim.engine.runtime.training import GroupSlice, StepDispatch
 from pathsim.engine.timeline import Span, Timeline
+from pathsim.workload.mesh_axis import ICI_PIPELINE
 from pathsim.workload.program import CommOp, ComputeOp, Program, RecvOp
 
 
@@ -413,9 +414,9 @@ class _Run:
         """Each group as the runtime sees it: its island and the mesh shape of its slice (the island, less
         the torus factors the ICI pipeline axis splits into stages)."""
         split: dict[str, int] = {}
-        if self.placement is not None and "ici.pipeline" in dict(self.program.group_axes):
+        if self.placement is not None and ICI_PIPELINE in dict(self.program.group_axes):
             for axis in self.placement.axes:
-                if axis.axis == "ici.pipeline":
+                if axis.axis == ICI_PIPELINE:
                     for seg in axis.segments:
                         split[seg.dim] = split.get(seg.dim, 1) * seg.size
         slices = []

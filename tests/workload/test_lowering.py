@@ -6,6 +6,7 @@ from pathsim.errors import ConfigError
 from pathsim.workload.lowering import lower, stage_layers
 from pathsim.workload.lowering.schedule import gpipe, one_f_one_b
 from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
+from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 
 
@@ -60,10 +61,10 @@ def test_a_pipeline_spans_islands_with_consecutive_stages_on_each():
     d["model"]["n_layers"] = 8
     program = lower(parse_experiment(d))
     assert [g.name for g in program.groups] == ["pipeline0", "pipeline1", "pipeline2", "pipeline3"]
-    assert [dict(g.coords) for g in program.groups][2] == {"dcn.pipeline": 1, "ici.pipeline": 0}
+    assert [dict(g.coords) for g in program.groups][2] == {MeshAxis("dcn", "pipeline"): 1, ICI_PIPELINE: 0}
 
     def sends(g):
-        return {(op.name.split(".")[0], op.axis, op.peer_group) for op in program.groups[g].ops
+        return {(op.name.split(".")[0], str(op.axis), op.peer_group) for op in program.groups[g].ops
                 if isinstance(op, CommOp) and op.collective == "send"}
 
     assert sends(0) == {("fwd", "ici.pipeline", 1)}
