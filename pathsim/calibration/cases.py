@@ -64,16 +64,23 @@ _SHARDED_PLANS = (
 PRESETS = ("cpu", "gpu", "tiny")
 
 
+def sharded_plans(devices: int) -> tuple[tuple[tuple[str, int], ...], ...]:
+    """The plans over every device: the five of the 4-device mesh, or each axis alone on another count."""
+    if devices == 4:
+        return _SHARDED_PLANS
+    return tuple(((axis, devices),) for axis in MESH_AXES) if devices > 1 else ()
+
+
 def cases(preset: str, devices: int) -> tuple[Case, ...]:
-    """Every size on one device, then (with 4+ devices) the sharded plans on the second size."""
+    """Every size on one device, then (with 2+ devices) the sharded plans on the second size."""
     sizes = {"cpu": _CPU_SIZES, "gpu": _GPU_SIZES, "tiny": _TINY_SIZES}.get(preset)
     if sizes is None:
         raise ConfigError("--preset", f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     single = tuple(Case(size) for size in sizes)
-    if devices < 4:
-        return single
     sharded_size = sizes[1] if preset != "tiny" else sizes[-1]
-    plans = _SHARDED_PLANS if preset != "tiny" else (_SHARDED_PLANS[0], _SHARDED_PLANS[3])
+    plans = sharded_plans(devices)
+    if preset == "tiny":  # tests: seconds, so two plans: data alone, and data x tensor where it exists
+        plans = (plans[0], plans[3]) if devices == 4 else plans[:2]
     return single + tuple(Case(sharded_size, plan) for plan in plans)
 
 

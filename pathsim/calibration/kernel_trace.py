@@ -4,13 +4,18 @@ XLA's CPU runtime records one event per executed thunk (a fusion, copy, dot, cus
 named by its HLO instruction and tagged with the device and the run (one execution of the program).
 This module is pure: it turns those events, however captured (xprof.py), into per-kernel times.
 
-A kernel's time is its thunk's event duration. The thunk executor may run independent thunks on several
-threads at once, so the kernels of one run can sum to more than its span. A kernel's *share* is its
-event's wall time divided among the kernels running with it: each instant of an execution is split
-equally between the thunks active then, so the shares of one execution add up to its busy time (the
-span less its idle gaps). pathsim's engine runs a device's kernels one at a time; the shares are the
-times under which that sequence takes the wall time the real executor took, overlap included. Durations,
-shares, span and busy time are all kept, so the report shows how much overlap the shares absorbed.
+A kernel's *duration* is its thunk's event. Its *lifetime* runs from the event's start to the kernel's
+completion: a kernel whose work was split over the intra-op threads may return to the executor before
+that work is done, and the runtime marks the completion later with an `end:` event linked to the
+kernel's event by a flow id (xprof.py). Between such events no thunk event is open although the cores
+are busy (12% of a `m` step on one device), so lifetimes, not durations, cover the step.
+
+The thunk executor also runs independent thunks on several threads at once, so lifetimes overlap. A
+kernel's *share* is its lifetime's wall time divided among the kernels live with it: each instant of an
+execution is split equally between the kernels live then, so the shares of one execution add up to its
+busy time (the span less its idle gaps). pathsim's engine runs a device's kernels one at a time; the
+shares are the times under which that sequence takes the wall time the real executor took. Durations,
+shares, span and busy time are all kept, so the report shows what the shares changed.
 
 Each kernel keeps its median and its mean over executions. A step is a sum of hundreds of kernels: its
 median is close to the sum of their means (the sum's noise averages out), while each kernel's noise on a
@@ -33,6 +38,12 @@ class ThunkEvent:
     run_id: int  # one execution of the program (on every device of an SPMD launch)
     start_ns: int
     duration_ns: int
+    done_ns: int = 0  # when the kernel's work completed (its `end:` marker), if after the event's end
+
+    @property
+    def end_ns(self) -> int:
+        """The kernel's lifetime ends when its work completed: an asynchronous kernel's event ends early."""
+        return max(self.start_ns + self.duration_ns, self.done_ns)
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,7 @@ class ProgramTrace:
 def shares_ns(run: list[ThunkEvent]) -> list[float]:
     """Each event's share of the wall time: every instant split equally between the events active then."""
     starts = np.array([e.start_ns for e in run], dtype=np.int64)
-    ends = starts + np.array([e.duration_ns for e in run], dtype=np.int64)
+    ends = np.array([e.end_ns for e in run], dtype=np.int64)
     bounds = np.unique(np.concatenate([starts, ends]))
     first, last = np.searchsorted(bounds, starts), np.searchsorted(bounds, ends)
     # active[i]: events covering the elementary interval [bounds[i], bounds[i + 1])
@@ -88,7 +99,7 @@ def attribute(events: list[ThunkEvent] | tuple[ThunkEvent, ...]) -> ProgramTrace
     spans, sums, busy = [], [], []
     for run in runs.values():
         start = min(e.start_ns for e in run)
-        spans.append(max(e.start_ns + e.duration_ns for e in run) - start)
+        spans.append(max(e.end_ns for e in run) - start)
         sums.append(sum(e.duration_ns for e in run))
         shares = shares_ns(run)
         busy.append(sum(shares))

@@ -35,18 +35,22 @@ def hlo_module_name(hlo_text: str) -> str:
 
 
 def read_thunk_events(xplane_path: str, module: str) -> tuple[ThunkEvent, ...]:
+    """The module's thunk events, each with the end of its `end:` completion marker where there is one:
+    the thunk's event carries a flow-producer id (`_p`), its completion marker the same id as `_c`."""
     data = ProfileData.from_file(xplane_path)
-    events = []
+    thunks, done_ns = [], {}
     for plane in data.planes:
         for line in plane.lines:
             for ev in line.events:
                 stats = dict(ev.stats)
-                if "hlo_op" not in stats or stats.get("hlo_module") != module:
-                    continue
-                events.append(ThunkEvent(name=str(stats["hlo_op"]), device=int(stats.get("device_ordinal", 0)),
-                                         run_id=int(stats.get("run_id", 0)), start_ns=int(ev.start_ns),
-                                         duration_ns=int(ev.duration_ns)))
-    return tuple(events)
+                if ev.name.startswith("end: ") and "_c" in stats:
+                    done_ns[stats["_c"]] = int(ev.start_ns + ev.duration_ns)
+                elif "hlo_op" in stats and stats.get("hlo_module") == module:
+                    thunks.append((ev, stats))
+    return tuple(ThunkEvent(name=str(stats["hlo_op"]), device=int(stats.get("device_ordinal", 0)),
+                            run_id=int(stats.get("run_id", 0)), start_ns=int(ev.start_ns),
+                            duration_ns=int(ev.duration_ns), done_ns=done_ns.get(stats.get("_p"), 0))
+                 for ev, stats in thunks)
 
 
 def trace_runs(run: Callable[[], object], module: str, warmup: int, repeats: int) -> TracedRuns:

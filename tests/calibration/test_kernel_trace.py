@@ -90,3 +90,13 @@ def test_shares_split_overlapping_time_and_add_up_to_the_busy_time():
     assert trace.busy_s == pytest.approx(14e-6)  # run 1: 12 us busy in a 14 us span; run 2: 16 of 16
     assert trace.span_s == pytest.approx(15e-6)
     assert trace.kernel_sum_s == pytest.approx(16e-6)  # durations sum to 16 us in both runs
+
+
+def test_an_asynchronous_kernel_lives_until_its_completion_and_shares_that_time():
+    # a's event ends at 2 us but its work completes at 10 us; b runs 3-6 us meanwhile, c after a is done
+    events = [ThunkEvent("a", 0, 1, 0, 2_000, done_ns=10_000), ev("b", 0, 1, 3, 3), ev("c", 0, 1, 10, 2)]
+    trace = attribute(events)
+    shares = {k.name: k.share_s for k in trace.kernels}
+    assert shares["a"] == pytest.approx(8.5e-6) and shares["b"] == pytest.approx(1.5e-6)
+    assert trace.busy_s == pytest.approx(12e-6) == trace.span_s  # no idle time: a's work filled the gaps
+    assert trace.kernel_sum_s == pytest.approx(7e-6)  # the events' own durations: 2 + 3 + 2
