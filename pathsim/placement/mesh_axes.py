@@ -43,9 +43,12 @@ class AxisSegment:
 class AxisPlacement:
     axis: MeshAxis
     size: int
-    network: Network  # axis.network; kept while studies/pathways places a whole-island "ici.all" string axis
     segments: tuple[AxisSegment, ...] = ()
     all_to_all_gain: float = 1.0  # a twisted torus's all-to-all speed-up (TPU v4 paper, ISCA 2023)
+
+    @property
+    def network(self) -> Network:
+        return self.axis.network
 
 
 @dataclass(frozen=True)
@@ -155,9 +158,9 @@ def place(exp: ExperimentConfig, cluster: Cluster) -> Placement:
             raise ConfigError(f"plan.ici.{kind}", f"size {size} does not fit the torus dims left {left}; "
                               "set plan.placement to choose dims")
         segments = tuple(pool.take(d, n) for d, n in factors)
-        placed.append(AxisPlacement(axis=MeshAxis("ici", kind), size=size, network="ici", segments=segments,
+        placed.append(AxisPlacement(axis=MeshAxis("ici", kind), size=size, segments=segments,
                                     all_to_all_gain=island.all_to_all_gain))
-    placed.extend(AxisPlacement(axis=MeshAxis("dcn", kind), size=size, network="dcn")
+    placed.extend(AxisPlacement(axis=MeshAxis("dcn", kind), size=size)
                   for kind, size in plan.dcn.items())
     # Groups: the island of a group is the mixed-radix number of its DCN coordinates.
     gaxes = group_axes(sizes)

@@ -15,7 +15,7 @@ def axis(*segments, network="ici"):
     size = 1
     for s in segments:
         size *= s.size
-    return AxisPlacement(MeshAxis(network, "data"), size, network, tuple(segments))
+    return AxisPlacement(MeshAxis(network, "data"), size, tuple(segments))
 
 
 def test_all_gather_one_wrapped_axis():
@@ -56,6 +56,6 @@ def test_small_messages_are_latency_bound():
 def test_dcn_exchange_between_two_pods():
     # PaLM: each host exchanges its gradient shard with its peer host; 4 chips share the host's DCN.
     v = 1.4e9 / 4
-    t = closed_form_time_s("all_reduce", v, AxisPlacement(MeshAxis("dcn", "data"), 2, "dcn"), V4)
+    t = closed_form_time_s("all_reduce", v, AxisPlacement(MeshAxis("dcn", "data"), 2), V4)
     assert dcn_chip_bytes_per_s(V4) == pytest.approx(81e12 / 8 / 1536 / 4)
     assert t == pytest.approx(1.4e9 / (81e12 / 8 / 1536))

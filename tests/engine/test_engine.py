@@ -40,10 +40,10 @@ def gather(name, axis=TENSOR, deps=(), nbytes=V, collective="all_gather"):
 
 
 AXES = (
-    AxisPlacement(TENSOR, 4, "ici", (AxisSegment("x", 4, 1, True),)),
-    AxisPlacement(FSDP, 16, "ici", (AxisSegment("y", 4, 1, True), AxisSegment("z", 4, 1, True))),
-    AxisPlacement(DCN_DATA, 2, "dcn"),
-    AxisPlacement(PIPELINE, 4, "ici", (AxisSegment("z", 4, 1, True),)),
+    AxisPlacement(TENSOR, 4, (AxisSegment("x", 4, 1, True),)),
+    AxisPlacement(FSDP, 16, (AxisSegment("y", 4, 1, True), AxisSegment("z", 4, 1, True))),
+    AxisPlacement(DCN_DATA, 2),
+    AxisPlacement(PIPELINE, 4, (AxisSegment("z", 4, 1, True),)),
 )
 
 

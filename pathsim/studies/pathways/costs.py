@@ -12,6 +12,7 @@ from pathsim.costs.collectives import closed_form_time_s
 from pathsim.errors import ConfigError
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
 from pathsim.platform.topology import Island, build_cluster
+from pathsim.workload.mesh_axis import ICI_DATA
 
 SCALAR_BYTES = 4.0  # one f32
 
@@ -36,10 +37,10 @@ def island(shape: tuple[int, ...], chip: ChipSpec, field: str) -> Island:
 
 
 def whole_island_axis(isl: Island) -> AxisPlacement:
-    """One mesh axis over every chip of the island: a segment per torus dim."""
+    """The benchmark's all-reduce over every chip of the island: one data axis with a segment per torus dim."""
     segments = tuple(AxisSegment(dim=d, size=isl.dim_size(d), stride=1, ring=isl.dim_wraps(d))
                      for d in isl.dims if isl.dim_size(d) > 1)
-    return AxisPlacement(axis="ici.all", size=isl.chips, network="ici", segments=segments)
+    return AxisPlacement(axis=ICI_DATA, size=isl.chips, segments=segments)
 
 
 def collective_s(kind: str, v_bytes: float, isl: Island, chip: ChipSpec) -> float:

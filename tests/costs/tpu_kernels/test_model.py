@@ -104,7 +104,7 @@ def test_partial_remat_runs_a_share_of_the_kernel():
 def test_collectives_pay_measured_fixed_costs_and_link_share():
     chip = chip_spec("tpu_v4")
     links = _model().links
-    ring = AxisPlacement(axis=MeshAxis("ici", "fsdp"), size=16, network="ici", segments=(AxisSegment(dim="y", size=16, stride=1, ring=True),))
+    ring = AxisPlacement(axis=MeshAxis("ici", "fsdp"), size=16, segments=(AxisSegment(dim="y", size=16, stride=1, ring=True),))
     # Tiny: fixed launch + 8 ring steps (16 / 2 each way) of one 1-hop remote DMA each.
     tiny = closed_form_time_s("all_gather", 1024.0, ring, chip, links)
     assert tiny == pytest.approx(4.55e-6 + 8 * 1.85e-6 + 1024 * 15 / 16 / (2 * 43.4e9))
