@@ -67,6 +67,8 @@ def test_profiler_attributes_each_kernel_of_a_compiled_program_by_name():
     assert dots and others
     assert min(times[n] for n in dots) > max(times[n] for n in others)  # 113 MFLOP matmuls vs 147k elements
     assert trace.span_s <= traced.wall_s
+    assert all(e.done_ns > 0 for e in traced.events)  # each thunk linked to its completion marker by flow id
+    assert trace.busy_s <= trace.span_s * (1 + 1e-9)
 
 
 def _instruction(hlo_text: str, name: str) -> str:
