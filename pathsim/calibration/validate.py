@@ -239,12 +239,12 @@ def _accounting_lines(report: Report) -> list[str]:
     for r in rows:
         k, p = r.kernels, r.imported
         t = error_terms(p, k, r.measured_s, dispatch_s)
-        pct = lambda x: f"{x / r.measured_s:>+7.1%}"  # noqa: E731
+        pct = lambda x: f" {x / r.measured_s:>+6.1%}"  # noqa: E731  (a space even past 999%)
         lines.append(
             f"{r.case:<22}{r.measured_s * 1e3:>9.2f}{k.traced_step_s * 1e3:>8.2f}{k.span_s * 1e3:>8.2f}"
             f"{k.busy_s * 1e3:>8.2f}{k.kernel_total_s * 1e3:>9.2f}{k.durations_s * 1e3:>8.2f}"
             f"{k.kernel_medians_s * 1e3:>9.2f}{k.collective_s * 1e3:>7.2f}"
-            f"{p.unmeasured_ops:>5}/{p.ops:<3}{r.imported_error:>+8.1%}{pct(t.coverage_s)}{pct(t.statistic_s)}"
+            f"{p.unmeasured_ops:>5}/{p.ops:<3} {r.imported_error:>+7.1%}{pct(t.coverage_s)}{pct(t.statistic_s)}"
             f"{pct(t.gaps_s)}{pct(t.host_s)}{pct(t.collectives_s)}{pct(t.drift_s)}")
     lines += ["  measured: the step's median wall time, no profiler; traced: the same under the profiler (the",
               "  kernel profile); span: first kernel start to last kernel end; busy: the part of the span in which",
