@@ -62,7 +62,7 @@ def allocate(groups: list[GroupSlice], islands: tuple[tuple[int, ...], ...], chi
         first.append(first[-1] + rm.hosts_in(i))
     sharing = {i: sum(g.island == i for g in groups) for i in range(len(islands))}
     hosts = []
-    for k, g in enumerate(groups):
+    for g in groups:
         vs = rm.allocate(g.shape, "plan", island=g.island, exclusive=sharing[g.island] > 1)
         hosts.append(tuple(first[g.island] + h for h in vs.hosts))
     return hosts, [i for i in range(len(islands)) for _ in range(rm.hosts_in(i))]
