@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pathsim.errors import ConfigError
@@ -63,6 +64,28 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="exit-with-parent").start()
 
 
+_POLL_S = 0.1  # how soon a deferred Ctrl-C is acted on
+
+
+@contextmanager
+def _deferred_interrupt() -> Iterator[threading.Event]:
+    """Ctrl-C as a flag while the pool's futures are in use, raised as KeyboardInterrupt on the way out.
+
+    Raised where the signal lands, KeyboardInterrupt can leave a future's lock held (inside `wait` or
+    `cancel`); the pool's manager thread then blocks on that lock and shutting the pool down hangs."""
+    interrupted = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield interrupted
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    try:
+        yield interrupted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted.is_set():
+        raise KeyboardInterrupt
+
+
 class PoolBackend:
     """A process pool: simulations are pure Python, so processes, not threads, use the cores."""
 
@@ -75,15 +98,18 @@ class PoolBackend:
                                         initializer=_worker_init, initargs=(os.getpid(),))
 
     def map_unordered(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
-        pending = {self.pool.submit(fn, item) for item in items}
-        try:
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    yield future.result()
-        finally:
-            for future in pending:
-                future.cancel()
+        with _deferred_interrupt() as interrupted:
+            pending = {self.pool.submit(fn, item) for item in items}
+            try:
+                while pending and not interrupted.is_set():
+                    done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        yield future.result()
+                for future in [f for f in pending if f.done() and not f.cancelled()]:
+                    yield future.result()  # finished while the Ctrl-C was pending: kept
+            finally:
+                for future in pending:
+                    future.cancel()
 
     def close(self, now: bool = False) -> None:
         if now:  # an interrupted sweep: its finished rows are on disk, the running plans are dropped
