@@ -13,31 +13,17 @@ LOG="$OUT/calibrate_device.log"
 PY="${PYTHON:-python3}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 log() { echo "[calibrate_device $(date +%T)] $*" | tee -a "$LOG"; }
-
-wheel_dir() {
-  for d in "${WHEELS:-}" wheels bench/wheels /wheels; do
-    if [ -n "$d" ] && ls "$d"/*.whl >/dev/null 2>&1; then echo "$d"; return; fi
-  done
-}
-pip_install() {  # pip_install PKG...: from the wheel folder if any, else the network; never fatal
-  local dir; dir="$(wheel_dir)"
-  if [ -n "$dir" ]; then
-    timeout 240 "$PY" -m pip install -q --no-index --find-links "$dir" "$@" >>"$LOG" 2>&1 && return 0
-  fi
-  timeout 240 "$PY" -m pip install -q "$@" >>"$LOG" 2>&1
-}
+. bench/device_deps.sh
 
 if ! nvidia-smi >>"$LOG" 2>&1; then
-  log "no NVIDIA GPU here (nvidia-smi failed): nothing to calibrate; the CPU closed loop needs no script"
+  log "no NVIDIA GPU here (nvidia-smi failed): nothing to calibrate (a CPU mesh: bench/closed_loop_cpu_mesh.sh)"
   exit 1
 fi
 if ! "$PY" -c "import jax, sys; sys.exit(jax.default_backend() != 'gpu')" >>"$LOG" 2>&1; then
   log "jax with a GPU backend is missing: installing jax[cuda12]"
   pip_install "jax[cuda12]" || log "could not install jax[cuda12]"
 fi
-# pathsim's own dependencies (pip install -e . may need the network for its build backend).
-"$PY" -c "import simpy, networkx, numpy, yaml, pydantic, rich" 2>/dev/null \
-  || pip_install simpy networkx numpy pyyaml pydantic rich || log "could not install pathsim's dependencies"
+ensure_pathsim_deps
 
 BACKEND="$("$PY" -c "import jax; print(jax.default_backend())" 2>>"$LOG")"
 KIND="$("$PY" -c "import jax, re; print(re.sub('[^A-Za-z0-9]+', '-', jax.devices()[0].device_kind).strip('-').lower())" 2>>"$LOG")"

@@ -65,6 +65,7 @@ class Report:
     flops: tuple[FlopCheck, ...]
     host_load_1min: float  # when the steps were measured
     kernel_profile: KernelProfile | None = None
+    host_cores: int = 0  # cores this process could run on (0: unknown)
 
 
 def predict(case: Case, profile: Profile) -> Prediction:
@@ -172,7 +173,14 @@ def run_validation(profile: Profile, case_list: tuple[Case, ...], warmup: int, r
 
         kernels = KernelProfile(meta=kernel_profile_meta(warmup, repeats), programs=tuple(traced))
     return Report(profile=profile, results=tuple(results), flops=tuple(checks), host_load_1min=os.getloadavg()[0],
-                  kernel_profile=kernels)
+                  kernel_profile=kernels, host_cores=_host_cores())
+
+
+def _host_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 0
 
 
 # --- summary -------------------------------------------------------------------------------------------
@@ -261,6 +269,16 @@ def _accounting_lines(report: Report) -> list[str]:
     return lines
 
 
+def _time_shared_warning(report: Report) -> list[str]:
+    meta = report.profile.meta
+    devices = max((r.devices for r in report.results), default=1)
+    if meta.backend != "cpu" or not 0 < report.host_cores < devices:
+        return []
+    return [f"  warning: {devices} CPU devices on {report.host_cores} cores time-share the cores, so the sharded "
+            "plans are not a mesh of independent devices (docs/calibration.md); check them on a host with at least "
+            f"{devices} cores (bench/closed_loop_cpu_mesh.sh)"]
+
+
 def format_report(report: Report) -> str:
     meta = report.profile.meta
     lines = [f"closed-loop check on {meta.device_kind} ({meta.backend}, {meta.device_count} device(s), "
@@ -280,6 +298,7 @@ def format_report(report: Report) -> str:
             line += f"{r.imported.step_s * 1e3:>14.2f}{r.imported_error:>+9.1%}"
         lines.append(line)
     lines += _summary_lines(report)
+    lines += _time_shared_warning(report)
     if any(r.devices > 1 for r in report.results):
         lines.append(f"  sharded plans: {meta.device_count} devices, concurrent slowdown measured "
                      f"{meta.concurrent_slowdown:.2f}x (devices share the host's cores; the lowered program's "

@@ -1,5 +1,6 @@
 """The commands as a user runs them: a tiny calibrate on 4 CPU devices, then the closed loop on it."""
 
+import os
 import re
 import subprocess
 import sys
@@ -55,6 +56,8 @@ def test_validate_reports_every_case(tiny_profile, tmp_path):
     assert "sharded plans, lowered program: 2 cases" in text
     assert "ranking preserved:" in text and "XLA dots" in text
     assert "imported program:" not in text  # no kernel profile given
+    time_shared = len(os.sched_getaffinity(0)) < 4
+    assert (f"warning: 4 CPU devices on {len(os.sched_getaffinity(0))} cores time-share" in text) == time_shared
 
 
 @pytest.mark.slow
