@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_xla_kernels.py [--limit N]
 
-Each measured shape of shared/reference/kernels/jnp_dot_v5e_v6e.csv (M x K @ K x N, bf16 -> f32 or
+Each measured shape of pathsim/data/kernels/jnp_dot_v5e_v6e.csv (M x K @ K x N, bf16 -> f32 or
 int8 -> int32) is compiled ahead of time for one chip of its SKU (no TPU needed). The compiler's estimate
 is `cost_analysis()["optimal_seconds"]` (a single dot has no loop, so it is defined), and, where pathsim
 knows the clock, the kernel's `estimated_cycles` / clock. The measured kernel time is the wall-clock
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KERNELS = ROOT.parent / "shared" / "reference" / "kernels"
+KERNELS = ROOT / "pathsim" / "data" / "kernels"
 SKU_TARGET = {"v5e": ("v5e:1x1", "default", "tpu_v5e"), "v6e": ("v6e:1x1", "default", "tpu_v6e")}
 
 

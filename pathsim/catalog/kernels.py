@@ -4,7 +4,7 @@ The spec sheet (pathsim/catalog/hardware.py) says what a chip could do; this say
 do. Sources are published kernel-level measurements (named beside each number: the scaling book "How to
 Scale Your Model", ayaka14732/tpu-v4-latency-numbers, marin-community/marin#6736, Google's
 accelerator-microbenchmarks) and the 900 jnp.dot timings on one TPU v5e and one v6e chip of
-R-Oliver/tpu-perf-model (data/measurements.csv; read from the team's shared data folder by the fit). The three matmul constants
+R-Oliver/tpu-perf-model (data/measurements.csv; copied into pathsim/data/kernels/). The three matmul constants
 marked "fitted" are the output of `python -m pathsim.costs.tpu_kernels.fit`, which fits them on the v5e rows only;
 tests/costs/tpu_kernels/test_fit.py re-runs that fit and checks these numbers against it. Nothing here was chosen
 by looking at a whole-model result (PaLM's MFU or any other).

@@ -1,5 +1,5 @@
 """R-Oliver/tpu-perf-model's measured jnp.dot timings on TPU v5e and v6e: rows and their chips. The data
-files live in the team's shared data folder (../shared/reference/kernels/ beside the checkout), not here.
+files ship with pathsim (pathsim/data/kernels/, with a README giving their source and how they were measured).
 
 Each row is the wall clock of one jitted jnp.dot (bf16 -> f32 or int8 -> int32), median of 20. The runs
 file gives each chip's host launch floor and its spec as the collection script read it from the device.
@@ -40,8 +40,8 @@ class KernelTimings:
 
 
 def default_reference_dir() -> Path:
-    """../shared/reference/kernels beside the checkout (where CI and developers have it)."""
-    return Path(__file__).resolve().parents[4] / "shared" / "reference" / "kernels"
+    """pathsim/data/kernels: package data, present in a clone and in an installed wheel alike."""
+    return Path(__file__).resolve().parents[2] / "data" / "kernels"
 
 
 def load_timings(folder: Path | None = None) -> KernelTimings:

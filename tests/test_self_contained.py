@@ -1,0 +1,99 @@
+"""A clone needs nothing beside it: no module, test, benchmark, doc or experiment names a path outside the
+repository. Read from the files git tracks, as text (nothing is imported or run).
+
+Three ways a file can reach outside, each checked:
+- naming the team's reference notes (`../shared/...`, `shared/reference/...`) or an absolute path of a
+  developer's machine;
+- anchoring on `__file__` and climbing above the repository root (`Path(__file__).parents[4]`);
+- a relative path (`../x`) that leaves the repository from the file that holds it (YAML, Markdown and
+  Python resolve them from there; a Python path may also be taken from the repository root).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support import REPO
+
+TEXT_SUFFIXES = {".py", ".md", ".sh", ".yaml", ".yml", ".toml", ".ipynb", ".cfg", ".txt", ".json", ""}
+OUTSIDE_NAMES = re.compile(r"(\.\./)+shared\b|\bshared/reference\b|(?<![\w.])/work/"
+                           r"|[\"']shared[\"']\s*/\s*[\"']reference[\"']")
+FILE_ANCHOR = re.compile(r"Path\(__file__\)(?:\.resolve\(\))?(?P<climb>\.parents\[(?P<n>\d+)\]|(?:\.parent\b)+)")
+RELATIVE = re.compile(r"(?<![\w./])((?:\.\./)+[\w.\-/<>]*)")
+# Strings that are malformed user input fed to the CLI to check it refuses them: never read as paths.
+BAD_INPUT_STRINGS = {("tests/test_fuzz_inputs.py", "../../etc/x")}
+
+
+def _tracked_text_files() -> list[Path]:
+    names = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    paths = [REPO / name for name in names.splitlines()]
+    return [p for p in paths if p.suffix in TEXT_SUFFIXES and p.is_file() and p.stat().st_size < 1_000_000]
+
+
+FILES = _tracked_text_files()
+
+
+def _inside(path: Path) -> bool:
+    return path.resolve().is_relative_to(REPO.resolve())
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(REPO).as_posix()
+
+
+def test_the_checks_read_the_repository():
+    assert any(_rel(p) == "pathsim/costs/tpu_kernels/reference_data.py" for p in FILES)
+    assert len(FILES) > 100
+
+
+@pytest.mark.parametrize("path", FILES, ids=_rel)
+def test_names_nothing_outside_the_repository(path):
+    if path == Path(__file__):
+        return  # this file spells the patterns it looks for
+    text = path.read_text(errors="replace")
+    hits = [f"line {text.count(chr(10), 0, m.start()) + 1}: {m.group(0)!r}" for m in OUTSIDE_NAMES.finditer(text)]
+    assert not hits, f"{_rel(path)} names a place outside the repository: {hits}"
+
+
+@pytest.mark.parametrize("path", [p for p in FILES if p.suffix == ".py"], ids=_rel)
+def test_file_anchors_stay_in_the_repository(path):
+    for match in FILE_ANCHOR.finditer(path.read_text()):
+        levels = int(match["n"]) if match["n"] is not None else match["climb"].count(".parent") - 1
+        anchor = path.parents[levels] if levels < len(path.parents) else Path("/")
+        assert _inside(anchor), f"{_rel(path)}: {match.group(0)} climbs to {anchor}, outside the repository"
+
+
+def _relative_paths(path: Path) -> list[str]:
+    """Relative paths a file uses: string literals of a Python file, the text of any other."""
+    if path.suffix != ".py":
+        return [m.group(1) for m in RELATIVE.finditer(path.read_text(errors="replace"))]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    strings = [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return [m.group(1) for s in strings for m in RELATIVE.finditer(s)]
+
+
+@pytest.mark.parametrize("path", FILES, ids=_rel)
+def test_relative_paths_stay_in_the_repository(path):
+    bases = [path.parent, REPO] if path.suffix == ".py" else [path.parent]
+    for relative in _relative_paths(path):
+        if (_rel(path), relative) in BAD_INPUT_STRINGS:
+            continue
+        assert any(_inside(base / relative) for base in bases), (
+            f"{_rel(path)}: {relative!r} leaves the repository")
+
+
+def test_the_checks_catch_a_path_outside(tmp_path):
+    """The patterns find each kind of escape (so the tests above can fail)."""
+    assert OUTSIDE_NAMES.search('KERNELS = ROOT.parent / "shared" / "reference" / "kernels"')
+    assert OUTSIDE_NAMES.search("see ../shared/reference/kernels") and OUTSIDE_NAMES.search("/work/shared/x")
+    climb = FILE_ANCHOR.search('Path(__file__).resolve().parents[4] / "shared"')
+    assert climb and int(climb["n"]) == 4
+    deep = REPO / "pathsim" / "costs" / "tpu_kernels" / "reference_data.py"
+    assert not _inside(deep.parents[4]) and _inside(deep.parents[2])
+    assert RELATIVE.search("topology: ../../topologies/x.yaml").group(1) == "../../topologies/x.yaml"
+    assert not _inside(REPO / "experiments" / "../../topologies/x.yaml")
