@@ -42,7 +42,7 @@ def text_report(results: list[RowResult], summary: Summary, program: str, runs: 
         table.add_column(name, justify="left" if name == "id" else "right")
     for r in results:
         if r.error is not None:
-            table.add_row(r.id, _num(r.chips, "d"), f"[red]error: {r.error}[/red]", *[""] * 8)
+            table.add_row(r.id, _num(r.chips, "d"), "[red]error[/red]", *["-"] * 8)
             continue
         table.add_row(r.id, _num(r.chips, "d"), _num(r.predicted_step_s, ".2f"), _num(r.published_step_s, ".2f"),
                       _num(None if r.step_error is None else 100 * r.step_error, "+.1f") + "%",
@@ -52,7 +52,7 @@ def text_report(results: list[RowResult], summary: Summary, program: str, runs: 
                       _num(None if r.hbm_used_bytes is None else r.hbm_used_bytes / GIB, ".1f"),
                       {True: "yes", False: "[red]no[/red]", None: "-"}[r.fits], _num(r.exposed_dcn_s, ".3f"))
     s = summary
-    lines = [
+    lines = [f"error: row {r.row} ({r.id}), {r.error}" for r in results if r.error is not None] + [
         f"MFU: {FLOP_CONVENTION}; published MFU recomputed from the published step time.",
         f"rows {s.rows}: {s.simulated} simulated, {s.failed} failed, {s.infeasible} predicted not to fit in HBM",
         f"|MFU error|: mean {_num(s.mean_abs_mfu_error_points, '.1f')} points, max "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scipy.stats import spearmanr
 
@@ -88,12 +88,12 @@ def simulate_run(item: tuple[int, PublishedRun, str]) -> RowResult:
         exp, topo = experiment_for(run, program)
         result = simulate_config(exp, topo, record_links=False)
     except ConfigError as exc:
-        return _published(run, row, f"{column_of(exc.field)}: {exc.message}")
+        return replace(published, error=f"{column_of(exc.field)}: {exc.message}")
     metrics, memory = result.metrics, result.memory
-    return RowResult(**{**published.__dict__, "predicted_step_s": metrics.step_time_s, "predicted_mfu": metrics.mfu,
-                        "predicted_hfu": metrics.hfu, "exposed_dcn_s": metrics.breakdown.exposed_dcn_s,
-                        "fits": memory.feasible, "hbm_used_bytes": memory.total_bytes,
-                        "hbm_bytes": memory.hbm_bytes})
+    return replace(published, predicted_step_s=float(metrics.step_time_s), predicted_mfu=float(metrics.mfu),
+                   predicted_hfu=float(metrics.hfu), exposed_dcn_s=float(metrics.breakdown.exposed_dcn_s),
+                   fits=bool(memory.feasible), hbm_used_bytes=float(memory.total_bytes),
+                   hbm_bytes=float(memory.hbm_bytes))
 
 
 def failed_row(error: RowError) -> RowResult:
