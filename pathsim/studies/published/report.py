@@ -22,10 +22,11 @@ def rows_frame(results: list[RowResult]) -> pd.DataFrame:
 
 
 def result_json(results: list[RowResult], summary: Summary, program: str, runs: str) -> dict[str, Any]:
+    frame = rows_frame(results).astype(object)
     return {"runs": runs, "program": program, "flop_convention": FLOP_CONVENTION,
             "summary": {**{k: v for k, v in asdict(summary).items() if k != "scaling"},
                         "scaling": [asdict(s) for s in summary.scaling]},
-            "rows": rows_frame(results).astype(object).where(rows_frame(results).notna(), None).to_dict(orient="records")}
+            "rows": frame.where(frame.notna(), None).to_dict(orient="records")}  # JSON null, never NaN
 
 
 def _num(value: float | None, fmt: str) -> str:
