@@ -26,7 +26,7 @@ PROGRAMS = ("lowered", "xla")
 RESULTS_DIR = Path("results")  # default folder of output files (.gitignore lists it)
 
 # Subcommands contributed by feature packages: module -> it exposes register(subparsers).
-_FEATURE_CLIS = ("pathsim.calibration.cli", "pathsim.cli.sweep")
+_FEATURE_CLIS = ("pathsim.calibration.cli", "pathsim.cli.sweep", "pathsim.cli.validate")
 
 
 def _has_module(name: str) -> bool:

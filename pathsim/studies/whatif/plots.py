@@ -129,17 +129,18 @@ def plot_memory(frame: pd.DataFrame, x: str = "plan", top: int | None = 10, ax: 
     return ax
 
 
-def save(ax: Any, path: str | Path) -> Path:
-    """PNG, SVG or PDF by the file's suffix, written atomically (no empty image after a failed write)."""
+def save(ax: Any, path: str | Path, field: str = "--out") -> Path:
+    """PNG, SVG or PDF by the file's suffix, written atomically (no empty image after a failed write);
+    errors name `field`, the flag that gave the path."""
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise ConfigError("--out", f"{path.name}: choose a .png, .svg or .pdf file")
+        raise ConfigError(field, f"{path.name}: choose a .png, .svg or .pdf file")
     fig = ax.get_figure()
     fig.tight_layout()
     import matplotlib.pyplot as plt
 
     try:
-        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lower()[1:]), "--out")
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format=path.suffix.lower()[1:]), field)
     finally:
         plt.close(fig)
     return path
