@@ -41,7 +41,8 @@ class SimulationResult:
 
 def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | None) -> ComputeCostModel:
     """A named calibration profile wins (for kernels; links keep the chip's measured figures); else
-    `cost_model`: the TPU kernel model (default) or the spec-sheet roofline (pathsim.costs.registry)."""
+    `cost_model`: the TPU kernel model (default), the compiler's estimates (compiled programs only) or the
+    spec-sheet roofline (pathsim.costs.registry)."""
     kernel_model = cost_model_named("tpu_kernels", cluster.chip)
     if exp.calibration is not None:
         from pathsim.calibration import load_cost_model  # imported only when a profile is named
@@ -53,6 +54,9 @@ def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | Non
             raise ConfigError("calibration.profile", f"{profile.name} was measured on {measured_on!r}, but the "
                               f"experiment's chip {cluster.chip.name} is {expected!r}: name a profile of that chip")
         return WithLinks(cost, kernel_model.links)
+    if exp.cost_model == "compiler" and exp.program != "xla":
+        raise ConfigError("cost_model", "compiler prices the kernels of a compiled program by the compiler's "
+                          "own estimates: it needs program: xla (or --program xla)")
     if exp.cost_model != "tpu_kernels":
         return cost_model_named(exp.cost_model, cluster.chip)
     return kernel_model
@@ -96,9 +100,11 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
 
 
 def run_experiment(path: str | Path, record_links: bool = True, mode: str | None = None,
-                   program: str | None = None) -> SimulationResult:
+                   program: str | None = None, cost_model: str | None = None) -> SimulationResult:
     path = Path(path)
     exp, topo = load_experiment(path)
-    if program is not None:  # `pathsim run --program`: over the experiment's own `program`
-        exp = exp.model_copy(update={"program": program})
+    # `pathsim run --program / --cost-model`: over the experiment's own fields
+    update = {k: v for k, v in (("program", program), ("cost_model", cost_model)) if v is not None}
+    if update:
+        exp = exp.model_copy(update=update)
     return simulate_config(exp, topo, base_dir=path.parent, record_links=record_links, mode=mode)

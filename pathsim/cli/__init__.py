@@ -23,6 +23,7 @@ from pathsim.errors import ConfigError
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 4, 130, 141
 PROGRAMS = ("lowered", "xla")
+COST_MODEL_NAMES = ("tpu_kernels", "compiler", "roofline")
 RESULTS_DIR = Path("results")  # default folder of output files (.gitignore lists it)
 
 # Subcommands contributed by feature packages: module -> it exposes register(subparsers).
@@ -75,7 +76,8 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 
 # Flags of `pathsim run` that only some kinds of file take: flag -> attribute.
-_RUN_FLAGS = {"--json": "json", "--trace": "trace", "--out": "out", "--mode": "mode", "--program": "program"}
+_RUN_FLAGS = {"--json": "json", "--trace": "trace", "--out": "out", "--mode": "mode", "--program": "program",
+              "--cost-model": "cost_model"}
 
 
 def _refuse(args: argparse.Namespace, what: str, flags: tuple[str, ...], hint: str = "") -> None:
@@ -95,7 +97,7 @@ def _run_pathways(args: argparse.Namespace, path: Path, data: dict) -> int:
     from pathsim.results.outputs import check_output, write_atomic
     from pathsim.studies.pathways import EXIT_DEADLOCK, deadlock_detected, run_pathways_experiment, summarize
 
-    _refuse(args, "a Pathways runtime experiment", ("--trace", "--mode", "--program"))
+    _refuse(args, "a Pathways runtime experiment", ("--trace", "--mode", "--program", "--cost-model"))
     # --json prints the rows; a CSV is written too unless --json was asked for without --out.
     out = None
     if args.out is not None or not args.json:
@@ -129,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
     from pathsim.studies.jobs import is_shared_pod, jobs_report, run_shared_pod
 
     if is_shared_pod(data):
-        _refuse(args, "a shared-pod job file", ("--trace", "--out", "--mode", "--program"),
+        _refuse(args, "a shared-pod job file", ("--trace", "--out", "--mode", "--program", "--cost-model"),
                 " (each job is simulated chip by chip)")
         with spinner(f"simulating {path.name}", show_progress(args)):
             results = run_shared_pod(path)
@@ -147,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
     trace = check_output(args.trace, "--trace") if args.trace is not None else None  # before simulating
     mode = f" ({args.mode} mode)" if args.mode else ""
     with spinner(f"simulating {path.name}{mode}", show_progress(args)):
-        result = run_experiment(path, mode=args.mode, program=args.program)
+        result = run_experiment(path, mode=args.mode, program=args.program, cost_model=args.cost_model)
     # The report first: a trace that cannot be written must not lose it.
     if args.json:
         print(json.dumps(result_dict(result), indent=2))
@@ -209,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="folded: one chip per device group; full: every chip and link (default: the "
                           "experiment's scenario.mode, auto)")
     add_program_option(run)
+    run.add_argument("--cost-model", choices=COST_MODEL_NAMES,
+                     help="how kernels are priced, over the experiment's `cost_model`: tpu_kernels (measured "
+                          "kernel figures), compiler (the compiler's own estimates; with --program xla) or "
+                          "roofline (the spec sheet)")
     run.set_defaults(handler=_run)
     sub.add_parser("models", help="list the model library (`model: NAME` in an experiment)").set_defaults(
         handler=_models)

@@ -370,9 +370,10 @@ class ExperimentConfig(StrictModel):
     runtime: RuntimeConfig = RuntimeConfig()
     calibration: CalibrationConfig | None = Field(None, description=(
         "a measured cost profile instead of the spec-sheet roofline"))
-    cost_model: Literal["tpu_kernels", "roofline"] = Field("tpu_kernels", description=(
-        "how a kernel is priced: tpu_kernels (measured TPU kernel figures, the default on TPU chips) or "
-        "roofline (the spec sheet, kept for comparison); a calibration profile, when named, wins over both"))
+    cost_model: Literal["tpu_kernels", "roofline", "compiler"] = Field("tpu_kernels", description=(
+        "how a kernel is priced: tpu_kernels (measured TPU kernel figures, the default on TPU chips), "
+        "compiler (the compiler's own per-kernel estimates; program: xla only) or roofline (the spec sheet, "
+        "kept for comparison); a calibration profile, when named, wins over all"))
     program: Literal["lowered", "xla"] = Field("lowered", description=(
         "which program is simulated: pathsim's own lowering, or what XLA compiles for the target TPU"))
     scenario: ScenarioConfig = ScenarioConfig()
