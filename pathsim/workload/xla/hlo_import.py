@@ -160,6 +160,7 @@ class _Kernel:
     read_bytes: dict[int, float] | None  # effective bytes read per operand index (None: whole operand)
     write_bytes: float | None  # None: the whole output
     collective: Instruction | None  # a collective fused into this kernel (kCustom fusions)
+    async_role: str | None = None  # "start" / "done" of an async collective fusion, "continuation" beside it
 
 
 def _conv_matmul(instr: Instruction, shapes: dict[str, Shape]) -> MatmulShape:
@@ -260,7 +261,22 @@ def _analyse_fused(module: HloModule, name: str, cache: dict[str, _Kernel]) -> _
         else:
             write += shapes[o].bytes
     return _Kernel(flops=flops, matmuls=tuple(matmuls), kinds=frozenset(kinds), read_bytes=read,
-                   write_bytes=write, collective=collective)
+                   write_bytes=write, collective=collective, async_role=_async_role(comp, collective))
+
+
+def _async_role(comp: Computation, collective: Instruction | None) -> str | None:
+    """TPU's async collective fusions: one collective spread over several fusions, each holding a copy of
+    it (same channel_id): a start fusion (root custom-call AsyncCollectiveStart), continuation fusions
+    that run kernels while it progresses (async_collective_fusion_config), a done fusion
+    (AsyncCollectiveDone). None for a collective fused on its own (synchronous)."""
+    if collective is None:
+        return None
+    targets = {i.attr("custom_call_target") for i in comp.instructions if i.opcode == "custom-call"}
+    if '"AsyncCollectiveStart"' in targets:
+        return "start"
+    if '"AsyncCollectiveDone"' in targets:
+        return "done"
+    return "continuation" if "async_collective_fusion_config" in collective.attrs else None
 
 
 def _sliced_read(name: str, users: dict[str, list[tuple[Instruction, int]]]) -> float | None:
@@ -324,6 +340,10 @@ def _int_literal(instr: Instruction) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _channel(coll: Instruction) -> str:
+    return coll.attr("channel_id") or coll.name
+
+
 _CYCLES = re.compile(r'"estimated_cycles":"?(\d+)')
 
 
@@ -335,6 +355,7 @@ class _Importer:
         self.last_compute: int | None = None
         self.phase: Phase = "forward"
         self.comm_of_start: dict[str, tuple[int, ...]] = {}
+        self.fused_pending: dict[str, tuple[int, ...]] = {}  # async collective fusions started, by channel
         self.kernels: dict[str, _Kernel] = {}
         self.collective_shapes: dict[str, tuple | None] = {}
         self.by_name: dict[str, dict[str, Instruction]] = {}  # per computation
@@ -387,7 +408,11 @@ class _Importer:
                 return self.collective(instr, wrapped, args, path, is_async=True)
         if op == "fusion":
             kernel = _analyse(self.module, instr.called("calls"), self.kernels)
-            if kernel.collective is not None and not kernel.matmuls:
+            if kernel.async_role == "start":
+                return self.fused_start(instr, kernel.collective, args, path)
+            if kernel.async_role == "done":
+                return self.fused_done(kernel.collective, args)
+            if kernel.collective is not None and kernel.async_role is None and not kernel.matmuls:
                 return self.collective(instr, kernel.collective, args, path, is_async=False, fused_out=instr.shape)
         if op == "custom-call" and ("AllocateBuffer" in instr.attrs or not instr.operands):
             return frozenset()
@@ -506,11 +531,23 @@ class _Importer:
             self.barrier |= set(indices)
         return frozenset(indices[-1:])
 
+    def fused_start(self, instr: Instruction, coll: Instruction, args: list, path: str) -> frozenset[int]:
+        """An async collective fusion starts: its continuations run beside it; its done fusion waits."""
+        self.collective(instr, coll, args, path, is_async=True)
+        self.fused_pending[_channel(coll)] = self.comm_of_start.pop(instr.name, ())
+        return _union(args)
+
+    def fused_done(self, coll: Instruction, args: list) -> frozenset[int]:
+        indices = self.fused_pending.pop(_channel(coll), ())
+        self.barrier |= set(indices)
+        return frozenset(indices) | _union(args)
+
     def collective_shape(self, instr: Instruction, coll: Instruction,
                          fused_out: Shape | None) -> tuple[str, list[tuple[MeshAxis, int]], float] | None:
         """(pathsim collective, mesh axes innermost first, V bytes), or None for a one-device group."""
         kind = COLLECTIVES[coll.opcode.removesuffix("-start")]
-        payload = sum(self.operand_shape(instr, k).bytes for k in range(len(instr.operands)))
+        # The collective's own operands: a fusion's operands may also hold its output buffer and flags.
+        payload = sum(self.operand_shape(coll, k).bytes for k in range(len(coll.operands)))
         if kind == "permute":
             pairs = [(a, b) for a, b in _permute_pairs(coll.attr("source_target_pairs")) if a != b]
             if not pairs:
