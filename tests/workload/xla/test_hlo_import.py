@@ -172,3 +172,57 @@ def test_a_loop_counting_by_two_runs_half_its_bound():
     ops = import_hlo(HLO_LOOP_STEP_TWO).groups[0].ops
     assert [op.name for op in ops] == ["y", "y", "y"]
     assert all(op.flops == 64 and op.hbm_bytes == 2 * 64 * 4 for op in ops)
+
+
+HLO_ASYNC_COLLECTIVE_FUSION = """
+HloModule m, is_scheduled=true
+
+%start_comp (p0: bf16[4,64]) -> (bf16[4,64], bf16[16,64], u32[]) {
+  %p0 = bf16[4,64]{1,0} parameter(0)
+  %ag.1 = bf16[16,64]{1,0} all-gather(%p0), channel_id=7, replica_groups=[1,4]<=[4], dimensions={0}, use_global_device_ids=true, backend_config={"async_collective_fusion_config":{"flag_start":"-1"}}
+  ROOT %cc.1 = (bf16[4,64]{1,0}, bf16[16,64]{1,0}, u32[]) custom-call(%ag.1), custom_call_target="AsyncCollectiveStart"
+}
+
+%cont_comp (q0: f32[128], q1: bf16[4,64], q2: bf16[16,64]) -> (f32[128], bf16[4,64], bf16[16,64], bf16[16,64]) {
+  %q0 = f32[128]{0} parameter(0)
+  %q1 = bf16[4,64]{1,0} parameter(1)
+  %q2 = bf16[16,64]{1,0} parameter(2)
+  %e = f32[128]{0} exponential(%q0)
+  %ag.2 = bf16[16,64]{1,0} all-gather(%q1), channel_id=7, replica_groups=[1,4]<=[4], dimensions={0}, use_global_device_ids=true, backend_config={"async_collective_fusion_config":{"flag_start":"-1"}}
+  ROOT %t = (f32[128]{0}, bf16[4,64]{1,0}, bf16[16,64]{1,0}, bf16[16,64]{1,0}) tuple(%e, %q1, %q2, %ag.2)
+}
+
+%done_comp (r0: bf16[4,64], r1: bf16[16,64]) -> bf16[16,64] {
+  %r0 = bf16[4,64]{1,0} parameter(0)
+  %r1 = bf16[16,64]{1,0} parameter(1)
+  %ag.3 = bf16[16,64]{1,0} all-gather(%r0), channel_id=7, replica_groups=[1,4]<=[4], dimensions={0}, use_global_device_ids=true, backend_config={"async_collective_fusion_config":{"flag_start":"-1"}}
+  ROOT %cc.3 = bf16[16,64]{1,0} custom-call(%r0, %r1, %ag.3), custom_call_target="AsyncCollectiveDone"
+}
+
+ENTRY %main (w: bf16[4,64], x: f32[128]) -> bf16[16,64] {
+  %w = bf16[4,64]{1,0} parameter(0)
+  %x = f32[128]{0} parameter(1)
+  %start = (bf16[4,64]{1,0}, bf16[16,64]{1,0}, u32[]) fusion(%w), kind=kCustom, calls=%start_comp
+  %s0 = bf16[4,64]{1,0} get-tuple-element(%start), index=0
+  %s1 = bf16[16,64]{1,0} get-tuple-element(%start), index=1
+  %cont = (f32[128]{0}, bf16[4,64]{1,0}, bf16[16,64]{1,0}, bf16[16,64]{1,0}) fusion(%x, %s0, %s1), kind=kCustom, calls=%cont_comp
+  %c1 = bf16[4,64]{1,0} get-tuple-element(%cont), index=1
+  %c2 = bf16[16,64]{1,0} get-tuple-element(%cont), index=2
+  %done = bf16[16,64]{1,0} fusion(%c1, %c2), kind=kCustom, calls=%done_comp
+  ROOT %neg = bf16[16,64]{1,0} negate(%done)
+}
+"""
+
+
+def test_an_async_collective_fusion_is_one_collective_that_kernels_overlap():
+    """TPU (v5e) spreads one all-gather over a start fusion, continuation fusions that run kernels while it
+    progresses, and a done fusion, each holding a copy of it (one channel_id). It moves a [4, 64] bf16
+    shard to each of 4 chips once: V = 4 * 4 * 64 * 2 = 2048 bytes, not once per copy (nor the fusions'
+    operands, which include the [16, 64] output buffer)."""
+    ops = import_hlo(HLO_ASYNC_COLLECTIVE_FUSION, MeshAxes(((FSDP, 4),))).groups[0].ops
+    comms = [op for op in ops if isinstance(op, CommOp)]
+    assert [(c.collective, c.axis, c.bytes) for c in comms] == [("all_gather", FSDP, 4 * 4 * 64 * 2)]
+    cont, neg = (next(op for op in ops if op.name == name) for name in ("cont", "neg"))
+    gather = ops.index(comms[0])
+    assert gather not in cont.deps  # the continuation's kernel runs while the gather is in flight
+    assert gather in neg.deps  # what reads the result waits for the done fusion
