@@ -35,6 +35,7 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
         "cost_model": result.cost_model,
         "program": result.program_source,
         "notes": list(result.notes),
+        "collective_check": result.collective_check.as_dict() if result.collective_check else None,
         "mode": result.mode,
         "goodput": result.goodput.as_dict() if result.goodput else None,
         "simulated_events": result.timeline.events_processed,
@@ -58,6 +59,17 @@ def verdict(result: SimulationResult) -> str:
         return f"fits: {_gib(mem.total_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip"
     return (f"does not fit: needs {_gib(mem.total_bytes)} per chip of {_gib(mem.hbm_bytes)} HBM "
             f"(simulated as if it fit)")
+
+
+def suspect_lines(result: SimulationResult) -> list[str]:
+    """An imported program whose collectives move far more or less than its plan implies was likely
+    misread: said first, with the collectives to look at."""
+    check = result.collective_check
+    if check is None or not check.suspect:
+        return []
+    return [f"SUSPECT PROGRAM: collective bytes off the plan's by more than {check.factor:g}x "
+            f"(pathsim.workload.xla.collective_check); the step below may be wrong:"] + \
+        [f"  {row.text()}" for row in check.suspect]
 
 
 def _shouted(text: str) -> str:
@@ -88,6 +100,8 @@ def text_report(result: SimulationResult) -> str:
     shape = "x".join(map(str, islands[0].shape))
     if not mem.feasible:  # first, before any figure: this plan cannot run as it is
         console.print(_shouted(verdict(result)))
+    for line in suspect_lines(result):
+        console.print(line)
     console.print(f"[b]{exp.name}[/b]: {exp.description}" if exp.description else exp.name)
     console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
                   f"plan {plan_text(exp)}; "

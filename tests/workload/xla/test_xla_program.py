@@ -62,6 +62,11 @@ def test_folded_and_full_mode_agree_on_an_imported_symmetric_program():
     assert folded.program_source == full.program_source == "xla"
     assert full.metrics.step_time_s == pytest.approx(folded.metrics.step_time_s, rel=1e-9)
     assert any("per-chip memory: XLA" in n for n in folded.notes)
+    # The guard read every family the plan implies, within its factor of the plan's bytes.
+    check = folded.collective_check
+    assert {(str(r.axis), r.family) for r in check.rows} >= {
+        ("ici.fsdp", "gather"), ("ici.fsdp", "reduce"), ("ici.tensor", "gather"), ("ici.tensor", "reduce")}
+    assert not check.suspect, [r.text() for r in check.suspect]
 
 
 @NEEDS_TPU_COMPILER
