@@ -87,6 +87,10 @@ def main(path: str) -> None:
     for key in sorted({k for k, _ in fl.bytes_by_collective} | {k for k, _ in fx.bytes_by_collective}):
         print(f"  {key:28s} {dict(fl.bytes_by_collective).get(key, 0.0):12.4g} | "
               f"{dict(fx.bytes_by_collective).get(key, 0.0):12.4g}")
+    check = runs["xla"].collective_check
+    print(f"imported vs the plan's nominal bytes per chip (suspect beyond {check.factor:g}x either way):")
+    for row in check.rows:
+        print(f"  {'SUSPECT' if row.suspect else 'ok':8s}{row.text()}")
     for note in runs["xla"].notes:
         print(note)
 
