@@ -125,6 +125,8 @@ def test_cli_runs_a_multislice_xla_program():
     assert result["program"] == "xla"
     assert any(note.startswith("per-chip memory: XLA") for note in result["notes"])
     assert result["breakdown"]["exposed_dcn_s"] > 0  # the cross-slice gradient all-reduce is simulated
+    check = result["collective_check"]  # the guard read the DCN gradient all-reduce too, within its factor
+    assert check["suspect"] is False and ("dcn.data", "reduce") in {(r["axis"], r["family"]) for r in check["rows"]}
     exp, topo = load_experiment(DATA / "tiny_xla_two_slices.yaml")
     compiled = xla_compile.compile_step(exp, topo)
     assert compiled.cache_hit  # the CLI run filled the cache
