@@ -60,15 +60,16 @@ def test_a_program_within_the_factor_passes_and_one_beyond_it_is_named():
     assert "gather over ici.fsdp" in row.text() and "5x the plan's" in row.text()
 
 
-def test_missing_and_unplanned_collectives_are_suspect():
+def test_an_axis_moving_too_little_and_an_unplanned_family_are_suspect():
     nominal = nominal_bytes(_tiny(), AXES)
-    # No gradient reduction over fsdp at all; an all-to-all over tensor the plan has no use for.
-    program = _program(("all_gather", FSDP, nominal[(FSDP, "gather")], "ag"),
-                       ("all_gather", TENSOR, nominal[(TENSOR, "gather")], "ag2"),
-                       ("all_reduce", TENSOR, nominal[(TENSOR, "reduce")], "ar"),
-                       ("all_to_all", TENSOR, (SUSPECT_FACTOR + 1) * 2 * nominal[(TENSOR, "gather")], "a2a"))
+    # fsdp moves a tenth of its planned bytes; tensor moves its reductions as gathers (windowed einsums'
+    # permutes), which passes, plus an all-to-all the plan has no use for.
+    tensor_total = nominal[(TENSOR, "gather")] + nominal[(TENSOR, "reduce")]
+    program = _program(("all_gather", FSDP, (nominal[(FSDP, "gather")] + nominal[(FSDP, "reduce")]) / 10, "ag"),
+                       ("all_gather", TENSOR, tensor_total, "ag2"),
+                       ("all_to_all", TENSOR, (SUSPECT_FACTOR + 1) * tensor_total, "a2a"))
     suspect = {(r.axis, r.family) for r in check_collectives(program, _tiny(), AXES).suspect}
-    assert suspect == {(FSDP, "reduce"), (TENSOR, "all_to_all")}
+    assert suspect == {(FSDP, "gather"), (FSDP, "reduce"), (TENSOR, "all_to_all")}
 
 
 def test_the_report_and_the_json_say_a_program_is_suspect_first():
