@@ -15,7 +15,9 @@ A family is suspect when it moves more than SUSPECT_FACTOR times its nominal byt
 nominal total when the plan implies none of it), or when its axis as a whole moves less than the axis'
 nominal total / SUSPECT_FACTOR. Too little is judged per axis because a compile may move one family's
 traffic as another's: windowed einsums reduce-scatter with collective-permutes, which the import reads
-as gathers (PaLM 540B's compiled program reduces 0.06x the nominal over tensor and gathers 2.6x). Why 4: what a correct compile may legitimately do beyond the nominal stays within it: a gradient
+as gathers (PaLM 540B's compiled program reduces 0.06x the nominal over tensor and gathers 2.6x).
+
+Why 4: what a correct compile may legitimately do beyond the nominal stays within it: a gradient
 reduced in f32 rather than bf16 (2x), weights regathered for the recompute or kept from the forward
 pass (1.5x either way), windowed einsums that gather activations in several steps (PaLM 540B's compiled
 program: 2.6x the nominal over tensor); a reader that misdecodes replica groups or loop trip counts is off
