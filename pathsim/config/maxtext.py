@@ -222,11 +222,12 @@ def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
         bad = next(k for k in ("weight_dtype", "dtype", "grad_dtype") if keys[k] not in DTYPE_BYTES)
         raise ConfigError(bad, f"{keys[bad]!r} is not understood; pathsim reads {', '.join(DTYPE_BYTES)}")
     ref = _topology(keys, topology)
+    model = _model(keys)
     experiment = {
-        "name": keys["run_name"] or f"{keys['model_name']} on {ref}",
+        "name": keys["run_name"] or f"{model['name']} on {ref}",
         "description": "translated from a MaxText launch by `pathsim run --maxtext`",
         "topology": ref,
-        "model": _model(keys),
+        "model": model,
         "training": {
             "global_batch_seqs": keys["per_device_batch_size"],  # times the devices, once the topology is read
             "param_bytes": DTYPE_BYTES[keys["weight_dtype"]],
@@ -272,6 +273,6 @@ def experiment_yaml(launch: MaxTextLaunch, out: Path, base_dir: Path | None = No
     exp = dict(launch.experiment)
     if not is_slice_name(exp["topology"]):
         exp["topology"] = os.path.relpath(((base_dir or Path.cwd()) / exp["topology"]).resolve(), out.parent.resolve())
-    head = "# Written by `pathsim run --maxtext`. Keys read and ignored (no effect on the step): " + (
-        ", ".join(launch.ignored) or "none") + "\n"
+    head = "# Written by `pathsim run --maxtext` from a MaxText launch.\n# Keys read and ignored (no effect on " \
+        "the step): " + (", ".join(launch.ignored) or "none") + "\n" + "".join(f"# note: {n}\n" for n in launch.notes)
     return head + yaml.safe_dump(exp, sort_keys=False)
