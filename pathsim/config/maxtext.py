@@ -58,7 +58,7 @@ _MODEL_KEYS = ("model_name", "global_parameter_scale", "base_emb_dim", "base_num
                "base_mlp_dim", "base_num_decoder_layers", "head_dim", "mlp_activations", "logits_via_embedding",
                "vocab_size", "decoder_block", "max_target_length", "attention")
 _TRAINING_KEYS = ("per_device_batch_size", "remat_policy", "dtype", "weight_dtype", "grad_dtype", "opt_type")
-_LAUNCH_KEYS = ("base_config", "override_model_config", "compile_topology", "compile_topology_num_slices",
+_LAUNCH_KEYS = ("override_model_config", "compile_topology", "compile_topology_num_slices",
                 "num_slices")
 TRANSLATED = frozenset(_MODEL_KEYS + _TRAINING_KEYS + _LAUNCH_KEYS
                        + tuple(f"{net}_{axis}_parallelism" for net in ("ici", "dcn") for axis in MESH_AXES))
@@ -91,15 +91,18 @@ def parse_overrides(args: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def _config_chain(path: Path) -> dict[str, Any]:
+def _config_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A MaxText config file over its `base_config:` (relative to the file, else pathsim's copy)."""
     if not path.is_file() and not path.is_absolute() and (DATA / path.name).is_file() and path.parent == Path("."):
         path = DATA / path.name  # `base.yml` with no checkout at hand: MaxText's own, as copied
+    if path.resolve() in seen:
+        raise ConfigError("base_config", f"{path} is its own base (through {', '.join(p.name for p in seen)})")
     data = read_yaml(path, "maxtext config")
-    base = data.get("base_config")
+    base = data.pop("base_config", None)
     if base is None:
         return data
-    return {**_config_chain(path.parent / base if (path.parent / base).is_file() else Path(base)), **data}
+    parent = path.parent / str(base) if (path.parent / str(base)).is_file() else Path(str(base))
+    return {**_config_chain(parent, (*seen, path.resolve())), **data}
 
 
 def _model_file(name: str, config_path: Path) -> dict[str, Any]:
