@@ -97,7 +97,7 @@ def _config_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         path = DATA / path.name  # `base.yml` with no checkout at hand: MaxText's own, as copied
     if path.resolve() in seen:
         raise ConfigError("base_config", f"{path} is its own base (through {', '.join(p.name for p in seen)})")
-    data = read_yaml(path, "maxtext config")
+    data = read_yaml(path, "--maxtext")
     base = data.pop("base_config", None)
     if base is None:
         return data

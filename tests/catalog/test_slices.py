@@ -53,3 +53,9 @@ def test_file_names_are_not_slice_names():
     assert is_slice_name("v5e-256") and is_slice_name("v5e-7")
     assert not is_slice_name("topologies/tpu_v5e_256.yaml") and not is_slice_name("v5e_256")
     assert set(GENERATIONS.values()) == {"tpu_v4", "tpu_v5p", "tpu_v5e", "tpu_v6e"}
+
+
+def test_the_docs_list_every_slice_name(repo):
+    text = (repo / "docs" / "topologies.md").read_text()
+    missing = [name for name in SLICES if f"| `{name}` | {SLICES[name][0]} |" not in text]
+    assert missing == []
