@@ -12,19 +12,19 @@ from pathsim.cli import EXIT_BAD_INPUT, main
 # The settings of each launch script as MaxText receives them, with the slice the script names.
 LAUNCHES = {
     # configs/tpu/v5p/1024b.sh, AOT example: M_COMPILE_TOPOLOGY=v5p-2048 M_COMPILE_TOPOLOGY_NUM_SLICES=2
-    "maxtext_1024b_v5p_2048x2": (
+    "1024b_v5p_2048x2": (
         "steps=15 per_device_batch_size=2 enable_checkpointing=false remat_policy=full global_parameter_scale=1024 "
         "ici_fsdp_parallelism=-1 ici_tensor_parallelism=16 max_target_length=2048 base_output_directory=gs://out "
         "use_iota_embed=true reuse_example_batch=1 dataset_type=synthetic gcs_metrics=true attention=flash "
         "quantization= compile_topology=v5p-2048 compile_topology_num_slices=2", []),
     # configs/tpu/v6e/llama2_7b_4096.sh on a v6e-256
-    "maxtext_llama2_7b_v6e_256": (
+    "llama2_7b_v6e_256": (
         "model_name=llama2-7b steps=15 per_device_batch_size=12 enable_checkpointing=false remat_policy=full "
         "ici_fsdp_parallelism=-1 max_target_length=4096 base_output_directory=gs://out reuse_example_batch=1 "
         "dataset_type=synthetic gcs_metrics=true attention=flash sa_block_q=1024 sa_block_q_dkv=2048 "
         "sa_block_q_dq=2048", ["--topology", "v6e-256"]),
     # configs/tpu/v5e/16b.sh on one v5e-256 ("for any number of v5e-256 slices")
-    "maxtext_16b_v5e_256": (
+    "16b_v5e_256": (
         "steps=15 per_device_batch_size=6 enable_checkpointing=false remat_policy=full global_parameter_scale=16 "
         "max_target_length=2048 base_output_directory=gs://out use_iota_embed=true reuse_example_batch=1 "
         "dataset_type=synthetic attention=flash gcs_metrics=true", ["--topology", "v5e-256"]),
@@ -44,7 +44,7 @@ def test_a_maxtext_launch_and_its_experiment_predict_the_same(name, repo, tmp_pa
     written = tmp_path / f"{name}.yaml"
     launched = _json(capsys, "run", "--maxtext", "base.yml", *settings.split(), *flags, "--json",
                      "--write-experiment", str(written))
-    shipped = repo / "experiments" / f"{name}.yaml"
+    shipped = repo / "experiments" / "maxtext" / f"{name}.yaml"  # MaxText's dims in full, not library names
     assert written.read_text() == shipped.read_text()
     assert _json(capsys, "run", str(shipped), "--json") == launched
     assert launched["chips"] in (256, 2048) and 0 < launched["mfu"] < 1
@@ -52,7 +52,7 @@ def test_a_maxtext_launch_and_its_experiment_predict_the_same(name, repo, tmp_pa
 
 def test_ignored_keys_and_notes_go_to_stderr(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    settings, flags = LAUNCHES["maxtext_llama2_7b_v6e_256"]
+    settings, flags = LAUNCHES["llama2_7b_v6e_256"]
     main(["run", "--maxtext", "base.yml", *settings.split(), *flags, "--json"])
     out = capsys.readouterr()
     assert "steps=15" in out.err and "sa_block_q=1024" in out.err and "attention=flash" in out.err

@@ -219,7 +219,7 @@ def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
                                    f"(base.yml's default is {defaults[key]!r})")
     remat = _table(REMAT_POLICIES, "remat_policy", keys["remat_policy"])
     _lookup(ATTENTION, "attention", keys["attention"])
-    notes = [] if keys["attention"] in ("autoselected", "dot_product") else [
+    notes = [] if keys["attention"] == "dot_product" else [
         f"attention={keys['attention']}: priced as pathsim's one attention model (scores materialized per layer)"]
     if keys["weight_dtype"] not in DTYPE_BYTES or keys["dtype"] not in DTYPE_BYTES or keys["grad_dtype"] not in DTYPE_BYTES:
         bad = next(k for k in ("weight_dtype", "dtype", "grad_dtype") if keys[k] not in DTYPE_BYTES)
