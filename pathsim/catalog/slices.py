@@ -154,7 +154,7 @@ SLICES: Mapping[str, tuple[str, str]] = MappingProxyType({
 })
 
 # `v5e-256` or, for several slices joined by the DCN, `v5e-256x4`.
-_NAME = re.compile(r"(?P<gen>[a-z0-9]+)-(?P<size>\d+)(?:x(?P<slices>\d+))?")
+_NAME = re.compile(r"(?P<gen>[a-z0-9]+)-(?P<size>[0-9]+)(?:x(?P<slices>[0-9]+))?")  # ASCII digits only
 
 
 @dataclass(frozen=True)

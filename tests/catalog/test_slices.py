@@ -52,6 +52,7 @@ def test_bad_names_are_refused_naming_the_valid_ones(text, message):
 def test_file_names_are_not_slice_names():
     assert is_slice_name("v5e-256") and is_slice_name("v5e-7")
     assert not is_slice_name("topologies/tpu_v5e_256.yaml") and not is_slice_name("v5e_256")
+    assert not is_slice_name("v5e-\u0662\u0665\u0666")  # 256 in Arabic-Indic digits is not a Cloud TPU name
     assert set(GENERATIONS.values()) == {"tpu_v4", "tpu_v5p", "tpu_v5e", "tpu_v6e"}
 
 
