@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import os
 from dataclasses import dataclass
@@ -210,6 +211,11 @@ def _topology(keys: dict[str, Any], topology: str | None) -> str:
     return f"{slice_named(ref, 'compile_topology', slices=slices).name}x{slices}"
 
 
+def _shown(value: Any) -> str:
+    """A value as it is written on MaxText's command line (`false`, not Python's `False`)."""
+    return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
+
+
 def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
               topology: str | None = None) -> MaxTextLaunch:
     ignored_names = ignored_keys()
@@ -241,7 +247,7 @@ def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
         },
         "plan": {"ici": _mesh(keys, "ici"), "dcn": _mesh(keys, "dcn")},
     }
-    ignored = tuple(f"{k}={keys[k]}" for k in order if k in ignored_names and keys[k] != defaults[k])
+    ignored = tuple(f"{k}={_shown(keys[k])}" for k in order if k in ignored_names and keys[k] != defaults[k])
     return MaxTextLaunch(experiment=experiment, ignored=ignored, notes=tuple(notes))
 
 
