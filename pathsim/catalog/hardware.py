@@ -96,7 +96,7 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             dcn_bytes_per_s_per_host=2 * 100e9 / 8,
             mxu_tile=128,
             wraparound_multiple=16,
-            wraparound_min_chips=256,
+            wraparound_min_chips=16,  # any axis of 16 wraps: 8x16 on that axis (MaxText's slice table)
             max_slice_chips=256,
             sources={
                 "*": "Cloud TPU v5e docs (DCN: 2 x 100 Gbps NIC per host; wraparound "
@@ -134,7 +134,7 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             dcn_bytes_per_s_per_host=2.5e10,
             mxu_tile=128,
             wraparound_multiple=16,
-            wraparound_min_chips=256,
+            wraparound_min_chips=16,  # any axis of 16 wraps: 8x16 on that axis (MaxText's slice table)
             max_slice_chips=256,
             sources={
                 "*": "Cloud TPU v6e docs; DCN is the scaling book's generic 2.5e10 "

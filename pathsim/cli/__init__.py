@@ -118,6 +118,13 @@ def _run_pathways(args: argparse.Namespace, path: Path, data: dict) -> int:
 def _run(args: argparse.Namespace) -> int:
     from pathsim.config.experiment import read_yaml
 
+    if args.maxtext is not None:
+        return _run_maxtext(args)
+    for flag, given in (("--topology", args.topology), ("--write-experiment", args.write_experiment)):
+        if given is not None:
+            raise ConfigError(flag, "applies to a MaxText launch only (--maxtext CONFIG)")
+    if args.experiment is None or args.settings:
+        raise ConfigError("run", "give one experiment file (key=value settings go with --maxtext CONFIG)")
     path = Path(args.experiment)
     data = read_yaml(path, "experiment")
     if "sweep" in data:
@@ -142,7 +149,6 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     from pathsim.api import run_experiment
     from pathsim.results.outputs import check_output
-    from pathsim.results.report import result_dict, text_report
 
     _refuse(args, "a training experiment", ("--out",),
             ": it prints its report (--json for JSON; --trace FILE for the timeline)")
@@ -150,7 +156,13 @@ def _run(args: argparse.Namespace) -> int:
     mode = f" ({args.mode} mode)" if args.mode else ""
     with spinner(f"simulating {path.name}{mode}", show_progress(args)):
         result = run_experiment(path, mode=args.mode, program=args.program, cost_model=args.cost_model)
-    # The report first: a trace that cannot be written must not lose it.
+    return _report(args, result, trace)
+
+
+def _report(args: argparse.Namespace, result, trace: Path | None) -> int:
+    """The report (or JSON) first, then the trace: a trace that cannot be written must not lose it."""
+    from pathsim.results.report import result_dict, text_report
+
     if args.json:
         print(json.dumps(result_dict(result), indent=2))
     else:
@@ -163,6 +175,32 @@ def _run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"trace: {trace} (open it in ui.perfetto.dev)")
     return EXIT_OK if result.memory.feasible else EXIT_DOES_NOT_FIT
+
+
+def _run_maxtext(args: argparse.Namespace) -> int:
+    """`pathsim run --maxtext base.yml model_name=... key=value ... --topology v6e-256`: a MaxText launch."""
+    from pathsim.api import simulate_config
+    from pathsim.config.maxtext import experiment_yaml, load_maxtext
+    from pathsim.results.outputs import check_output, write_text_atomic
+
+    _refuse(args, "a MaxText launch", ("--out",), ": it prints its report (--json for JSON)")
+    settings = ([args.experiment] if args.experiment else []) + args.settings
+    trace = check_output(args.trace, "--trace") if args.trace is not None else None
+    written = check_output(args.write_experiment, "--write-experiment") if args.write_experiment else None
+    exp, topo, launch = load_maxtext(args.maxtext, settings, args.topology)
+    update = {k: v for k, v in (("program", args.program), ("cost_model", args.cost_model)) if v is not None}
+    if update:
+        exp = exp.model_copy(update=update)
+    print("MaxText keys read and ignored (no effect on the step): " + (", ".join(launch.ignored) or "none"),
+          file=sys.stderr)
+    for note in launch.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if written is not None:
+        write_text_atomic(written, experiment_yaml(launch, written), "--write-experiment")
+        print(f"experiment: {written}", file=sys.stderr)
+    with spinner(f"simulating {exp.name}", show_progress(args)):
+        result = simulate_config(exp, topo, base_dir=Path.cwd(), mode=args.mode)
+    return _report(args, result, trace)
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -201,7 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pathsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="simulate one training step of an experiment")
-    run.add_argument("experiment", help="experiment YAML, e.g. experiments/palm540b.yaml")
+    run.add_argument("experiment", nargs="?", help="experiment YAML, e.g. experiments/palm540b.yaml")
+    run.add_argument("settings", nargs="*", metavar="KEY=VALUE",
+                     help="with --maxtext: MaxText settings, as on MaxText's command line")
+    run.add_argument("--maxtext", metavar="CONFIG",
+                     help="simulate a MaxText launch: its config file (base.yml: MaxText's own, as pathsim "
+                          "ships it) and KEY=VALUE settings, e.g. model_name=llama3.1-8b per_device_batch_size=4")
+    run.add_argument("--topology", metavar="SLICE|FILE",
+                     help="with --maxtext: a slice name (v6e-256, v5p-1024, v5e-256x2 for two slices) or a "
+                          "topology file; default: the launch's compile_topology and num_slices")
+    run.add_argument("--write-experiment", metavar="FILE",
+                     help="with --maxtext: also write the launch as a pathsim experiment, to edit and rerun")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of the report")
     run.add_argument("--trace", metavar="FILE",
                      help="write the timeline as a Chrome/Perfetto trace (training experiments)")

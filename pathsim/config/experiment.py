@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from pathsim.catalog.models import MODELS, architecture
 from pathsim.catalog.runtime import DISPATCH_ALIASES, DISPATCH_MODES, STEP_DISPATCH_MODES
+from pathsim.catalog.slices import SliceName, is_slice_name, slice_named
 from pathsim.errors import ConfigError
 from pathsim.config.yamlio import read_yaml  # noqa: F401  (re-exported: the one YAML reader)
 
@@ -360,7 +361,9 @@ class ExperimentConfig(StrictModel):
 
     name: str = Field(description="label in reports")
     description: str = Field("", description="free text")
-    topology: str = Field(description="a topology file, relative to the experiment file")
+    topology: str = Field(description=(
+        "a topology file, relative to the experiment file, or a Cloud TPU slice name: v5e-256, v5p-1024, v6e-256, "
+        "v4-128 (docs/topologies.md lists them); NAMExN is N such slices joined by the DCN, e.g. v5e-256x4"))
     model: ModelConfig = Field(description=(
         "the model: a name of the model library (`palm540b`; `pathsim models` lists them), a library model "
         "with fields replaced (`{base: palm540b, n_layers: 4}`; the name stays the base's unless given), or "
@@ -543,12 +546,27 @@ def resolve_relative(experiment_path: Path, topology: str) -> Path:
         return candidate
 
 
+def slice_topology_data(slices: SliceName) -> dict[str, Any]:
+    """The topology mapping of a resolved slice name: `slices.slices` islands of its shape."""
+    name = slices.name if slices.slices == 1 else f"{slices.name}x{slices.slices}"
+    return {"name": name, "chip": slices.chip,
+            "islands": [{"name": "slice", "shape": list(slices.shape), "count": slices.slices}]}
+
+
+def read_topology_data(experiment_path: Path, ref: str, field: str = "topology") -> dict[str, Any]:
+    """The topology mapping an experiment's `topology:` names: a file (an existing file wins), else a
+    slice name such as v5e-256 or v5e-256x4."""
+    if is_slice_name(ref) and not resolve_relative(experiment_path, ref).is_file():
+        return slice_topology_data(slice_named(ref, field))
+    return read_yaml(resolve_relative(experiment_path, ref), field)
+
+
 def load_experiment(path: str | Path) -> tuple[ExperimentConfig, TopologyConfig]:
     path = Path(path)
     data = read_yaml(path, "experiment")
     if _infers(data) and isinstance(data.get("topology"), str):  # -1 axes need the topology first
-        topo = parse_topology(read_yaml(resolve_relative(path, data["topology"]), "topology"))
+        topo = parse_topology(read_topology_data(path, data["topology"]))
         return parse_experiment(data, topo), topo
     exp = parse_experiment(data)
-    return exp, parse_topology(read_yaml(resolve_relative(path, exp.topology), "topology"))
+    return exp, parse_topology(read_topology_data(path, exp.topology))
 

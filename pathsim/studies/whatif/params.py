@@ -23,9 +23,10 @@ from pathsim.config.experiment import (
     infer_axes,
     parse_experiment,
     parse_topology,
-    read_yaml,
+    read_topology_data,
     resolve_relative,
 )
+from pathsim.catalog.slices import is_slice_name, slice_named
 from pathsim.workload.mesh_axis import MeshAxis
 
 INFER = -1
@@ -113,7 +114,11 @@ def _walk_type(bare: Any, ann: Any, parts: list[str], field: str, path: str) -> 
 def check_value(path: str, value: Any, field: str, experiment_path: Path) -> None:
     """Refuse a value the schema can never accept (a typo, a wrong type) before anything runs."""
     if path == "topology":
-        if not isinstance(value, str) or not resolve_relative(experiment_path, value).is_file():
+        if not isinstance(value, str):
+            raise ConfigError(field, f"topology {value!r} is neither a file nor a slice name")
+        if is_slice_name(value):
+            slice_named(value, field)  # refused here, naming the valid ones, when it is not one
+        elif not resolve_relative(experiment_path, value).is_file():
             raise ConfigError(field, f"topology file {value!r} does not exist")
         return
     if value == INFER and mesh_axis_of(path) is not None:
@@ -168,7 +173,7 @@ def resolve(base_exp: dict[str, Any], base_topo: dict[str, Any], experiment_path
     # A new topology file first, so that topology.* overrides apply to it.
     for path, value in sorted(point, key=lambda kv: kv[0] != "topology"):
         if path == "topology":
-            topo = read_yaml(resolve_relative(experiment_path, value), "topology")  # a fresh mapping
+            topo = read_topology_data(experiment_path, value)  # a fresh mapping
             exp["topology"] = value
         elif path.startswith("topology."):
             _set(topo, path.split(".")[1:], value, path)

@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pathsim.config.experiment import AxisKind, parse_experiment, parse_topology, read_yaml, resolve_relative
+from pathsim.config.experiment import (AxisKind, parse_experiment, parse_topology, read_topology_data, read_yaml,
+                                       resolve_relative)
 from pathsim.config.yamlio import load_yaml_text
 from pathsim.errors import ConfigError
 from pathsim.studies.whatif.enumerate import all_plans
@@ -121,7 +122,7 @@ def load_study(path: str | Path, sets: list[str] | None = None, grid: dict[str, 
         raise ConfigError("sweep." + ".".join(map(str, err["loc"])), err["msg"]) from None
     topo_path = exp_data.get("topology")
     # The topology first: it resolves a -1 axis of the base plan; a missing one is the experiment's error.
-    topo = (parse_topology(read_yaml(resolve_relative(exp_path, topo_path), "topology"))
+    topo = (parse_topology(read_topology_data(exp_path, topo_path))
             if isinstance(topo_path, str) else None)
     exp = parse_experiment(exp_data, topo)
     base_exp, base_topo = exp.model_dump(mode="json"), topo.model_dump(mode="json")

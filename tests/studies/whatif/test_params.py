@@ -101,3 +101,13 @@ def test_only_mesh_axes_may_be_inferred(small):
     assert mesh_axis_of("plan.microbatches") is None and mesh_axis_of("topology.chip") is None
     with pytest.raises(ConfigError, match=r"sweep.infer.plan.microbatches: only mesh axes"):
         load_study(small, infer=["plan.microbatches"])
+
+
+def test_a_sweep_over_slice_names(small):
+    check_value("topology", "v5p-128x2", "f", small)
+    with pytest.raises(ConfigError, match="f: no v5p slice is named v5p-100; valid: v5p-8,"):
+        check_value("topology", "v5p-100", "f", small)
+    base_exp, base_topo = _base(small)
+    exp, topo = resolve(base_exp, base_topo, small, (("topology", "v5p-128x2"), ("plan.dcn.data", INFER)))
+    assert (topo.chip, topo.islands[0].shape, topo.islands[0].count) == ("tpu_v5p", [4, 4, 4], 2)
+    assert exp.topology == "v5p-128x2" and exp.plan.dcn == {"data": 2}
