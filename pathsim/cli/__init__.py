@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pathsim.errors import ConfigError
+from pathsim.processes import Terminated, terminate_cleanly
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 4, 130, 141
 PROGRAMS = ("lowered", "xla")
@@ -231,10 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         try:
-            code = int(args.handler(args) or 0)
+            with terminate_cleanly():  # SIGTERM/SIGHUP unwind like Ctrl-C: children and temporary files go
+                code = int(args.handler(args) or 0)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             code = EXIT_BAD_INPUT
+        except Terminated as exc:
+            print(f"terminated ({exc})", file=sys.stderr)
+            code = exc.exit_code
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             code = EXIT_INTERRUPTED

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from pathsim.catalog.hardware import GIB
 from pathsim.cli import EXIT_INTERRUPTED, RESULTS_DIR, show_progress, spinner
 from pathsim.errors import ConfigError
+from pathsim.processes import Terminated
 
 if TYPE_CHECKING:  # pandas loads only when a what-if command runs: `pathsim run` stays quick
     import pandas as pd
@@ -134,10 +135,11 @@ def _sweep(args: argparse.Namespace) -> int:
                                  progress=not args.no_progress and show_progress(args), restart=args.restart)
     except ResultsWriteError as exc:  # the table is still shown; the rows stay in the journal
         frame, stats, write_error = exc.frame, exc.stats, exc
-    except KeyboardInterrupt:
-        print(f"interrupted: the plans that finished are kept in {journal_path(out)}; the same command "
+    except KeyboardInterrupt as stop:
+        word = f"terminated ({stop})" if isinstance(stop, Terminated) else "interrupted"
+        print(f"{word}: the plans that finished are kept in {journal_path(out)}; the same command "
               "goes on from there", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return stop.exit_code if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     if stats.torn_bytes:
         print(f"note: cut a torn last row ({stats.torn_bytes} bytes, an interrupted write) off "
               f"{journal_path(out)}", file=sys.stderr)
