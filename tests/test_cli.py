@@ -292,6 +292,28 @@ def test_spinner_shows_only_after_its_delay_and_only_when_enabled(capsys):
     assert quiet.getvalue() == "" and capsys.readouterr().err == ""
 
 
+def test_a_compile_inside_the_spinner_tells_it_rather_than_drawing_its_own_line(monkeypatch):
+    """One owner of the terminal line: the compile's text shows in the spinner's line, then the label again."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from pathsim.workload.xla import compile as xla_compile
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # where the compile would draw its own line
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=200)
+    with cli.spinner("simulating x", True, delay_s=0.0, console=console) as status, cli.owns_compile_line(status):
+        with xla_compile._Progress("v4:2x2x1 x 1 slice") as progress:
+            assert progress.thread is None  # no second line drawn
+            time.sleep(0.6)
+        time.sleep(0.6)
+    shown = buf.getvalue()
+    assert "simulating x: compiling for v4:2x2x1 x 1 slice (XLA)" in shown
+    assert shown.rindex("simulating x") > shown.rindex("(XLA)")  # the label is back after the compile
+
+
 def test_progress_only_for_a_terminal_and_never_with_json(monkeypatch, tmp_path):
     import argparse
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathsim.catalog.hardware import GIB
-from pathsim.cli import EXIT_INTERRUPTED, RESULTS_DIR, show_progress, spinner
+from pathsim.cli import EXIT_INTERRUPTED, RESULTS_DIR, owns_compile_line, show_progress, spinner
 from pathsim.errors import ConfigError
 from pathsim.processes import Terminated
 
@@ -163,7 +163,8 @@ def _sweep(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pathsim.studies.whatif.compare import compare_paths, render
 
-    with spinner(f"simulating {len(args.experiments)} experiments", show_progress(args)):
+    with spinner(f"simulating {len(args.experiments)} experiments", show_progress(args)) as status, \
+            owns_compile_line(status):
         table, diffs, labels = compare_paths(args.experiments, program=args.program)
     print(render(table, diffs, labels), end="")
     return 0

@@ -24,6 +24,7 @@ from pathsim.processes import Terminated, signal_on_parent_death, terminate_clea
 from pathsim.workload.xla import cache
 from pathsim.workload.xla.hlo_import import MeshAxes
 from pathsim.workload.xla.mesh import mesh_plan
+from pathsim.workload.xla.status import compile_status
 
 TPU_EXTRA = 'program: xla needs JAX with libtpu and optax: pip install -e ".[tpu]"'
 _PARENT_ENV = "PATHSIM_COMPILE_PARENT"  # the pid the compile child lives and dies with
@@ -64,11 +65,14 @@ def _key_parts(exp: ExperimentConfig, topo: TopologyConfig, target: str, vers: d
 
 
 class _Progress:
-    """Elapsed compile time on stderr, only when stderr is a terminal."""
+    """Elapsed compile time: told to the caller's status line (compile_status) when there is one, else
+    drawn on stderr when it is a terminal."""
 
     def __init__(self, label: str) -> None:
         self.label, self.stop = label, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True) if sys.stderr.isatty() else None
+        self.status = compile_status.get()
+        own_line = self.status is None and sys.stderr.isatty()
+        self.thread = threading.Thread(target=self._run, daemon=True) if own_line else None
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -77,12 +81,16 @@ class _Progress:
             sys.stderr.flush()
 
     def __enter__(self):
+        if self.status is not None:
+            self.status(f"compiling for {self.label} (XLA)")
         if self.thread:
             self.thread.start()
         return self
 
     def __exit__(self, *_):
         self.stop.set()
+        if self.status is not None:
+            self.status(None)
         if self.thread:
             self.thread.join()
             sys.stderr.write("\r\033[K")
