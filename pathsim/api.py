@@ -21,6 +21,7 @@ from pathsim.platform.topology import Cluster, build_cluster
 from pathsim.results.goodput import Goodput, goodput
 from pathsim.results.metrics import StepMetrics, measure
 from pathsim.workload.lowering import lower
+from pathsim.workload.lowering.replication import Replication, replications
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class SimulationResult:
     goodput: Goodput | None
     program_source: str = "lowered"  # "lowered" (pathsim's own lowering) or "xla" (the compiled step)
     notes: tuple[str, ...] = ()  # extra report lines from the program's source (e.g. the compiler's memory)
+    replications: tuple[Replication, ...] = ()  # work the lowered plan repeats on several chips
 
 
 def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | None) -> ComputeCostModel:
@@ -68,9 +70,11 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
         from pathsim.workload.xla.program import xla_program  # jax and libtpu are imported only on this path
 
         imported = xla_program(exp, topo)
+        repeated = ()  # XLA's own sharding decides
         program, source, notes = imported.program, "xla", xla_notes(exp, topo, cluster, cost, imported)
     else:
         program, source, notes = lower(exp, placement.chips_per_group), "lowered", ()
+        repeated = replications(exp)
     chosen = choose_mode(exp.scenario, mode)
     if mode is not None:  # the experiment's own mode was checked when it was loaded; a forced one is not
         check_work_size(exp, chosen)
@@ -91,7 +95,7 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
         experiment=exp, cluster=cluster, placement=placement, timeline=timeline, metrics=metrics,
         memory=memory_use(exp, cluster), cost_model=cost.name, program_ops=program.op_count(), mode=chosen,
         goodput=goodput(failures, cluster, metrics.tokens_per_s) if failures is not None else None,
-        program_source=source, notes=notes,
+        program_source=source, notes=notes, replications=repeated,
     )
 
 
