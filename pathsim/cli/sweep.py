@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -69,7 +70,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.set_defaults(handler=_plot)
 
 
-def summary_table(frame: "pd.DataFrame", top: int) -> str:
+def shown_params(params: Sequence[str]) -> list[str]:
+    """The swept settings that get a column of their own: every one but the mesh axes, which the plan
+    column shows already (a sweep over a topology override used to print identical plan rows)."""
+    from pathsim.studies.whatif.params import mesh_axis_of
+
+    return [p for p in params if mesh_axis_of(p) is None and p not in ("plan.ici", "plan.dcn")]
+
+
+def _value(value) -> str:
+    import pandas as pd
+
+    if isinstance(value, float) and not pd.isna(value):
+        return f"{value:.4g}"
+    return "-" if pd.isna(value) else str(value)
+
+
+def summary_table(frame: "pd.DataFrame", top: int, params: Sequence[str] = ()) -> str:
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
@@ -78,14 +95,19 @@ def summary_table(frame: "pd.DataFrame", top: int) -> str:
     console = Console(file=out, width=150, force_terminal=False, force_jupyter=False,
                       color_system=None)
     table = Table(title=f"Best {min(top, len(frame))} of {len(frame)} plans")
-    for col in ("rank", "plan", "status", "step (s)", "MFU", "HFU", "screen MFU", "GiB/chip", "why not"):
+    swept = [p for p in shown_params(params) if p in frame.columns]
+    table.add_column("rank", justify="right")
+    for path in swept:  # the full path is the CSV's column name; its last part is enough on screen
+        table.add_column(path.rsplit(".", 1)[-1], justify="right")
+    for col in ("plan", "status", "step (s)", "MFU", "HFU", "screen MFU", "GiB/chip", "why not"):
         table.add_column(col, justify="left" if col in ("plan", "status", "why not") else "right",
                          max_width=48 if col == "why not" else None)
     def num(value, fmt: str, scale: float = 1.0) -> str:
         return "-" if pd.isna(value) else fmt.format(value * scale)
 
     for _, r in frame.head(top).iterrows():
-        table.add_row(str(r["rank"]), str(r["plan"]) if pd.notna(r["plan"]) else "-", str(r["status"]),
+        table.add_row(str(r["rank"]), *(_value(r[p]) for p in swept),
+                      str(r["plan"]) if pd.notna(r["plan"]) else "-", str(r["status"]),
                       num(r["step_time_s"], "{:.3f}"), num(r["mfu"], "{:.1f}%", 100), num(r["hfu"], "{:.1f}%", 100),
                       num(r["screen.mfu"], "{:.1f}%", 100), num(r["memory.total_bytes"], "{:.1f}", 1 / GIB),
                       "" if pd.isna(r["reason"]) else str(r["reason"]))
@@ -143,7 +165,7 @@ def _sweep(args: argparse.Namespace) -> int:
     if stats.torn_bytes:
         print(f"note: cut a torn last row ({stats.torn_bytes} bytes, an interrupted write) off "
               f"{journal_path(out)}", file=sys.stderr)
-    print(summary_table(frame, args.top), end="")
+    print(summary_table(frame, args.top, study.params), end="")
     counts = frame["status"].value_counts()
     print(", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "out_of_memory", "invalid", "error")) + " | "
           f"{stats.plans} plans: {stats.reused} from the results file, {stats.screened} screened, "
