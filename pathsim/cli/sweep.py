@@ -61,9 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("--kind", default="metric", choices=("metric", "breakdown", "memory"),
                       help="metric: --y against --x (default); breakdown: where each plan's step goes; "
                            "memory: memory per chip against HBM")
-    plot.add_argument("--x", default=None, help="column for the x axis, e.g. plan.ici.tensor")
+    plot.add_argument("--x", default=None, help="column for the x axis, e.g. plan.ici.tensor (or a sweep alias: "
+                      "plan.model, training.batch)")
     plot.add_argument("--y", default="mfu", help="column for the y axis (metric plots), e.g. mfu, step_time_s")
     plot.add_argument("--hue", help="one line per value of this column")
+    plot.add_argument("--logx", action="store_true", help="log x axis (base 2 when the values double)")
+    plot.add_argument("--logy", action="store_true", help="log y axis (base 2 when the values double)")
+    plot.add_argument("--title", help="the plot's title (default: what is plotted against what)")
     plot.add_argument("--agg", default="max", help="where plans share an x: max, min or mean")
     plot.add_argument("--top", type=int, default=10, metavar="N", help="bars of breakdown and memory plots")
     plot.add_argument("--out", help="image file .png, .svg or .pdf (default: beside RESULTS)")
@@ -209,10 +213,13 @@ def _plot(args: argparse.Namespace) -> int:
     if args.kind == "metric":
         if args.x is None:
             raise ConfigError("--x", "a metric plot needs --x COLUMN, e.g. --x plan.ici.tensor")
-        ax = plots.plot_metric(frame, args.x, args.y, hue=args.hue, agg=args.agg)
-    elif args.kind == "breakdown":
-        ax = plots.plot_breakdown(frame, label=args.x or "plan", top=args.top)
+        ax = plots.plot_metric(frame, args.x, args.y, hue=args.hue, agg=args.agg, logx=args.logx, logy=args.logy,
+                               title=args.title)
     else:
-        ax = plots.plot_memory(frame, x=args.x or "plan", top=args.top)
+        if args.logx or args.logy:
+            raise ConfigError("--logx" if args.logx else "--logy", "applies to metric plots only")
+        draw = plots.plot_breakdown if args.kind == "breakdown" else plots.plot_memory
+        ax = draw(frame, args.x or "plan", top=args.top)
+        ax.set_title(args.title or {"breakdown": "Where each plan's step goes", "memory": "Memory per chip"}[args.kind])
     print(f"plot: {plots.save(ax, out)}")
     return 0

@@ -78,12 +78,14 @@ def test_plot_writes_images_and_refuses_unknown_columns(small, tmp_path, capsys)
     assert main(["sweep", str(small), "--set", "plan.model=1,2,4,8", "--infer", "plan.ici.fsdp",
                  "--set", "training.remat=none,full", "--out", str(out), "--workers", "1"]) == 0
     for extra, name in ((["--x", "plan.ici.tensor", "--hue", "training.remat"], "m.png"),
+                        (["--x", "plan.model", "--logx", "--title", "MFU by tensor degree"], "alias.png"),
                         (["--kind", "breakdown"], "b.svg"), (["--kind", "memory"], "mem.png")):
         assert main(["plot", str(out), *extra, "--out", str(tmp_path / name)]) == 0
         data = (tmp_path / name).read_bytes()
         assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data[:500]
     capsys.readouterr()
     _one_line_error(capsys, ["plot", str(out), "--x", "plan.modle"], "--x: no column 'plan.modle'")
+    _one_line_error(capsys, ["plot", str(out), "--kind", "memory", "--logx"], "--logx: applies to metric plots only")
     _one_line_error(capsys, ["plot", str(tmp_path / "missing.csv"), "--x", "mfu"], "RESULTS")
 
 
