@@ -542,12 +542,28 @@ def resolve_relative(experiment_path: Path, topology: str) -> Path:
         return candidate
 
 
+def read_topology(experiment_path: Path, topology: str) -> dict[str, Any]:
+    """The topology file an experiment names; a missing one is named by its absolute path and by the
+    experiment file that names it."""
+    path = resolve_relative(experiment_path, topology)
+    try:
+        missing = not path.exists()
+    except (OSError, ValueError):  # a NUL or an over-long name: read_yaml refuses it, naming the field
+        missing = False
+    if missing:
+        beside = (experiment_path.parent / topology).absolute()
+        raise ConfigError("topology", f"file {str(beside)!r} does not exist (named {topology!r} in "
+                                      f"{str(experiment_path.absolute())!r}; paths are relative to the "
+                                      f"experiment file, then to the working directory)")
+    return read_yaml(path, "topology")
+
+
 def load_experiment(path: str | Path) -> tuple[ExperimentConfig, TopologyConfig]:
     path = Path(path)
     data = read_yaml(path, "experiment")
     if _infers(data) and isinstance(data.get("topology"), str):  # -1 axes need the topology first
-        topo = parse_topology(read_yaml(resolve_relative(path, data["topology"]), "topology"))
+        topo = parse_topology(read_topology(path, data["topology"]))
         return parse_experiment(data, topo), topo
     exp = parse_experiment(data)
-    return exp, parse_topology(read_yaml(resolve_relative(path, exp.topology), "topology"))
+    return exp, parse_topology(read_topology(path, exp.topology))
 
