@@ -22,6 +22,7 @@ from pathsim.results.goodput import Goodput, goodput
 from pathsim.results.metrics import StepMetrics, measure
 from pathsim.workload.lowering import lower
 from pathsim.workload.xla.collective_check import CollectiveCheck, check_collectives
+from pathsim.workload.lowering.replication import Replication, replications
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class SimulationResult:
     program_source: str = "lowered"  # "lowered" (pathsim's own lowering) or "xla" (the compiled step)
     notes: tuple[str, ...] = ()  # extra report lines from the program's source (e.g. the compiler's memory)
     collective_check: CollectiveCheck | None = None  # an imported program's collective bytes vs its plan's
+    replications: tuple[Replication, ...] = ()  # work the lowered plan repeats on several chips
 
 
 def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | None) -> ComputeCostModel:
@@ -74,10 +76,12 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
         from pathsim.workload.xla.program import xla_program  # jax and libtpu are imported only on this path
 
         imported = xla_program(exp, topo)
+        repeated = ()  # XLA's own sharding decides
         program, source, notes = imported.program, "xla", xla_notes(exp, topo, cluster, cost, imported)
         check = check_collectives(program, exp, imported.compiled.mesh.axes)
     else:
         program, source, notes, check = lower(exp, placement.chips_per_group), "lowered", (), None
+        repeated = replications(exp)
     chosen = choose_mode(exp.scenario, mode)
     if mode is not None:  # the experiment's own mode was checked when it was loaded; a forced one is not
         check_work_size(exp, chosen)
@@ -98,7 +102,7 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
         experiment=exp, cluster=cluster, placement=placement, timeline=timeline, metrics=metrics,
         memory=memory_use(exp, cluster), cost_model=cost.name, program_ops=program.op_count(), mode=chosen,
         goodput=goodput(failures, cluster, metrics.tokens_per_s) if failures is not None else None,
-        program_source=source, notes=notes, collective_check=check,
+        program_source=source, notes=notes, collective_check=check, replications=repeated,
     )
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,3 +32,42 @@ def with_overrides(exp: dict, overrides: dict) -> dict:
             node = node.setdefault(key, {})
         node[leaf] = value
     return exp
+
+
+def _proc_stat(pid: str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state, ppid, pgrp, session, ...)."""
+    try:
+        stat = (Path("/proc") / pid / "stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2:].split()
+
+
+def live_pids(where) -> list[int]:
+    """Live (not zombie) processes whose stat fields satisfy `where(fields)`."""
+    found = []
+    for d in Path("/proc").iterdir():
+        fields = _proc_stat(d.name) if d.name.isdigit() else None
+        if fields and fields[0] != "Z" and where(fields):
+            found.append(int(d.name))
+    return found
+
+
+def session_pids(sid: int) -> list[int]:
+    return live_pids(lambda f: int(f[3]) == sid)
+
+
+def all_gone(pids, within_s: float) -> bool:
+    """Whether processes `pids()` are all gone within a bounded wait; any left are killed (a failing
+    test leaves nothing behind)."""
+    deadline = time.monotonic() + within_s
+    while pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = pids()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return not left
+
+
+def session_gone(sid: int, within_s: float) -> bool:
+    return all_gone(lambda: session_pids(sid), within_s)

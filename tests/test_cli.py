@@ -28,6 +28,29 @@ def test_run_palm_json(repo):
     assert out["tokens_per_s"] * out["step_time_s"] == __import__("pytest").approx(2048 * 2048)
 
 
+def test_what_the_run_assumed_is_in_the_report_and_the_json(tmp_path, capsys):
+    """The chip's figures after a what-if override, the placement of each axis, and why work repeats."""
+    d = small_experiment(**{"plan.ici": {"tensor": 16, "fsdp": 4},
+                            "training.global_batch_seqs": 4})
+    d["model"] = {"base": "llama3_70b", "n_layers": 2, "seq_len": 512}
+    topo = yaml.safe_load(open(d["topology"]))
+    topo["overrides"] = {"ici_link_bytes_per_s": 2.25e10}
+    (tmp_path / "topo.yaml").write_text(yaml.safe_dump(topo))
+    d["topology"] = "topo.yaml"
+    path = tmp_path / "llama.yaml"
+    path.write_text(yaml.safe_dump(d))
+    main(["run", str(path)])
+    report = capsys.readouterr().out
+    assert "chip tpu_v4: 275 TFLOP/s bf16, 32 GiB HBM at 1200 GB/s, ICI 22.5 GB/s per link one way" in report
+    assert "placement: ici.tensor on x:4 x y:4; ici.fsdp on z:4" in report
+    assert "8 K/V head(s) do not split over tensor 16" in report
+    main(["run", str(path), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["chip"]["ici_link_bytes_per_s"] == 2.25e10 and out["chip"]["peak_bf16_flops_per_s"] == 275e12
+    assert out["placement"]["ici.fsdp"] == [{"dim": "z", "size": 4, "stride": 1, "ring": True}]
+    assert [(r["what"], r["factor"]) for r in out["replications"]] == [("K/V projections", 16.0)]
+
+
 def test_run_report_and_trace(repo, tmp_path):
     trace = tmp_path / "step.json"
     proc = pathsim("run", str(repo / "experiments" / "palm540b.yaml"), "--trace", str(trace))
@@ -290,6 +313,28 @@ def test_spinner_shows_only_after_its_delay_and_only_when_enabled(capsys):
     with cli.spinner("simulating z", False):
         pass
     assert quiet.getvalue() == "" and capsys.readouterr().err == ""
+
+
+def test_a_compile_inside_the_spinner_tells_it_rather_than_drawing_its_own_line(monkeypatch):
+    """One owner of the terminal line: the compile's text shows in the spinner's line, then the label again."""
+    import io
+    import time
+
+    from rich.console import Console
+
+    from pathsim.workload.xla import compile as xla_compile
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # where the compile would draw its own line
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=200)
+    with cli.spinner("simulating x", True, delay_s=0.0, console=console) as status, cli.owns_compile_line(status):
+        with xla_compile._Progress("v4:2x2x1 x 1 slice") as progress:
+            assert progress.thread is None  # no second line drawn
+            time.sleep(0.6)
+        time.sleep(0.6)
+    shown = buf.getvalue()
+    assert "simulating x: compiling for v4:2x2x1 x 1 slice (XLA)" in shown
+    assert shown.rindex("simulating x") > shown.rindex("(XLA)")  # the label is back after the compile
 
 
 def test_progress_only_for_a_terminal_and_never_with_json(monkeypatch, tmp_path):

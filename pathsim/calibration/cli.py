@@ -63,13 +63,20 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def _start_jax(devices: int):
-    """Import jax with `devices` CPU devices (the flag only acts before jax's first import)."""
+    """Import jax with `devices` CPU devices (the flag only acts before jax's first import); libtpu's
+    alarms about a TPU that is not there are kept off the terminal."""
     if "jax" not in sys.modules and devices > 1:
         flag = f"--xla_force_host_platform_device_count={devices}"
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
-    import jax
+    from pathsim.calibration.quiet_start import start_quietly
 
-    return jax
+    def start():
+        import jax
+
+        jax.devices()  # the backend starts here, and libtpu with it
+        return jax
+
+    return start_quietly(start, lambda jax: jax.default_backend() == "tpu")
 
 
 def _cases(args: argparse.Namespace, jax):

@@ -15,11 +15,12 @@ import re
 import stat
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from pathsim.errors import ConfigError
+from pathsim.processes import Terminated, terminate_cleanly
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DOES_NOT_FIT, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 2, 4, 130, 141
 PROGRAMS = ("lowered", "xla")
@@ -39,27 +40,44 @@ def _has_module(name: str) -> bool:
 
 
 @contextmanager
-def spinner(label: str, enabled: bool, delay_s: float = 1.0, console=None) -> Iterator[None]:
+def spinner(label: str, enabled: bool, delay_s: float = 1.0,
+            console=None) -> Iterator[Callable[[str | None], None] | None]:
     """A spinner with the elapsed time on stderr, shown only once the work has taken `delay_s`: quick
-    runs print nothing extra. Transient: it leaves no line behind."""
+    runs print nothing extra. Transient: it leaves no line behind. Yields a function that shows another
+    text for a while (None: the label again), or None when disabled."""
     if not enabled:
-        yield
+        yield None
         return
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    progress = Progress(SpinnerColumn(), TextColumn(label), TimeElapsedColumn(), transient=True,
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True,
                         console=console or Console(stderr=True), refresh_per_second=4)
-    progress.add_task(label, total=None)
+    task = progress.add_task(label, total=None)
     timer = threading.Timer(delay_s, progress.start)
     timer.daemon = True
     timer.start()
     try:
-        yield
+        yield lambda text: progress.update(task, description=label if text is None else f"{label}: {text}")
     finally:
         timer.cancel()
         timer.join()  # a start in flight finishes before the stop
         progress.stop()
+
+
+@contextmanager
+def owns_compile_line(status: Callable[[str | None], None] | None) -> Iterator[None]:
+    """An XLA compile inside tells the spinner what it does rather than drawing a line of its own."""
+    if status is None:
+        yield
+        return
+    from pathsim.workload.xla.status import compile_status
+
+    token = compile_status.set(status)
+    try:
+        yield
+    finally:
+        compile_status.reset(token)
 
 
 def _piped(stream) -> bool:
@@ -154,7 +172,7 @@ def _run(args: argparse.Namespace) -> int:
             ": it prints its report (--json for JSON; --trace FILE for the timeline)")
     trace = check_output(args.trace, "--trace") if args.trace is not None else None  # before simulating
     mode = f" ({args.mode} mode)" if args.mode else ""
-    with spinner(f"simulating {path.name}{mode}", show_progress(args)):
+    with spinner(f"simulating {path.name}{mode}", show_progress(args)) as status, owns_compile_line(status):
         result = run_experiment(path, mode=args.mode, program=args.program, cost_model=args.cost_model)
     return _report(args, result, trace)
 
@@ -198,7 +216,7 @@ def _run_maxtext(args: argparse.Namespace) -> int:
     if written is not None:
         write_text_atomic(written, experiment_yaml(launch, written), "--write-experiment")
         print(f"experiment: {written}", file=sys.stderr)
-    with spinner(f"simulating {exp.name}", show_progress(args)):
+    with spinner(f"simulating {exp.name}", show_progress(args)) as status, owns_compile_line(status):
         result = simulate_config(exp, topo, base_dir=Path.cwd(), mode=args.mode)
     return _report(args, result, trace)
 
@@ -285,10 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         try:
-            code = int(args.handler(args) or 0)
+            with terminate_cleanly():  # SIGTERM/SIGHUP unwind like Ctrl-C: children and temporary files go
+                code = int(args.handler(args) or 0)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             code = EXIT_BAD_INPUT
+        except Terminated as exc:
+            print(f"terminated ({exc})", file=sys.stderr)
+            code = exc.exit_code
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             code = EXIT_INTERRUPTED

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathsim.catalog.hardware import GIB
-from pathsim.cli import EXIT_INTERRUPTED, RESULTS_DIR, show_progress, spinner
+from pathsim.cli import EXIT_INTERRUPTED, RESULTS_DIR, owns_compile_line, show_progress, spinner
 from pathsim.errors import ConfigError
+from pathsim.processes import Terminated
 
 if TYPE_CHECKING:  # pandas loads only when a what-if command runs: `pathsim run` stays quick
     import pandas as pd
@@ -59,16 +61,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     plot.add_argument("--kind", default="metric", choices=("metric", "breakdown", "memory"),
                       help="metric: --y against --x (default); breakdown: where each plan's step goes; "
                            "memory: memory per chip against HBM")
-    plot.add_argument("--x", default=None, help="column for the x axis, e.g. plan.ici.tensor")
+    plot.add_argument("--x", default=None, help="column for the x axis, e.g. plan.ici.tensor (or a sweep alias: "
+                      "plan.model, training.batch)")
     plot.add_argument("--y", default="mfu", help="column for the y axis (metric plots), e.g. mfu, step_time_s")
     plot.add_argument("--hue", help="one line per value of this column")
+    plot.add_argument("--logx", action="store_true", help="log x axis (base 2 when the values double)")
+    plot.add_argument("--logy", action="store_true", help="log y axis (base 2 when the values double)")
+    plot.add_argument("--title", help="the plot's title (default: what is plotted against what)")
     plot.add_argument("--agg", default="max", help="where plans share an x: max, min or mean")
     plot.add_argument("--top", type=int, default=10, metavar="N", help="bars of breakdown and memory plots")
     plot.add_argument("--out", help="image file .png, .svg or .pdf (default: beside RESULTS)")
     plot.set_defaults(handler=_plot)
 
 
-def summary_table(frame: "pd.DataFrame", top: int) -> str:
+def shown_params(params: Sequence[str]) -> list[str]:
+    """The swept settings that get a column of their own: every one but the mesh axes, which the plan
+    column shows already (a sweep over a topology override used to print identical plan rows)."""
+    from pathsim.studies.whatif.params import mesh_axis_of
+
+    return [p for p in params if mesh_axis_of(p) is None and p not in ("plan.ici", "plan.dcn")]
+
+
+def _value(value) -> str:
+    import pandas as pd
+
+    if isinstance(value, float) and not pd.isna(value):
+        return f"{value:.4g}"
+    return "-" if pd.isna(value) else str(value)
+
+
+def summary_table(frame: "pd.DataFrame", top: int, params: Sequence[str] = ()) -> str:
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
@@ -77,14 +99,19 @@ def summary_table(frame: "pd.DataFrame", top: int) -> str:
     console = Console(file=out, width=150, force_terminal=False, force_jupyter=False,
                       color_system=None)
     table = Table(title=f"Best {min(top, len(frame))} of {len(frame)} plans")
-    for col in ("rank", "plan", "status", "step (s)", "MFU", "HFU", "screen MFU", "GiB/chip", "why not"):
+    swept = [p for p in shown_params(params) if p in frame.columns]
+    table.add_column("rank", justify="right")
+    for path in swept:  # the full path is the CSV's column name; its last part is enough on screen
+        table.add_column(path.rsplit(".", 1)[-1], justify="right")
+    for col in ("plan", "status", "step (s)", "MFU", "HFU", "screen MFU", "GiB/chip", "why not"):
         table.add_column(col, justify="left" if col in ("plan", "status", "why not") else "right",
                          max_width=48 if col == "why not" else None)
     def num(value, fmt: str, scale: float = 1.0) -> str:
         return "-" if pd.isna(value) else fmt.format(value * scale)
 
     for _, r in frame.head(top).iterrows():
-        table.add_row(str(r["rank"]), str(r["plan"]) if pd.notna(r["plan"]) else "-", str(r["status"]),
+        table.add_row(str(r["rank"]), *(_value(r[p]) for p in swept),
+                      str(r["plan"]) if pd.notna(r["plan"]) else "-", str(r["status"]),
                       num(r["step_time_s"], "{:.3f}"), num(r["mfu"], "{:.1f}%", 100), num(r["hfu"], "{:.1f}%", 100),
                       num(r["screen.mfu"], "{:.1f}%", 100), num(r["memory.total_bytes"], "{:.1f}", 1 / GIB),
                       "" if pd.isna(r["reason"]) else str(r["reason"]))
@@ -134,14 +161,15 @@ def _sweep(args: argparse.Namespace) -> int:
                                  progress=not args.no_progress and show_progress(args), restart=args.restart)
     except ResultsWriteError as exc:  # the table is still shown; the rows stay in the journal
         frame, stats, write_error = exc.frame, exc.stats, exc
-    except KeyboardInterrupt:
-        print(f"interrupted: the plans that finished are kept in {journal_path(out)}; the same command "
+    except KeyboardInterrupt as stop:
+        word = f"terminated ({stop})" if isinstance(stop, Terminated) else "interrupted"
+        print(f"{word}: the plans that finished are kept in {journal_path(out)}; the same command "
               "goes on from there", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return stop.exit_code if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     if stats.torn_bytes:
         print(f"note: cut a torn last row ({stats.torn_bytes} bytes, an interrupted write) off "
               f"{journal_path(out)}", file=sys.stderr)
-    print(summary_table(frame, args.top), end="")
+    print(summary_table(frame, args.top, study.params), end="")
     counts = frame["status"].value_counts()
     print(", ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "out_of_memory", "invalid", "error")) + " | "
           f"{stats.plans} plans: {stats.reused} from the results file, {stats.screened} screened, "
@@ -161,7 +189,8 @@ def _sweep(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pathsim.studies.whatif.compare import compare_paths, render
 
-    with spinner(f"simulating {len(args.experiments)} experiments", show_progress(args)):
+    with spinner(f"simulating {len(args.experiments)} experiments", show_progress(args)) as status, \
+            owns_compile_line(status):
         table, diffs, labels = compare_paths(args.experiments, program=args.program)
     print(render(table, diffs, labels), end="")
     return 0
@@ -184,10 +213,13 @@ def _plot(args: argparse.Namespace) -> int:
     if args.kind == "metric":
         if args.x is None:
             raise ConfigError("--x", "a metric plot needs --x COLUMN, e.g. --x plan.ici.tensor")
-        ax = plots.plot_metric(frame, args.x, args.y, hue=args.hue, agg=args.agg)
-    elif args.kind == "breakdown":
-        ax = plots.plot_breakdown(frame, label=args.x or "plan", top=args.top)
+        ax = plots.plot_metric(frame, args.x, args.y, hue=args.hue, agg=args.agg, logx=args.logx, logy=args.logy,
+                               title=args.title)
     else:
-        ax = plots.plot_memory(frame, x=args.x or "plan", top=args.top)
+        if args.logx or args.logy:
+            raise ConfigError("--logx" if args.logx else "--logy", "applies to metric plots only")
+        draw = plots.plot_breakdown if args.kind == "breakdown" else plots.plot_memory
+        ax = draw(frame, args.x or "plan", top=args.top)
+        ax.set_title(args.title or {"breakdown": "Where each plan's step goes", "memory": "Memory per chip"}[args.kind])
     print(f"plot: {plots.save(ax, out)}")
     return 0

@@ -558,7 +558,23 @@ def read_topology_data(experiment_path: Path, ref: str, field: str = "topology")
     slice name such as v5e-256 or v5e-256x4."""
     if is_slice_name(ref) and not resolve_relative(experiment_path, ref).is_file():
         return slice_topology_data(slice_named(ref, field))
-    return read_yaml(resolve_relative(experiment_path, ref), field)
+    return read_topology(experiment_path, ref)
+
+
+def read_topology(experiment_path: Path, topology: str) -> dict[str, Any]:
+    """The topology file an experiment names; a missing one is named by its absolute path and by the
+    experiment file that names it."""
+    path = resolve_relative(experiment_path, topology)
+    try:
+        missing = not path.exists()
+    except (OSError, ValueError):  # a NUL or an over-long name: read_yaml refuses it, naming the field
+        missing = False
+    if missing:
+        beside = (experiment_path.parent / topology).absolute()
+        raise ConfigError("topology", f"file {str(beside)!r} does not exist (named {topology!r} in "
+                                      f"{str(experiment_path.absolute())!r}; paths are relative to the "
+                                      f"experiment file, then to the working directory)")
+    return read_yaml(path, "topology")
 
 
 def load_experiment(path: str | Path) -> tuple[ExperimentConfig, TopologyConfig]:

@@ -113,6 +113,26 @@ def read_text(path: Path, field: str) -> str:
                           ) from None
 
 
+def _where(exc: yaml.YAMLError, text: str) -> str:
+    """The line to fix, which PyYAML's own mark often is not: it stops where it noticed the problem,
+    the line after an unclosed bracket or quote, or after a key that lacks its ':'."""
+    mark, context = getattr(exc, "problem_mark", None), getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or "malformed"
+    if mark is None:
+        return f": {problem}"
+    opened = getattr(exc, "context", None) or ""
+    if context is not None and context.line < mark.line and opened.startswith(("while parsing a flow",
+                                                                               "while scanning a quoted")):
+        what = opened.removeprefix("while parsing a ").removeprefix("while scanning a ")
+        return f" at line {context.line + 1}: a {what} opened here is not closed ({problem} at line {mark.line + 1})"
+    if problem == "mapping values are not allowed here":
+        lines = text.splitlines()
+        before = [i for i in range(mark.line - 1, -1, -1) if lines[i].split("#")[0].strip()][:1]
+        if before and ":" not in lines[before[0]].split("#")[0]:  # a plain scalar ran on into this line
+            return f" at line {before[0] + 1}: a key without ':' (found by the ':' at line {mark.line + 1})"
+    return f" at line {mark.line + 1}: {problem}"
+
+
 def load_yaml_text(text: str, field: str, prefix: str = "") -> Any:
     """Parse one YAML document; `field` names the file in errors, `prefix` starts its keys' dotted paths."""
     loader = None
@@ -124,10 +144,7 @@ def load_yaml_text(text: str, field: str, prefix: str = "") -> Any:
         _check_tree(node, field, prefix)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or "malformed"
-        raise ConfigError(field, f"not valid YAML{where}: {problem}") from None
+        raise ConfigError(field, f"not valid YAML{_where(exc, text)}") from None
     except RecursionError:  # the composer depth bound should make this unreachable; kept as a backstop
         raise ConfigError(field, "nested too deeply") from None
     finally:

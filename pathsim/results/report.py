@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pathsim.catalog.hardware import GIB
+from pathsim.results.setup import chip_dict, chip_text, placement_dict, placement_text
 
 if TYPE_CHECKING:  # annotations only: results sit below the api that builds them
     from pathsim.api import SimulationResult
@@ -41,6 +42,9 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
         "simulated_events": result.timeline.events_processed,
         "dispatch": dataclasses.asdict(result.timeline.dispatch) if result.timeline.dispatch else None,
         "overrides": dict(result.cluster.overrides),
+        "chip": chip_dict(result.cluster.chip),
+        "placement": placement_dict(result.placement),
+        "replications": [dataclasses.asdict(r) for r in result.replications],
     }
 
 
@@ -108,10 +112,12 @@ def text_report(result: SimulationResult) -> str:
                   f"remat {exp.training.remat}; dispatch {exp.runtime.dispatch}")
     console.print(f"program: {result.program_source} ({result.program_ops} ops); op costs: {result.cost_model}; "
                   f"simulation: {result.mode}")
-    for note in result.notes:
-        console.print(note)
+    console.print(chip_text(result.cluster.chip))
     if result.cluster.overrides:
         console.print(f"what-if overrides: {dict(result.cluster.overrides)}")
+    console.print(placement_text(result.placement))
+    for note in (*result.notes, *(r.note for r in result.replications)):
+        console.print(note)
     summary = Table(title="Step", show_header=False)
     summary.add_row("step time", f"{m.step_time_s:.4g} s")
     summary.add_row("tokens/s", f"{m.tokens_per_s:,.0f}")

@@ -43,7 +43,7 @@ def test_schema_errors_name_the_field(mutate, field):
 
 @pytest.mark.parametrize("overrides,field", [
     ({"plan": {"ici": {"tensor": 4, "fsdp": 8}}}, "plan.ici"),
-    ({"model.n_heads": 6, "model.head_dim": 128}, "model.n_heads"),
+    ({"model.n_heads": 6, "model.head_dim": 128}, "plan.ici.tensor"),  # the plan's tensor 4 splits no 6 heads
     ({"training.global_batch_seqs": 8}, "training.global_batch_seqs"),
     ({"plan": {"ici": {"tensor": 4, "fsdp": 16}, "dcn": {"tensor": 2}}}, "plan.dcn.tensor"),
 ])
@@ -60,6 +60,9 @@ def test_missing_topology_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist") as err:
         load_experiment(path)
     assert err.value.field == "topology"
+    # By its absolute path, and the experiment file that names it: the working directory may be elsewhere.
+    assert repr(str(tmp_path / "no/such/topology.yaml")) in err.value.message
+    assert f"in {str(path)!r}" in err.value.message
 
 
 def test_topology_relative_to_experiment(repo):
@@ -132,7 +135,11 @@ def test_prefetch_never_counts_more_layers_than_the_stage_has():
     ("a: 1\nb:\n  c: 1\n  c: 2\n", "topology.b.c", "given twice"),
     ("a: " + "[" * 200 + "]" * 200, "topology", "levels deep"),
     ("a: " + "7" * 100, "topology", "integer of 100 digits"),
-    ("a: [1, 2\n", "topology", "not valid YAML at line 2"),
+    ("a: [1, 2\n", "topology", "not valid YAML at line 1: a flow sequence opened here is not closed"),
+    # The line to fix, not the line where PyYAML noticed: a key without ':' runs on into the next line.
+    ("name: x\nmodel:\n  n_layers 2\n  d_model: 3\n", "topology", "at line 3: a key without ':'"),
+    ("name: x\nmodel: {n_layers: 2\nplan: 1\n", "topology", "at line 2: a flow mapping opened here is not closed"),
+    ("name: x\nmodel:\n  n_layers: 2\n   d_model: 3\n", "topology", "at line 4: mapping values are not allowed"),
     ("- 1\n", "topology", "must hold a mapping"),
     ("a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
      "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: [*e,*e,*e]\n",

@@ -82,15 +82,17 @@ def test_schedules():
     assert one_f_one_b(1, 2, 2) == [("F", 0), ("B", 0), ("F", 1), ("B", 1)]
 
 
-@pytest.mark.parametrize("override,field", [
-    ({"model.n_heads": 6}, "model.n_heads"),
-    ({"model.d_ff": 4098}, "model.d_ff"),
-    ({"training.global_batch_seqs": 24}, "training.global_batch_seqs"),
+@pytest.mark.parametrize("override,field,says", [
+    # A published model's shape is given; the tensor degree is the plan's choice: the error names the plan.
+    ({"model.n_heads": 6}, "plan.ici.tensor", "tensor 4 does not divide the model's 6 query heads (model.n_heads); "
+                                              "the largest tensor degree up to 4 that does is 3"),
+    ({"model.d_ff": 4098}, "plan.ici.tensor", "MLP width (model.d_ff)"),
+    ({"training.global_batch_seqs": 24}, "training.global_batch_seqs", "do not split"),
 ])
-def test_indivisible_shapes(override, field):
+def test_indivisible_shapes(override, field, says):
     d = small_experiment(**override)
     if "model.n_heads" in override:
         d["model"]["head_dim"] = 128
     with pytest.raises(ConfigError) as err:
         lower(parse_experiment(d))
-    assert err.value.field == field
+    assert err.value.field == field and says in err.value.message

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import select
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pathsim.errors import ConfigError
+from pathsim.processes import TERMINATING, interrupt_for, watch_parent
 
 BACKENDS = ("local", "ray")
 
@@ -38,30 +37,13 @@ class SerialBackend:
         pass
 
 
-def _exit_with(pid: int) -> None:
-    """Exit as soon as process `pid` ends (a pidfd turns readable then, even while it is a zombie)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        os._exit(1)
-    except (AttributeError, OSError):  # no pidfd (not Linux, or an old kernel): look every second
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-    select.select([fd], [], [])
-    os._exit(1)
-
-
 def _worker_init(parent: int) -> None:
     """In each pool worker: Ctrl-C is the parent's to handle (the terminal sends it to every process of
     the group, and each worker would print a KeyboardInterrupt traceback), and a worker exits when the
     sweep's process ends, even by SIGKILL: workers are the forkserver's children, and it outlives the
     sweep, so they watch the sweep's process itself."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with, args=(parent,), daemon=True, name="exit-with-parent").start()
+    watch_parent(parent)
 
 
 _POLL_S = 0.1  # how soon a deferred Ctrl-C is acted on
@@ -69,7 +51,7 @@ _POLL_S = 0.1  # how soon a deferred Ctrl-C is acted on
 
 @contextmanager
 def _deferred_interrupt() -> Iterator[threading.Event]:
-    """Ctrl-C as a flag while the pool's futures are in use, raised as KeyboardInterrupt on the way out.
+    """Ctrl-C (or SIGTERM, SIGHUP) as a flag while the pool's futures are in use, raised as KeyboardInterrupt on the way out.
 
     Raised where the signal lands, KeyboardInterrupt can leave a future's lock held (inside `wait` or
     `cancel`); the pool's manager thread then blocks on that lock and shutting the pool down hangs."""
@@ -77,13 +59,21 @@ def _deferred_interrupt() -> Iterator[threading.Event]:
     if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
         yield interrupted
         return
-    previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+    received: list[int] = []
+
+    def note(signum: int, _frame) -> None:
+        received.append(signum)
+        interrupted.set()
+
+    # SIGTERM and SIGHUP too: unhandled they end the sweep with its pool's semaphores still open.
+    previous = {s: signal.signal(s, note) for s in (signal.SIGINT, *TERMINATING)}
     try:
         yield interrupted
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted.is_set():
-        raise KeyboardInterrupt
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise interrupt_for(received[0])
 
 
 class PoolBackend:

@@ -56,19 +56,24 @@ class Shard:
         return tables * self.embedding_params_local
 
 
-def _require_divisible(value: int, by: int, field: str, what: str) -> None:
-    if value % by:
-        raise ConfigError(field, f"{what} ({value}) is not divisible by {by}")
+def _tensor_must_divide(plan, value: int, what: str) -> None:
+    """The tensor degree is the choice a user makes against a published model: the error names the plan."""
+    degree = plan.degree("tensor")
+    if value % degree:
+        field = "plan.ici.tensor" if "tensor" in plan.ici else "plan.dcn.tensor"
+        divisors = [d for d in range(1, value + 1) if value % d == 0 and d <= degree]
+        raise ConfigError(field, f"tensor {degree} does not divide the model's {value} {what}; the largest "
+                                 f"tensor degree up to {degree} that does is {max(divisors)}")
 
 
 def shard_for(exp: ExperimentConfig) -> Shard:
     model, plan, training = exp.model, exp.plan, exp.training
     m_deg, f_deg, d_deg = plan.degree("tensor"), plan.degree("fsdp"), plan.degree("data")
     stages, micro = plan.degree("pipeline"), plan.microbatches
-    _require_divisible(model.n_heads, m_deg, "model.n_heads", "n_heads")
-    _require_divisible(model.d_ff, m_deg, "model.d_ff", "d_ff")
+    _tensor_must_divide(plan, model.n_heads, "query heads (model.n_heads)")
+    _tensor_must_divide(plan, model.d_ff, "MLP width (model.d_ff)")
     if plan.tensor_style == "2d":
-        _require_divisible(model.d_model, m_deg, "model.d_model", "d_model (2D sharding splits it over tensor)")
+        _tensor_must_divide(plan, model.d_model, "d_model (model.d_model; 2D sharding splits it over tensor)")
     if stages > model.n_layers:
         raise ConfigError("plan.pipeline", f"{stages} stages exceed the model's {model.n_layers} layers")
     replicas = d_deg * f_deg

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,11 +20,14 @@ from pathlib import Path
 
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig
 from pathsim.errors import ConfigError
+from pathsim.processes import Terminated, signal_on_parent_death, terminate_cleanly, watch_parent
 from pathsim.workload.xla import cache
 from pathsim.workload.xla.hlo_import import MeshAxes
 from pathsim.workload.xla.mesh import mesh_plan
+from pathsim.workload.xla.status import compile_status
 
 TPU_EXTRA = 'program: xla needs JAX with libtpu and optax: pip install -e ".[tpu]"'
+_PARENT_ENV = "PATHSIM_COMPILE_PARENT"  # the pid the compile child lives and dies with
 _OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Ran out of memory", "out of memory", "exceeds the memory")
 
 
@@ -61,11 +65,14 @@ def _key_parts(exp: ExperimentConfig, topo: TopologyConfig, target: str, vers: d
 
 
 class _Progress:
-    """Elapsed compile time on stderr, only when stderr is a terminal."""
+    """Elapsed compile time: told to the caller's status line (compile_status) when there is one, else
+    drawn on stderr when it is a terminal."""
 
     def __init__(self, label: str) -> None:
         self.label, self.stop = label, threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True) if sys.stderr.isatty() else None
+        self.status = compile_status.get()
+        own_line = self.status is None and sys.stderr.isatty()
+        self.thread = threading.Thread(target=self._run, daemon=True) if own_line else None
 
     def _run(self) -> None:
         start = time.monotonic()
@@ -74,12 +81,16 @@ class _Progress:
             sys.stderr.flush()
 
     def __enter__(self):
+        if self.status is not None:
+            self.status(f"compiling for {self.label} (XLA)")
         if self.thread:
             self.thread.start()
         return self
 
     def __exit__(self, *_):
         self.stop.set()
+        if self.status is not None:
+            self.status(None)
         if self.thread:
             self.thread.join()
             sys.stderr.write("\r\033[K")
@@ -94,6 +105,10 @@ def _compile_child(request: Path) -> None:
     """`python -m pathsim.workload.xla.compile REQUEST`: trace the step, compile it, write the HLO text and a
     reply (memory, or a ConfigError's field and message) beside the request."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent answers Ctrl-C for both
+    # The parent removes the folder unless it died first (even by SIGKILL): then this process does, and ends.
+    cleanup = lambda: shutil.rmtree(request.parent, ignore_errors=True)  # noqa: E731
+    signal.signal(signal.SIGTERM, lambda *_: (cleanup(), os._exit(1)))  # the parent-death signal
+    watch_parent(int(os.environ[_PARENT_ENV]), cleanup)
     os.environ.setdefault("TPU_SKIP_MDS_QUERY", "1")  # no TPU metadata server to ask: compiling only
     os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")  # no chip is opened: concurrent compiles are safe
     job = json.loads(request.read_text())
@@ -127,28 +142,38 @@ def _compile_child(request: Path) -> None:
     (request.parent / "reply.json").write_text(json.dumps(reply))
 
 
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: the group is the compile and its children
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def _run_compile(exp: ExperimentConfig, topo: TopologyConfig, target: str) -> tuple[str, dict]:
     """Compile in a fresh interpreter (in its own session, so a terminal's Ctrl-C reaches only this
     process): the native compile cannot be interrupted, this process can. Ctrl-C kills the compile and ends
     with exit code 130 and one line, no traceback."""
-    with tempfile.TemporaryDirectory(prefix="pathsim-xla-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="pathsim-xla-") as tmp, terminate_cleanly():
         request = Path(tmp) / "request.json"
         request.write_text(json.dumps({"experiment": exp.model_dump_json(), "topology": topo.model_dump_json(),
                                        "target": target}))
         log = Path(tmp) / "compile.log"  # libtpu's warnings go here, not to the user's terminal
         with log.open("wb") as sink:
             proc = subprocess.Popen([sys.executable, "-m", "pathsim.workload.xla.compile", str(request)],
-                                    stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True,
+                                    env={**os.environ, _PARENT_ENV: str(os.getpid())},
+                                    preexec_fn=signal_on_parent_death)
         try:
             with _Progress(target):
                 while proc.poll() is None:
                     time.sleep(0.2)
-        except KeyboardInterrupt:
-            proc.kill()
-            proc.wait()
-            sys.stderr.write("\ninterrupted: XLA compile cancelled\n")
+        except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP: the compile's process group goes too
+            _kill_group(proc)
+            word = "terminated" if isinstance(stop, Terminated) else "interrupted"
+            sys.stderr.write(f"\n{word}: XLA compile cancelled\n")
             sys.stderr.flush()
-            raise SystemExit(130) from None
+            raise SystemExit(stop.exit_code if isinstance(stop, Terminated) else 130) from None
         stderr = log.read_text(errors="replace")
         reply_path = Path(tmp) / "reply.json"
         if not reply_path.exists():  # died without a reply (killed, out of host memory)

@@ -18,6 +18,7 @@ from pathsim.studies.whatif.plots import read_results
 from pathsim.studies.whatif.results import ResultsLock, _read_any
 
 from tests.studies.whatif.whatif_small import EXPERIMENT, write_yaml
+from tests.support import session_gone
 
 GRID = ["--set", "plan.model=1,2,4,8", "--infer", "plan.ici.fsdp", "--workers", "1"]
 
@@ -124,21 +125,6 @@ def test_mixed_columns_read_without_a_dtype_warning(tmp_path):
 # --- signals: subprocesses in their own session, so that every process of the sweep can be found ----
 
 
-def _session(sid: int) -> list[int]:
-    """Live (not zombie) processes of session `sid`."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                stat = (d / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(d.name))
-    return pids
-
-
 def _start_sweep(small: Path, out: Path) -> subprocess.Popen:
     """A sweep of 300 simulated plans on two workers (seconds of work), once its first rows are on disk:
     a screen-only sweep could be over before the signal lands."""
@@ -153,23 +139,13 @@ def _start_sweep(small: Path, out: Path) -> subprocess.Popen:
     return proc
 
 
-def _gone(sid: int, within_s: float) -> bool:
-    deadline = time.monotonic() + within_s
-    while _session(sid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = _session(sid)
-    for pid in left:  # do not leave them behind even when the test fails
-        os.kill(pid, signal.SIGKILL)
-    return not left
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
 def test_a_killed_sweep_takes_its_workers_with_it(small, tmp_path):
     proc = _start_sweep(small, tmp_path / "r.csv")
     proc.kill()
     proc.wait()
-    assert _gone(proc.pid, within_s=5)
+    assert session_gone(proc.pid, within_s=5)
 
 
 @pytest.mark.slow
@@ -179,9 +155,25 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_the_rows(small, tmp_path):
     proc = _start_sweep(small, out)
     os.killpg(proc.pid, signal.SIGINT)  # what the terminal does: the whole foreground group
     _, err = proc.communicate(timeout=30)
-    assert _gone(proc.pid, within_s=5)
+    assert session_gone(proc.pid, within_s=5)
     assert proc.returncode == 130
     assert err.decode().startswith("interrupted: the plans that finished are kept in") and b"Traceback" not in err
+    assert len(pd.read_csv(out)) >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_the_pool_cleanly_and_keep_the_rows(small, tmp_path, signum):
+    """Unhandled, SIGTERM ended the sweep with its pool open: "resource_tracker: 5 leaked semaphore objects"."""
+    out = tmp_path / "r.csv"
+    proc = _start_sweep(small, out)
+    os.kill(proc.pid, signum)  # `kill PID`, or the terminal closing: the sweep's process only
+    _, err = proc.communicate(timeout=30)  # until every writer of stderr (the tracker too) has gone
+    assert session_gone(proc.pid, within_s=5)
+    assert proc.returncode == 128 + signum
+    assert err.decode().startswith(f"terminated ({signal.Signals(signum).name}): the plans that finished are kept")
+    assert b"leaked" not in err and b"Traceback" not in err, err.decode()
     assert len(pd.read_csv(out)) >= 2
 
 

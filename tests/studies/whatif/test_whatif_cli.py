@@ -78,12 +78,14 @@ def test_plot_writes_images_and_refuses_unknown_columns(small, tmp_path, capsys)
     assert main(["sweep", str(small), "--set", "plan.model=1,2,4,8", "--infer", "plan.ici.fsdp",
                  "--set", "training.remat=none,full", "--out", str(out), "--workers", "1"]) == 0
     for extra, name in ((["--x", "plan.ici.tensor", "--hue", "training.remat"], "m.png"),
+                        (["--x", "plan.model", "--logx", "--title", "MFU by tensor degree"], "alias.png"),
                         (["--kind", "breakdown"], "b.svg"), (["--kind", "memory"], "mem.png")):
         assert main(["plot", str(out), *extra, "--out", str(tmp_path / name)]) == 0
         data = (tmp_path / name).read_bytes()
         assert data.startswith(b"\x89PNG") if name.endswith(".png") else b"<svg" in data[:500]
     capsys.readouterr()
     _one_line_error(capsys, ["plot", str(out), "--x", "plan.modle"], "--x: no column 'plan.modle'")
+    _one_line_error(capsys, ["plot", str(out), "--kind", "memory", "--logx"], "--logx: applies to metric plots only")
     _one_line_error(capsys, ["plot", str(tmp_path / "missing.csv"), "--x", "mfu"], "RESULTS")
 
 
@@ -100,3 +102,17 @@ def test_compare_program_option_reaches_every_experiment(small, tmp_path, capsys
     other = write_yaml(tmp_path / "b.yaml", {**EXPERIMENT, "name": "b", "training": {"global_batch_seqs": 256}})
     assert main(["compare", str(small), str(other), "--program", "xla"]) == 0
     assert seen == ["xla", "xla"] and "Side by side" in capsys.readouterr().out
+
+
+def test_a_sweep_over_a_topology_override_prints_the_swept_values(small, tmp_path, capsys):
+    """The plan is the same in every row: without a column of the swept value the rows looked identical."""
+    out = tmp_path / "r.csv"
+    assert main(["sweep", str(small), "--set", "topology.overrides.ici_link_bytes_per_s=4.5e10,2.25e10",
+                 "--set", "training.batch=64,128", "--out", str(out), "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    header = next(line for line in printed.splitlines() if "rank" in line)
+    assert "ici_link_bytes_per_s" in header and "global_batch_seqs" in header
+    cells = [[c.strip() for c in line.split("│")[1:4]] for line in printed.splitlines()
+             if line.startswith("│") and line.split("│")[1].strip().isdigit()]  # rank, link rate, batch
+    assert sorted((link, batch) for _, link, batch in cells) == [
+        ("2.25e+10", "128"), ("2.25e+10", "64"), ("4.5e+10", "128"), ("4.5e+10", "64")]
