@@ -10,6 +10,7 @@ from pathsim.config.experiment import ExperimentConfig
 from pathsim.platform.topology import Cluster
 from pathsim.workload.lowering import shard_for, stage_layers
 from pathsim.workload.lowering.context import Shard
+from pathsim.workload.lowering.flash import softmax_stats_bytes
 from pathsim.workload.lowering.transformer import sub_blocks
 
 
@@ -43,10 +44,12 @@ def _layer_intermediates_bytes(s: Shard) -> float:
     for sb in sub_blocks(s):
         if sb.attention:
             elems += s.tokens * (s.heads_local + 2 * s.kv_heads_local) * s.head_dim * 2  # q, k, v, context
-            elems += s.seqs * s.heads_local * s.seq_len * s.seq_len  # attention probabilities
+            if not s.flash:  # a fused kernel keeps only its softmax statistics (added below)
+                elems += s.seqs * s.heads_local * s.seq_len * s.seq_len  # attention probabilities
         if sb.mlp:
             elems += s.tokens * (s.mlp_in_width + s.ff_local)  # gate/up and the activation
-    return elems * s.act_bytes
+    stats = sum(softmax_stats_bytes(s) for sb in sub_blocks(s) if sb.attention and s.flash)
+    return elems * s.act_bytes + stats
 
 
 def _saved_per_layer_bytes(s: Shard) -> float:
