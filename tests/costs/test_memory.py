@@ -33,3 +33,13 @@ def test_data_parallel_replicates_state():
     fsdp = memory_use(parse_experiment(small_experiment()), CUBE)
     data = memory_use(parse_experiment(small_experiment(plan={"ici": {"tensor": 4, "data": 16}})), CUBE)
     assert data.optimizer_bytes == pytest.approx(16 * fsdp.optimizer_bytes)
+
+
+def test_flash_attention_keeps_no_score_matrix():
+    """No remat saves every intermediate: dot keeps the [T, T] probabilities, flash its f32 row statistics."""
+    dot = memory_use(parse_experiment(small_experiment()), CUBE)
+    flash = memory_use(parse_experiment(small_experiment(**{"model.attention": "flash"})), CUBE)
+    # Per layer and chip: 4 sequences x 2 local heads x 512 tokens, [T, T] in bf16 against one f32 per row.
+    probabilities, stats = 4 * 2 * 512 * 512 * 2, 4 * 2 * 512 * 4
+    assert dot.activations_bytes - flash.activations_bytes == pytest.approx(4 * (probabilities - stats))
+    assert dot.working_bytes - flash.working_bytes == pytest.approx(probabilities - stats)
