@@ -68,7 +68,7 @@ class CalibratedCostModel:
         return None
 
     def lookup(self, op: ComputeOp) -> Lookup:
-        if op.matmul is not None:
+        if op.matmul is not None and op.kind != "flash_attention":  # a fused kernel is no measured matmul
             table = self._matmul_table(op)
             s = op.matmul
             shape = (s.m, s.k, s.n, s.batch)

@@ -3,6 +3,10 @@
 publication the figures come from. `pathsim.config.experiment` resolves a name before validation, so every
 consumer sees a full ModelConfig.
 
+`attention` is the kernel the source trained with: PaLM and GPT-3 predate fused attention kernels and
+materialised the [T, T] scores (`dot`); Llama 2 and 3 (FlashAttention-2 in their training code), Gemma and
+Mistral (trained with fused blockwise attention kernels, as today's JAX and PyTorch stacks do) use `flash`.
+
 Only what changes FLOPs, bytes or the schedule is recorded. Not modelled, and noted where it applies:
 biases, learned position embeddings, sparse or sliding-window attention.
 """
@@ -14,9 +18,9 @@ from typing import Any
 # PaLM, section 2: d_ff = 4 d_model, head dim 256, multi-query attention, SwiGLU, parallel blocks, shared
 # input and output embeddings, a 256k SentencePiece vocabulary, 2048-token sequences.
 _PALM = dict(n_kv_heads=1, head_dim=256, vocab_size=256000, seq_len=2048, block="parallel", mlp="swiglu",
-             tied_embeddings=True, source="PaLM (Chowdhery et al. 2022), Table 1 and section 2")
+             tied_embeddings=True, attention="dot", source="PaLM (Chowdhery et al. 2022), Table 1 and section 2")
 # LLaMA's block: pre-norm serial block, SwiGLU, a separate output table.
-_LLAMA = dict(block="serial", mlp="swiglu", tied_embeddings=False)
+_LLAMA = dict(block="serial", mlp="swiglu", tied_embeddings=False, attention="flash")
 # Llama 2: 32k vocabulary, 4096-token context, grouped-query attention (8 kv heads) on 70B only; widths
 # from the released params.json.
 _LLAMA2 = dict(_LLAMA, vocab_size=32000, seq_len=4096,
@@ -38,17 +42,17 @@ MODELS: dict[str, dict[str, Any]] = {
     # d_ff = 4 d_model, GPT-2's 50257-entry BPE vocabulary and tied embeddings; the alternating locally
     # banded sparse attention layers are modelled as dense.
     "gpt3_175b": dict(n_layers=96, d_model=12288, n_heads=96, head_dim=128, d_ff=49152, vocab_size=50257,
-                      seq_len=2048, block="serial", mlp="gelu", tied_embeddings=True,
+                      seq_len=2048, block="serial", mlp="gelu", tied_embeddings=True, attention="dot",
                       source="GPT-3 (Brown et al. 2020), Table 2.1 and section 2.1"),
     # GPT-3 2.7B, the same architecture at 32 layers: the Pathways paper's "3B" decoder-only pipelined
     # model names no architecture, and this is the published dense decoder of that size (d_model 2560).
     "gpt3_2.7b": dict(n_layers=32, d_model=2560, n_heads=32, head_dim=80, d_ff=10240, vocab_size=50257,
-                      seq_len=2048, block="serial", mlp="gelu", tied_embeddings=True,
+                      seq_len=2048, block="serial", mlp="gelu", tied_embeddings=True, attention="dot",
                       source="GPT-3 (Brown et al. 2020), Table 2.1 and section 2.1"),
     # The table's "feedforward hidden dims 49152" is gate + up, 24576 each. GeGLU is a gated MLP of three
     # matrices, the FLOPs and weights of SwiGLU, so it is recorded as swiglu.
     "gemma_7b": dict(n_layers=28, d_model=3072, n_heads=16, n_kv_heads=16, head_dim=256, d_ff=24576,
-                     vocab_size=256128, seq_len=8192, block="serial", mlp="swiglu", tied_embeddings=True,
+                     vocab_size=256128, seq_len=8192, block="serial", mlp="swiglu", tied_embeddings=True, attention="flash",
                      source="Gemma (Gemma Team 2024), Table 1"),
     # The 4096-token sliding attention window is modelled as full attention over the 8192-token context.
     "mistral_7b": dict(_LLAMA, n_layers=32, d_model=4096, n_heads=32, n_kv_heads=8, head_dim=128, d_ff=14336,

@@ -81,6 +81,11 @@ class ModelConfig(StrictModel):
     tied_embeddings: bool = Field(description=(
         "true: the output layer reuses the input embedding table (PaLM); false: a separate output table "
         "(LLaMA)"))
+    attention: Literal["flash", "dot"] = Field("dot", description=(
+        "attention kernel: flash computes attention blockwise in one fused kernel per layer and pass (the "
+        "[T, T] score matrix never reaches HBM, causal masking skips the blocks above the diagonal, the "
+        "backward pass recomputes the scores); dot materialises the scores and probabilities in HBM (PaLM, "
+        "GPT-3). Library models default to what their source used; a model written out in full to dot"))
 
     @model_validator(mode="before")
     @classmethod

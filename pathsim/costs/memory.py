@@ -10,6 +10,7 @@ from pathsim.config.experiment import ExperimentConfig
 from pathsim.platform.topology import Cluster
 from pathsim.workload.lowering import shard_for, stage_layers
 from pathsim.workload.lowering.context import Shard
+from pathsim.workload.lowering.flash import softmax_stats_bytes
 from pathsim.workload.lowering.transformer import sub_blocks
 
 
@@ -19,7 +20,7 @@ class MemoryUse:
     gradients_bytes: float
     optimizer_bytes: float
     activations_bytes: float  # saved for the backward pass, all micro-batches in flight
-    working_bytes: float  # gathered weights, one layer's unsaved intermediates and gradients, logits
+    working_bytes: float  # the busier of: a layer's gathered weights, intermediates and gradients; the loss
     hbm_bytes: float
 
     @property
@@ -39,14 +40,18 @@ class MemoryUse:
 
 def _layer_intermediates_bytes(s: Shard) -> float:
     """Everything one layer's forward produces that its backward reads, on one chip."""
-    elems = s.tokens * s.d_local + s.tokens * s.d_model  # input, and its tensor-gathered copy
+    elems = s.tokens * s.d_local  # the input
+    if s.style == "2d" and s.tensor > 1:
+        elems += s.tokens * s.d_model  # its tensor-gathered copy (a distinct buffer only when gathered)
     for sb in sub_blocks(s):
         if sb.attention:
-            elems += s.tokens * (s.heads_local + 2 * s.kv_heads_local) * s.head_dim * 2  # q, k, v, context
-            elems += s.seqs * s.heads_local * s.seq_len * s.seq_len  # attention probabilities
+            elems += s.tokens * (2 * s.heads_local + 2 * s.kv_heads_local) * s.head_dim  # q, k, v, context
+            if not s.flash:  # a fused kernel keeps only its softmax statistics (added below)
+                elems += s.seqs * s.heads_local * s.seq_len * s.seq_len  # attention probabilities
         if sb.mlp:
             elems += s.tokens * (s.mlp_in_width + s.ff_local)  # gate/up and the activation
-    return elems * s.act_bytes
+    stats = sum(softmax_stats_bytes(s) for sb in sub_blocks(s) if sb.attention and s.flash)
+    return elems * s.act_bytes + stats
 
 
 def _saved_per_layer_bytes(s: Shard) -> float:
@@ -54,6 +59,11 @@ def _saved_per_layer_bytes(s: Shard) -> float:
         return _layer_intermediates_bytes(s)
     # full and PaLM's policy keep one fully sharded activation per layer (PaLM paper, appendix B).
     return float(s.tokens * s.d_local * s.act_bytes)
+
+
+def _loss_working_bytes(s: Shard) -> float:
+    """The output table gathered over fsdp and the f32 logits of the vocabulary shard."""
+    return s.embedding_params_local * s.param_bytes + s.tokens * s.vocab_local * SOFTWARE.f32_bytes
 
 
 def _in_flight_microbatches(s: Shard, schedule: str, stage: int) -> int:
@@ -74,9 +84,11 @@ def memory_use(exp: ExperimentConfig, cluster: Cluster) -> MemoryUse:
         # The layer in use and those prefetched ahead of it, but never more layers than the stage has.
         gathered_layers = min(exp.runtime.weight_prefetch_layers + 1, layers)
         gathered_weights = gathered_layers * s.layer_weight_params_local * s.param_bytes
-        logits = s.tokens * s.vocab_local * SOFTWARE.f32_bytes if stage == s.stages - 1 else 0.0
-        working = (gathered_weights + _layer_intermediates_bytes(s)
-                   + s.layer_weight_params_local * s.grad_bytes + logits)
+        layer_working = (gathered_weights + _layer_intermediates_bytes(s)
+                         + s.layer_weight_params_local * s.grad_bytes)
+        # The loss (last stage) runs before any layer's backward and its logits die with it: the busiest
+        # moment is one or the other, never both.
+        working = max(layer_working, _loss_working_bytes(s) if stage == s.stages - 1 else 0.0)
         use = MemoryUse(
             weights_bytes=shard * s.param_bytes,
             gradients_bytes=shard * s.grad_bytes,

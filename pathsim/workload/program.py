@@ -14,7 +14,9 @@ from typing import Iterable, Literal, Union
 from pathsim.workload.mesh_axis import MeshAxis
 
 Phase = Literal["forward", "backward", "remat", "optimizer"]
-ComputeKind = Literal["matmul", "attention_matmul", "elementwise", "norm", "softmax", "optimizer", "gather"]
+# flash_attention: one fused attention kernel; its `matmul` is one block matmul, batch = block matmuls run.
+ComputeKind = Literal["matmul", "attention_matmul", "flash_attention", "elementwise", "norm", "softmax", "optimizer",
+                      "gather"]
 CollectiveKind = Literal["all_gather", "reduce_scatter", "all_reduce", "all_to_all", "send"]
 
 

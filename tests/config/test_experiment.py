@@ -123,7 +123,9 @@ def test_prefetch_never_counts_more_layers_than_the_stage_has():
     from pathsim.platform.topology import build_cluster
 
     def working(prefetch: int) -> float:
-        exp = parse_experiment(small_experiment(**{"runtime.weight_prefetch_layers": prefetch}))
+        # A small vocabulary: the busiest moment is a layer's backward, not the loss.
+        exp = parse_experiment(small_experiment(**{"runtime.weight_prefetch_layers": prefetch,
+                                                    "model.vocab_size": 1024}))
         topo = parse_topology(read_yaml(__import__("pathlib").Path(exp.topology), "topology"))
         return memory_use(exp, build_cluster(topo)).working_bytes
 

@@ -59,6 +59,17 @@ def matmul_time_s(m: Any, k: Any, n: Any, batch: Any, in_bytes: Any, out_bytes: 
     return figures.floor_s + (tc ** p + tm ** p) ** (1.0 / p)
 
 
+def fused_attention_time_s(block: Any, nbytes: float, *, peak_flops_per_s: float, hbm_bytes_per_s: float,
+                           mxu_edge: int, figures: MatmulFigures = CATALOG_MATMUL) -> float:
+    """A fused (flash) attention kernel: its block matmuls at the MXU share of large matmuls, the head dim
+    padded to the MXU edge (the contraction of Q K^T, the output width of P V); its HBM bytes (Q, K, V, the
+    output) streamed once, blocks staying in VMEM; the two overlap as a matmul's compute and memory do."""
+    tc = 2.0 * block.batch * block.m * block.n * _round_up(block.k, mxu_edge) / (figures.efficiency * peak_flops_per_s)
+    tm = nbytes / (figures.hbm_efficiency * hbm_bytes_per_s)
+    p = figures.sharpness
+    return float(figures.floor_s + (tc ** p + tm ** p) ** (1.0 / p))
+
+
 def stream_time_s(nbytes: float, hbm_bytes_per_s: float, efficiency: float) -> float:
     """A memory-bound kernel: its bytes at the measured HBM share, after the per-kernel floor."""
     return K.KERNEL_FLOOR_S.value + nbytes / (efficiency * hbm_bytes_per_s)
@@ -82,6 +93,9 @@ class TpuKernelCostModel:
 
     def _full_kernel_s(self, op: ComputeOp) -> float:
         chip = self.chip
+        if op.kind == "flash_attention":
+            return fused_attention_time_s(op.matmul, op.hbm_bytes / op.scale, peak_flops_per_s=chip.peak_bf16_flops_per_s,
+                                          hbm_bytes_per_s=chip.hbm_bytes_per_s, mxu_edge=int(self.kernels.mxu_edge.value))
         if op.matmul is not None and op.flops > 0:
             s, eb = op.matmul, round(matmul_element_bytes(op))
             return float(matmul_time_s(s.m, s.k, s.n, s.batch, eb, eb, peak_flops_per_s=chip.peak_bf16_flops_per_s,

@@ -42,6 +42,7 @@ class Shard:
     parallel_block: bool
     swiglu: bool
     tied_embeddings: bool
+    flash: bool  # fused blockwise attention: no [T, T] tensor in HBM
 
     @property
     def activation_bytes_full(self) -> float:
@@ -101,7 +102,7 @@ def shard_for(exp: ExperimentConfig) -> Shard:
         param_bytes=training.param_bytes, grad_bytes=training.grad_bytes, act_bytes=training.activation_bytes,
         remat=REMAT_POLICIES[training.remat], style=plan.tensor_style,
         parallel_block=model.block == "parallel", swiglu=model.mlp == "swiglu",
-        tied_embeddings=model.tied_embeddings,
+        tied_embeddings=model.tied_embeddings, flash=model.attention == "flash",
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pathsim.workload.lowering.context import GroupBuilder, Shard
+from pathsim.workload.lowering.flash import FlashKernel, flash_backward, flash_forward
 from pathsim.workload.mesh_axis import ICI_TENSOR
 from pathsim.workload.program import MatmulShape, Phase
 
@@ -79,9 +80,12 @@ def _sub_block_core(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, phase: Ph
     """The ops between the input and output projections, forward (or recomputed)."""
     last = dep
     if sb.attention:
-        scores, values = _attention_shapes(s)
         last = b.compute(f"{tag}.rope", "elementwise", phase, deps=(last,), hbm_bytes=_rope_bytes(s),
                          scale=attn_scale) or last
+    if sb.attention and s.flash:
+        last = _flash(b, f"{tag}.attention", phase, flash_forward(s), last, attn_scale) or last
+    elif sb.attention:
+        scores, values = _attention_shapes(s)
         last = b.compute(f"{tag}.scores", "attention_matmul", phase, deps=(last,), matmul=scores,
                          scale=attn_scale) or last
         last = b.compute(f"{tag}.softmax", "softmax", phase, deps=(last,), hbm_bytes=_softmax_bytes(s),
@@ -92,6 +96,12 @@ def _sub_block_core(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, phase: Ph
         last = b.compute(f"{tag}.mlp_act", "elementwise", phase, deps=(dep, last),
                          hbm_bytes=_mlp_act_bytes(s), scale=other_scale) or last
     return last
+
+
+def _flash(b: GroupBuilder, name: str, phase: Phase, kernel: FlashKernel, dep: int | None,
+           scale: float = 1.0) -> int | None:
+    return b.compute(name, "flash_attention", phase, deps=(dep,), matmul=kernel.block, hbm_bytes=kernel.hbm_bytes,
+                     scale=scale)
 
 
 def _norm_and_gather(b: GroupBuilder, s: Shard, tag: str, x: int | None) -> int | None:
@@ -154,7 +164,10 @@ def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: in
     if sb.mlp:
         last = b.compute(f"{tag}.mlp_act_bwd", "elementwise", "backward", deps=(dx_out,),
                          hbm_bytes=(5.0 if s.swiglu else 3.0) * s.tokens * s.ff_local * s.act_bytes)
-    if sb.attention:
+    if sb.attention and s.flash:
+        last = _flash(b, f"{tag}.attention_bwd", "backward", flash_backward(s), last) or last
+        last = b.compute(f"{tag}.rope_bwd", "elementwise", "backward", deps=(last,), hbm_bytes=_rope_bytes(s))
+    elif sb.attention:
         scores, values = _attention_shapes(s)
         # Each forward attention matmul has two backward matmuls of the same FLOPs (dA and dB).
         for name, shape in (("values_bwd_a", values), ("values_bwd_b", values)):

@@ -124,3 +124,17 @@ def test_the_kernel_model_is_the_default_for_every_tpu_chip(chip, tmp_path):
     assert isinstance(cost, TpuKernelCostModel) and cost.kernels.chip == chip
     roof = cost_model_for(exp.model_copy(update={"cost_model": "roofline"}), build_cluster(topo), tmp_path)
     assert isinstance(roof, AnalyticCostModel)
+
+
+def test_a_fused_attention_kernel_runs_its_blocks_at_the_matmul_share_and_streams_its_bytes_once():
+    v5e = _model("tpu_v5e")
+    block = MatmulShape(m=512, k=256, n=512, batch=2 * 10 * 64)  # 10 causal block pairs of 64 heads, forward
+    compute_bound = ComputeOp("flash", "flash_attention", "forward", flops=block.flops, hbm_bytes=1e6, matmul=block)
+    assert block.flops / v5e.op_time_s(compute_bound) == pytest.approx(K.MATMUL_EFFICIENCY.value * V5E_PEAK, rel=0.01)
+    # A head dim of 64 fills half of the MXU edge: the same FLOPs take twice as long.
+    narrow = MatmulShape(m=512, k=64, n=512, batch=4 * block.batch)
+    half = ComputeOp("flash", "flash_attention", "forward", flops=narrow.flops, hbm_bytes=1e6, matmul=narrow)
+    assert v5e.op_time_s(half) == pytest.approx(2 * v5e.op_time_s(compute_bound), rel=0.01)
+    tiny = MatmulShape(m=512, k=256, n=512, batch=1)
+    memory_bound = ComputeOp("flash", "flash_attention", "forward", flops=tiny.flops, hbm_bytes=8.1e9, matmul=tiny)
+    assert v5e.op_time_s(memory_bound) == pytest.approx(8.1e9 / (K.MATMUL_HBM_EFFICIENCY.value * 8.1e11), rel=0.01)
