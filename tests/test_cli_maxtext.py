@@ -50,12 +50,14 @@ def test_a_maxtext_launch_and_its_experiment_predict_the_same(name, repo, tmp_pa
     assert launched["chips"] in (256, 2048) and 0 < launched["mfu"] < 1
 
 
-def test_ignored_keys_and_notes_go_to_stderr(tmp_path, capsys, monkeypatch):
+def test_ignored_keys_go_to_stderr_and_flash_attention_is_modelled(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings, flags = LAUNCHES["llama2_7b_v6e_256"]
-    main(["run", "--maxtext", "base.yml", *settings.split(), *flags, "--json"])
+    written = tmp_path / "launch.yaml"
+    main(["run", "--maxtext", "base.yml", *settings.split(), *flags, "--json", "--write-experiment", str(written)])
     out = capsys.readouterr()
-    assert "steps=15" in out.err and "sa_block_q=1024" in out.err and "attention=flash" in out.err
+    assert "steps=15" in out.err and "sa_block_q=1024" in out.err and "note:" not in out.err
+    assert "  attention: flash\n" in written.read_text()
     assert json.loads(out.out)["experiment"] == "llama2-7b on v6e-256"
 
 

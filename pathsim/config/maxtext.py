@@ -42,7 +42,9 @@ REMAT_POLICIES: dict[str, str | None] = {
 # attention -> model.attention. None: the schema has no model.attention yet, and pathsim's lowering prices
 # attention one way (the scores materialized per layer); the launch is simulated and the key reported.
 # Values missing here (cudnn_flash_te, paged, ...) are refused.
-ATTENTION: dict[str, str | None] = {"autoselected": None, "dot_product": None, "flash": None}
+# attention -> model.attention. `autoselected` trains with MaxText's TPU flash kernel (its attention layer
+# falls back to dot_product only for decoding and sequences under 128 tokens).
+ATTENTION: dict[str, str | None] = {"autoselected": "flash", "dot_product": "dot", "flash": "flash"}
 # mlp_activations -> model.mlp. GeGLU (gelu, linear) has SwiGLU's three matrices and FLOPs (catalog/models.py).
 MLP_ACTIVATIONS: dict[tuple[str, ...], str] = {
     ("silu", "linear"): "swiglu", ("gelu", "linear"): "swiglu", ("gelu",): "gelu", ("relu",): "relu"}
@@ -224,14 +226,13 @@ def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
             raise ConfigError(key, f"{key}={keys[key]!r} would change the step and pathsim does not model it "
                                    f"(base.yml's default is {defaults[key]!r})")
     remat = _table(REMAT_POLICIES, "remat_policy", keys["remat_policy"])
-    _lookup(ATTENTION, "attention", keys["attention"])
-    notes = [] if keys["attention"] == "dot_product" else [
-        f"attention={keys['attention']}: priced as pathsim's one attention model (scores materialized per layer)"]
+    attention = _table(ATTENTION, "attention", keys["attention"])
+    notes: list[str] = []
     if keys["weight_dtype"] not in DTYPE_BYTES or keys["dtype"] not in DTYPE_BYTES or keys["grad_dtype"] not in DTYPE_BYTES:
         bad = next(k for k in ("weight_dtype", "dtype", "grad_dtype") if keys[k] not in DTYPE_BYTES)
         raise ConfigError(bad, f"{keys[bad]!r} is not understood; pathsim reads {', '.join(DTYPE_BYTES)}")
     ref = _topology(keys, topology)
-    model = _model(keys)
+    model = {**_model(keys), "attention": attention}
     experiment = {
         "name": keys["run_name"] or f"{model['name']} on {ref}",
         "description": "translated from a MaxText launch by `pathsim run --maxtext`",

@@ -19,9 +19,8 @@ OPTIMIZER = {"adamw": "adam", "adam": "adam", "adafactor": "adafactor", "sgd": "
 # training.remat. MaxText's other policies (minimal, offloaded, ...) need a pathsim policy of their own first:
 # add them here once pathsim/workload/model.py has them.
 REMAT = {"none": "none", "full": "full", "palm": "palm"}
-# model.attention: flash attention (the V5E rows) is not modelled yet, so the column is read and checked but
-# does not reach the experiment (None). Once `model.attention: flash|dot` exists: {"flash": "flash", "dot": "dot"}.
-ATTENTION: dict[str, str | None] = {"flash": None, "dot": None}
+# attention column -> model.attention (the V5E rows ran MaxText's flash attention; PaLM materialised its scores)
+ATTENTION: dict[str, str | None] = {"flash": "flash", "dot": "dot"}
 
 
 def _mapped(table: dict, value: str | None, column: str) -> str | None:

@@ -68,9 +68,10 @@ def test_values_pathsim_cannot_model_are_refused_by_column(overrides, column):
     assert err.value.field == column and "unknown value" in err.value.message
 
 
-def test_flash_attention_is_read_but_not_yet_modelled():
-    exp, _ = experiment_for(PublishedRun.model_validate(tiny_run(attention="flash")))
-    assert exp == experiment_for(PublishedRun.model_validate(tiny_run(attention="dot")))[0]
+def test_the_attention_column_picks_the_attention_kernel():
+    flash, _ = experiment_for(PublishedRun.model_validate(tiny_run(attention="flash")))
+    dot, _ = experiment_for(PublishedRun.model_validate(tiny_run(attention="dot")))
+    assert (flash.model.attention, dot.model.attention) == ("flash", "dot")
 
 
 def test_file_errors_refuse_the_whole_file(tmp_path):
