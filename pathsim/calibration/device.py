@@ -45,6 +45,7 @@ def measured_chip(profile: Profile) -> ChipSpec:
         ici_hop_latency_s=hop,
         chips_per_host=meta.device_count,
         dcn_bytes_per_s_per_host=link,  # one host: the DCN is never used
+        host_link_bytes_per_s=1.6e10,  # not measured: the scaling book's per-chip PCIe figure
         mxu_tile=1,  # no padding model: the measured table already holds each shape's efficiency
         wraparound_multiple=1,
         wraparound_min_chips=1,

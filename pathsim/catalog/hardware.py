@@ -36,6 +36,7 @@ class ChipSpec:
     ici_hop_latency_s: float
     chips_per_host: int
     dcn_bytes_per_s_per_host: float  # one direction, shared by the host's chips
+    host_link_bytes_per_s: float  # one direction of one chip's PCIe link to its host's memory (host offload)
     mxu_tile: int  # matrix unit edge: matmul dims are padded to a multiple of it
     wraparound_multiple: int  # a torus axis wraps around only when its length is a multiple of this
     wraparound_min_chips: int  # slices with fewer chips have no wraparound at all
@@ -60,6 +61,10 @@ _V4_SOURCES = {
         "published TPU v4 deployment measurement; the scaling book's generic 2.5e10 is [uncertain] and "
         "not v4-specific"
     ),
+    "host_link_bytes_per_s": (
+        "scaling book (TPUs chapter): PCIe 'typically around 1.6e10 bytes/second per TPU' each way; measured "
+        "on v4: 14.9 GB/s + about 125 us per TC-initiated copy (shared/reference/tpu_kernels.md), not used"
+    ),
     "mxu_tile": "ISCA 2023 TPU v4 paper: 4 MXUs of 128x128 per TensorCore",
     "wraparound_multiple": "Cloud docs / scaling book: wraparound on an axis only when a multiple of 4",
     "wraparound_min_chips": "scaling book: slices smaller than a 4x4x4 cube have no wraparound",
@@ -78,6 +83,7 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             ici_hop_latency_s=1e-6,
             chips_per_host=4,
             dcn_bytes_per_s_per_host=81e12 / 8 / 1536,
+            host_link_bytes_per_s=1.6e10,
             mxu_tile=128,
             wraparound_multiple=4,
             wraparound_min_chips=64,
@@ -94,13 +100,15 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             ici_hop_latency_s=1e-6,
             chips_per_host=8,
             dcn_bytes_per_s_per_host=2 * 100e9 / 8,
+            host_link_bytes_per_s=1.6e10,  # scaling book: PCIe about 1.6e10 B/s per TPU each way
             mxu_tile=128,
             wraparound_multiple=16,
             wraparound_min_chips=16,  # any axis of 16 wraps: 8x16 on that axis (MaxText's slice table)
             max_slice_chips=256,
             sources={
                 "*": "Cloud TPU v5e docs (DCN: 2 x 100 Gbps NIC per host; wraparound "
-                "only on axes of 16); hop latency and MXU edge [uncertain], as v4",
+                "only on axes of 16); PCIe host link 1.6e10 B/s per chip each way from the scaling book; hop latency and "
+                "MXU edge [uncertain], as v4",
             },
         ),
         "tpu_v5p": ChipSpec(
@@ -113,13 +121,15 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             ici_hop_latency_s=1e-6,
             chips_per_host=4,
             dcn_bytes_per_s_per_host=4 * 50e9 / 8,
+            host_link_bytes_per_s=1.6e10,  # scaling book: PCIe about 1.6e10 B/s per TPU each way
             mxu_tile=128,
             wraparound_multiple=4,
             wraparound_min_chips=64,
             max_slice_chips=8960,
             sources={
                 "*": "Cloud TPU v5p docs (ICI 9e10 one way; DCN 50 Gbps per chip "
-                "x 4 chips per host [derived]); wraparound rule, hop latency and MXU edge [uncertain], as v4",
+                "x 4 chips per host [derived]); PCIe host link 1.6e10 B/s per chip each way from the scaling book; "
+                "wraparound rule, hop latency and MXU edge [uncertain], as v4",
             },
         ),
         "tpu_v6e": ChipSpec(
@@ -132,13 +142,16 @@ CHIPS: Mapping[str, ChipSpec] = MappingProxyType(
             ici_hop_latency_s=1e-6,
             chips_per_host=8,
             dcn_bytes_per_s_per_host=2.5e10,
+            host_link_bytes_per_s=3.2e10,  # scaling book: PCIe 3.2e10 B/s per TPU v6e each way
             mxu_tile=128,
             wraparound_multiple=16,
             wraparound_min_chips=16,  # any axis of 16 wraps: 8x16 on that axis (MaxText's slice table)
             max_slice_chips=256,
             sources={
                 "*": "Cloud TPU v6e docs; DCN is the scaling book's generic 2.5e10 "
-                "per host [uncertain]; MXU edge, wraparound and hop latency [uncertain], as v5e",
+                "per host [uncertain]; PCIe host link 3.2e10 B/s per chip each way from the scaling book (TPUs "
+                "chapter: 'around 1.6e10 bytes/second per TPU (3.2e10 for TPU v6e)'); MXU edge, wraparound and hop "
+                "latency [uncertain], as v5e",
             },
         ),
     }

@@ -18,6 +18,7 @@ from pathsim.catalog.models import MODELS, architecture
 from pathsim.catalog.runtime import DISPATCH_ALIASES, DISPATCH_MODES, STEP_DISPATCH_MODES
 from pathsim.catalog.slices import SliceName, is_slice_name, slice_named
 from pathsim.errors import ConfigError
+from pathsim.workload.remat import REMAT_NAMES, Placement, TensorName
 from pathsim.config.yamlio import read_yaml  # noqa: F401  (re-exported: the one YAML reader)
 
 AXIS_KINDS = ("data", "fsdp", "tensor", "pipeline")
@@ -35,6 +36,7 @@ OVERRIDE_RANGES: dict[str, tuple[float, float, str]] = {
     "ici_link_bytes_per_s": (1e6, 1e15, "B/s, one direction of one ICI link"),
     "dcn_bytes_per_s_per_host": (1e6, 1e15, "B/s, one direction, one host's share of the DCN"),
     "hbm_bytes_per_s": (1e6, 1e16, "B/s of HBM bandwidth per chip"),
+    "host_link_bytes_per_s": (1e6, 1e15, "B/s, one direction of one chip's PCIe link to host memory"),
     "peak_bf16_flops_per_s": (1e9, 1e18, "bf16 FLOP/s per chip"),
     "ici_hop_latency_s": (0.0, 1.0, "s per ICI hop"),
 }
@@ -143,11 +145,26 @@ class TrainingConfig(StrictModel):
     optimizer: Literal["adafactor", "adam", "sgd"] = Field("adafactor", description=(
         "optimizer state per parameter: adafactor (unfactored, as PaLM: first and second moments) and adam "
         "keep two f32 moments, sgd none"))
-    remat: Literal["none", "full", "palm"] = Field("none", description=(
+    remat: Literal[REMAT_NAMES] = Field("none", description=(  # type: ignore[valid-type]
         "rematerialization: none saves every forward intermediate; full keeps one activation per layer and "
         "recomputes the whole forward in the backward pass; palm is PaLM's policy (paper, appendix B): one "
         "activation per layer kept, 75% of the non-attention and all attention forward FLOPs recomputed "
-        "(counted in HFU, not MFU)"))
+        "(counted in HFU, not MFU). MaxText's policies by its names (minimal, minimal_with_context, "
+        "save_dot_with_context_except_mlp, save_dot_except_mlpwi, save_dot_except_mlp, save_qkv_proj, "
+        "save_out_proj, qkv_proj_offloaded, minimal_offloaded): the named matmul outputs are kept on device "
+        "(or offloaded to host memory, over the chip's PCIe link), everything else recomputed; custom: "
+        "per tensor, from training.remat_custom"))
+    remat_custom: dict[TensorName, Placement] | None = Field(None, description=(
+        "with remat: custom, where each named tensor of a layer lives for the backward pass: device (kept "
+        "in HBM), offload (host memory) or remat (recomputed). Names as MaxText's: decoder_layer_input, "
+        "query_proj, key_proj, value_proj, qkv_proj (the three), out_proj, mlpwi, mlpwo, context; a name "
+        "left out is recomputed (decoder_layer_input: kept on device)"))
+
+    @model_validator(mode="after")
+    def _custom_only_with_custom(self) -> "TrainingConfig":
+        if self.remat_custom is not None and self.remat != "custom":
+            raise ConfigError("remat_custom", f"is read only with remat: custom (remat is {self.remat})")
+        return self
 
 
 INFER = -1  # MaxText's convention: this mesh axis takes what the others leave

@@ -11,7 +11,7 @@ from pathsim.platform.topology import Cluster
 from pathsim.workload.lowering import shard_for, stage_layers
 from pathsim.workload.lowering.context import Shard
 from pathsim.workload.lowering.flash import softmax_stats_bytes
-from pathsim.workload.lowering.transformer import sub_blocks
+from pathsim.workload.lowering.transformer import stored_bytes, sub_blocks
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class MemoryUse:
     activations_bytes: float  # saved for the backward pass, all micro-batches in flight
     working_bytes: float  # the busier of: a layer's gathered weights, intermediates and gradients; the loss
     hbm_bytes: float
+    offloaded_bytes: float = 0.0  # saved for the backward in host memory (host offload): not in HBM, not in total
 
     @property
     def total_bytes(self) -> float:
@@ -34,6 +35,8 @@ class MemoryUse:
 
     def as_dict(self) -> dict[str, float]:
         d = asdict(self)
+        if not self.offloaded_bytes:
+            del d["offloaded_bytes"]  # shown only for policies that offload
         d["total_bytes"] = self.total_bytes
         return d
 
@@ -57,6 +60,8 @@ def _layer_intermediates_bytes(s: Shard) -> float:
 def _saved_per_layer_bytes(s: Shard) -> float:
     if s.remat.name == "none":
         return _layer_intermediates_bytes(s)
+    if s.remat.per_tensor:  # the tensors the policy keeps on device (workload/remat.py)
+        return sum(stored_bytes(s, sb, "device") for sb in sub_blocks(s))
     # full and PaLM's policy keep one fully sharded activation per layer (PaLM paper, appendix B).
     return float(s.tokens * s.d_local * s.act_bytes)
 
@@ -89,14 +94,15 @@ def memory_use(exp: ExperimentConfig, cluster: Cluster) -> MemoryUse:
         # The loss (last stage) runs before any layer's backward and its logits die with it: the busiest
         # moment is one or the other, never both.
         working = max(layer_working, _loss_working_bytes(s) if stage == s.stages - 1 else 0.0)
+        in_flight = layers * _in_flight_microbatches(s, exp.plan.pipeline_schedule, stage)
         use = MemoryUse(
             weights_bytes=shard * s.param_bytes,
             gradients_bytes=shard * s.grad_bytes,
             optimizer_bytes=shard * moments * SOFTWARE.f32_bytes,
-            activations_bytes=layers * _in_flight_microbatches(s, exp.plan.pipeline_schedule, stage)
-            * _saved_per_layer_bytes(s),
+            activations_bytes=in_flight * _saved_per_layer_bytes(s),
             working_bytes=working,
             hbm_bytes=cluster.chip.hbm_bytes,
+            offloaded_bytes=in_flight * sum(stored_bytes(s, sb, "offload") for sb in sub_blocks(s)),
         )
         if worst is None or use.total_bytes > worst.total_bytes:
             worst = use

@@ -31,7 +31,7 @@ from pathsim.costs.collectives import (
 from pathsim.placement.mesh_axes import Placement, axis_coordinate
 from pathsim.platform.scenario import LinkState
 from pathsim.platform.topology import Cluster, host_block, torus_neighbour
-from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis
+from pathsim.workload.mesh_axis import HOST_LINK, ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, Program
 
 Resource = tuple  # hashable resource id
@@ -56,6 +56,19 @@ class Flow:
     startup_s: float = 0.0  # fixed cost paid before the bytes move (measured link timing)
 
 
+HOST_DIRECTION = {"device_to_host": "host.d2h", "host_to_device": "host.h2d"}
+
+
+def host_flow(unit_name: str, op: CommOp) -> Flow:
+    """A chip's copy over its own PCIe link (host offload): one direction of one link, no peers."""
+    return Flow(op.bytes, {(unit_name, HOST_DIRECTION[op.collective]): 1.0}, 0.0)
+
+
+def _host_links(capacity: dict, unit_name: str, chip) -> None:
+    for resource in HOST_DIRECTION.values():
+        capacity[(unit_name, resource)] = chip.host_link_bytes_per_s
+
+
 class FoldedFabric:
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
                  timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> None:
@@ -77,6 +90,7 @@ class FoldedFabric:
             # this group; groups (pipeline stages) on the same hosts share it.
             self.capacity[nic + ("out",)] = self.chip.dcn_bytes_per_s_per_host / chips_per_host
             self.capacity[nic + ("in",)] = self.chip.dcn_bytes_per_s_per_host / chips_per_host
+            _host_links(self.capacity, unit.name, self.chip)  # each chip its own link: the unit's stand-in
         self._axis_index = {a: i for i, (a, _) in enumerate(program.group_axes)}
         self._coords = [tuple(c for _, c in g.coords) for g in program.groups]
         self._index_of = {c: i for i, c in enumerate(self._coords)}
@@ -92,12 +106,14 @@ class FoldedFabric:
     def members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
         if op.axis.network == "dcn":
             return self.group_members(u, op.axis)
-        return (u,), [u]
+        return (u,), [u]  # ICI collectives of a folded group, and host copies
 
     def peer(self, u: int, op: CommOp) -> int:
         return op.peer_group
 
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+        if op.axis == HOST_LINK:
+            return [host_flow(self.units[members[0]].name, op)], 0.0
         if op.axis.network == "dcn":
             return _dcn_ring(op, members, lambda a, b: {self._nic[a] + ("out",): 1.0, self._nic[b] + ("in",): 1.0},
                              self.latencies)
@@ -193,6 +209,7 @@ class FullFabric:
             host = self._host(u)
             self.capacity[host + ("out",)] = host_bw
             self.capacity[host + ("in",)] = host_bw
+            _host_links(self.capacity, u.name, self.chip)
         self._usage_cache: dict = {}
         self._members_cache: dict = {}
 
@@ -246,6 +263,8 @@ class FullFabric:
         return cached
 
     def _find_members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
+        if op.axis == HOST_LINK:
+            return (u,), [u]
         if op.axis.network == "dcn":
             return self.group_members(u, op.axis)
         unit = self.units[u]
@@ -343,6 +362,8 @@ class FullFabric:
         return usage
 
     def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+        if op.axis == HOST_LINK:
+            return [host_flow(self.units[members[0]].name, op)], 0.0
         if op.axis.network == "dcn":
             return _dcn_ring(op, members, lambda a, b: {self._host(self.units[a]) + ("out",): 1.0,
                                                         self._host(self.units[b]) + ("in",): 1.0},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Track = Literal["compute", "ici", "dcn", "controller", "scheduler"]
+Track = Literal["compute", "ici", "dcn", "host", "controller", "scheduler"]
 
 
 @dataclass(frozen=True)

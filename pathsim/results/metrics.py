@@ -59,7 +59,7 @@ def measure(timeline: Timeline, exp: ExperimentConfig, cluster: Cluster) -> Step
     tokens = exp.training.global_batch_seqs * exp.model.seq_len
     peak = cluster.chips * cluster.chip.peak_bf16_flops_per_s
     mf = model_flops_per_token(exp.model)
-    hf = hardware_flops_per_token(exp.model, exp.training.remat)
+    hf = hardware_flops_per_token(exp.model, exp.training.remat, exp.training.remat_custom)
     by_group: dict[str, list[Span]] = {g: [] for g in timeline.groups}
     for span in timeline.spans:
         if span.group in by_group:

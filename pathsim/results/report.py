@@ -139,10 +139,12 @@ def text_report(result: SimulationResult) -> str:
     memory.add_column("category")
     memory.add_column("size", justify="right")
     for key, value in mem.as_dict().items():
-        if key not in ("hbm_bytes", "total_bytes"):
+        if key not in ("hbm_bytes", "total_bytes", "offloaded_bytes"):
             memory.add_row(key.removesuffix("_bytes"), _gib(value))
     memory.add_row("total", _gib(mem.total_bytes))
     memory.add_row("HBM", _gib(mem.hbm_bytes))
+    if mem.offloaded_bytes:
+        memory.add_row("offloaded to host (not in HBM)", _gib(mem.offloaded_bytes))
     console.print(memory)
     console.print(_shouted(verdict(result)))
     if result.goodput is not None:

@@ -14,6 +14,8 @@ from pathsim.config.experiment import AXIS_KINDS, AxisKind
 
 Network = Literal["ici", "dcn"]
 NETWORKS: tuple[Network, ...] = get_args(Network)
+# Not a mesh axis but a chip's own link to its host's memory (PCIe): host offload's copies travel on it.
+HOST_NETWORK, HOST_KIND = "host", "pcie"
 
 
 # order=True sorts by (network, kind), as the "network.kind" strings sorted: group axes keep their order.
@@ -23,6 +25,8 @@ class MeshAxis:
     kind: AxisKind
 
     def __post_init__(self) -> None:
+        if (self.network, self.kind) == (HOST_NETWORK, HOST_KIND):
+            return
         if self.network not in NETWORKS or self.kind not in AXIS_KINDS:
             raise ValueError(f"no mesh axis {self.network}.{self.kind}: the network is one of {', '.join(NETWORKS)}, "
                              f"the kind one of {', '.join(AXIS_KINDS)}")
@@ -40,3 +44,4 @@ class MeshAxis:
 # The axes the lowering, the screen and the fabric name in code; every other axis comes from a plan.
 ICI_DATA, ICI_TENSOR, ICI_PIPELINE = MeshAxis("ici", "data"), MeshAxis("ici", "tensor"), MeshAxis("ici", "pipeline")
 DCN_DATA = MeshAxis("dcn", "data")
+HOST_LINK = MeshAxis(HOST_NETWORK, HOST_KIND)  # type: ignore[arg-type]  # accepted in __post_init__

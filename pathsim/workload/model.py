@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
 
 from pathsim.config.experiment import ModelConfig
+from pathsim.workload.remat import LEGACY_POLICIES, RematPolicy, remat_policy  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)
@@ -63,26 +65,34 @@ def model_flops_per_token(model: ModelConfig) -> float:
     return 6.0 * total_params(model) + 3.0 * attention_flops_per_token(model)
 
 
-@dataclass(frozen=True)
-class RematPolicy:
-    """Which share of forward FLOPs the backward pass recomputes."""
-
-    name: str
-    non_attention_fraction: float
-    attention_fraction: float
+# Kept importable from here: the lowering and older callers name them through this module.
+REMAT_POLICIES = LEGACY_POLICIES
 
 
-REMAT_POLICIES = {
-    "none": RematPolicy("none", 0.0, 0.0),
-    "full": RematPolicy("full", 1.0, 1.0),
-    # PaLM appendix B: 75% of non-attention forward FLOPs and all attention forward FLOPs recomputed.
-    "palm": RematPolicy("palm", 0.75, 1.0),
-}
+def recomputed_flops_per_token(model: ModelConfig, policy: RematPolicy) -> float:
+    """Forward FLOPs per token the backward pass runs again under a per-tensor policy: each layer matmul
+    whose output the backward reads and the policy does not keep, and attention unless its output is kept."""
+    d, hd, kv, heads = model.d_model, model.q_head_dim, model.kv_heads, model.n_heads
+    parallel, flash = model.block == "parallel", model.attention == "flash"
+    outputs = {  # forward FLOPs per token of the matmul producing each tensor, one layer
+        "query_proj": 2.0 * d * heads * hd,
+        "key_proj": 2.0 * d * kv * hd,
+        "value_proj": 2.0 * d * kv * hd,
+        "out_proj": 2.0 * heads * hd * d,
+        "mlpwi": 2.0 * (mlp_matrices(model) - 1) * d * model.d_ff,
+    }
+    per_layer = sum(f for t, f in outputs.items()
+                    if policy.stored(t, parallel, flash) == "remat" and not (t == "out_proj" and parallel))
+    attention = attention_flops_per_token(model) if policy.recomputes_attention(flash) else 0.0
+    return model.n_layers * per_layer + attention
 
 
-def hardware_flops_per_token(model: ModelConfig, remat: str) -> float:
+def hardware_flops_per_token(model: ModelConfig, remat: str | RematPolicy,
+                             custom: Mapping[str, str] | None = None) -> float:
     """Model FLOPs plus the recomputed forward FLOPs (PaLM Table 22: 4.10 TFLOP/token for 540B)."""
-    policy = REMAT_POLICIES[remat]
+    policy = remat if isinstance(remat, RematPolicy) else remat_policy(remat, dict(custom or {}))
+    if policy.per_tensor:
+        return model_flops_per_token(model) + recomputed_flops_per_token(model, policy)
     non_attention_forward = 2.0 * total_params(model)
     return (
         model_flops_per_token(model)

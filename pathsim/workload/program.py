@@ -17,7 +17,9 @@ Phase = Literal["forward", "backward", "remat", "optimizer"]
 # flash_attention: one fused attention kernel; its `matmul` is one block matmul, batch = block matmuls run.
 ComputeKind = Literal["matmul", "attention_matmul", "flash_attention", "elementwise", "norm", "softmax", "optimizer",
                       "gather"]
-CollectiveKind = Literal["all_gather", "reduce_scatter", "all_reduce", "all_to_all", "send"]
+# device_to_host / host_to_device: one chip's copy over its own host link (HOST_LINK), no peers.
+CollectiveKind = Literal["all_gather", "reduce_scatter", "all_reduce", "all_to_all", "send", "device_to_host",
+                         "host_to_device"]
 
 
 @dataclass(frozen=True)

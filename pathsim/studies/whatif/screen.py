@@ -176,4 +176,4 @@ class Screen:
         peak = cluster.chips * cluster.chip.peak_bf16_flops_per_s
         return ScreenResult(step_time_s=step, compute_s=compute,
                             mfu=tokens_per_s * model_flops_per_token(exp.model) / peak,
-                            hfu=tokens_per_s * hardware_flops_per_token(exp.model, exp.training.remat) / peak)
+                            hfu=tokens_per_s * hardware_flops_per_token(exp.model, exp.training.remat, exp.training.remat_custom) / peak)

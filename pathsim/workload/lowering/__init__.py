@@ -20,6 +20,7 @@ from pathsim.workload.lowering.transformer import (
     backward_sub_block,
     embed_backward,
     embed_forward,
+    fetch_offloaded,
     forward_sub_block,
     loss_forward_backward,
     remat_sub_block,
@@ -77,6 +78,7 @@ class _GroupLowering:
         self.grad_ops: list[int] = []
         self.layers = stage_layers(exp.model.n_layers, s.stages, stage)
         self.first, self.last = stage == 0, stage == s.stages - 1
+        self.offloads: dict[str, int] = {}  # sub-block tag -> its device-to-host copy (host offload)
 
     # --- weights -------------------------------------------------------------------------------------
     def _gather_weights(self, tag: str, params_local: int, phase: str) -> int | None:
@@ -127,7 +129,7 @@ class _GroupLowering:
             start = len(b.ops)
             w = self._gather_weights(f"L{layer}.mb{mb}.fwd", s.layer_weight_params_local, "forward")
             for sb in sub_blocks(s):
-                x = forward_sub_block(b, s, sb, f"L{layer}.mb{mb}.{sb.name}", x, w)
+                x = forward_sub_block(b, s, sb, f"L{layer}.mb{mb}.{sb.name}", x, w, self.offloads)
             self._mark_block_start(start)
         if self.last:
             return x
@@ -153,7 +155,8 @@ class _GroupLowering:
             dws: list[int] = []
             for sb in reversed(sub_blocks(s)):
                 tag = f"L{layer}.mb{mb}.{sb.name}"
-                recomputed = remat_sub_block(b, s, sb, tag, w, previous_start)
+                fetched = fetch_offloaded(b, s, sb, tag, self.offloads.get(tag), previous_start)
+                recomputed = remat_sub_block(b, s, sb, tag, w, previous_start, fetched)
                 dy, dw = backward_sub_block(b, s, sb, tag, dy, w, recomputed)
                 dws.extend(dw)
             self._mark_block_start(start)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 from pathsim.config.experiment import ExperimentConfig
 from pathsim.errors import ConfigError
-from pathsim.workload.model import REMAT_POLICIES, RematPolicy, embedding_params, layer_params, mlp_matrices
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.workload.model import embedding_params, layer_params, mlp_matrices
+from pathsim.workload.remat import RematPolicy, remat_policy
+from pathsim.workload.mesh_axis import HOST_LINK, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, MatmulShape, Op, Phase, RecvOp
 
 
@@ -100,7 +101,7 @@ def shard_for(exp: ExperimentConfig) -> Shard:
         layer_weight_params_local=weight_local,
         embedding_params_local=embedding_params(model) // m_deg,
         param_bytes=training.param_bytes, grad_bytes=training.grad_bytes, act_bytes=training.activation_bytes,
-        remat=REMAT_POLICIES[training.remat], style=plan.tensor_style,
+        remat=remat_policy(training.remat, training.remat_custom), style=plan.tensor_style,
         parallel_block=model.block == "parallel", swiglu=model.mlp == "swiglu",
         tied_embeddings=model.tied_embeddings, flash=model.attention == "flash",
     )
@@ -142,6 +143,14 @@ class GroupBuilder:
             return None
         return self._add(CommOp(name=name, collective=collective, axis=axis, bytes=nbytes, phase=phase,
                                 deps=self._deps(deps), key=name, computation=computation))
+
+    def host_copy(self, name: str, direction: str, nbytes: float, phase: Phase, *,
+                  deps: tuple[int | None, ...] = ()) -> int | None:
+        """A copy between this chip's HBM and its host's memory over its own PCIe link (HOST_LINK)."""
+        if nbytes <= 0:
+            return None
+        return self._add(CommOp(name=name, collective=direction, axis=HOST_LINK, bytes=nbytes,  # type: ignore[arg-type]
+                                phase=phase, deps=self._deps(deps), key=name))
 
     def send(self, name: str, nbytes: float, peer_group: int, axis: MeshAxis, phase: Phase, *,
              deps: tuple[int | None, ...] = ()) -> int:

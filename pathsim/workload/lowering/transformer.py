@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pathsim.workload.lowering.context import GroupBuilder, Shard
-from pathsim.workload.lowering.flash import FlashKernel, flash_backward, flash_forward
-from pathsim.workload.mesh_axis import ICI_TENSOR
+from pathsim.workload.lowering.flash import FlashKernel, flash_backward, flash_forward, softmax_stats_bytes
+from pathsim.workload.mesh_axis import HOST_LINK, ICI_TENSOR
 from pathsim.workload.program import MatmulShape, Phase
 
 F32_BYTES = 4  # softmax scores and loss statistics in f32 (catalog/software.py)
@@ -34,6 +34,33 @@ def sub_blocks(s: Shard) -> tuple[SubBlock, ...]:
     if s.parallel_block:
         return (SubBlock("blk", True, True),)
     return (SubBlock("attn", True, False), SubBlock("mlp", False, True))
+
+
+def _tensors_of(sb: SubBlock) -> tuple[str, ...]:
+    """The named tensors (workload/remat.py) a sub-block produces; the layer input belongs to the first."""
+    attention = ("decoder_layer_input", "query_proj", "key_proj", "value_proj", "context", "out_proj")
+    return (attention if sb.attention else ()) + (("mlpwi", "mlpwo") if sb.mlp else ())
+
+
+def tensor_bytes(s: Shard, tensor: str) -> float:
+    """One chip's bytes of a named tensor of one layer."""
+    qkv = s.tokens * s.head_dim
+    elements = {
+        "decoder_layer_input": s.tokens * s.d_local, "query_proj": qkv * s.heads_local,
+        "key_proj": qkv * s.kv_heads_local, "value_proj": qkv * s.kv_heads_local,
+        "context": qkv * s.heads_local, "out_proj": s.tokens * s.d_local,
+        "mlpwi": s.tokens * s.mlp_in_width, "mlpwo": s.tokens * s.d_local,
+    }[tensor]
+    stats = softmax_stats_bytes(s) if tensor == "context" else 0.0  # the kernel's residual beside its output
+    return float(elements * s.act_bytes) + stats
+
+
+def stored_bytes(s: Shard, sb: SubBlock, where: str) -> float:
+    """Bytes of the sub-block's tensors a per-tensor policy stores `where` (device or offload), one chip."""
+    if not s.remat.per_tensor:
+        return 0.0
+    return sum(tensor_bytes(s, t) for t in _tensors_of(sb)
+               if s.remat.stored(t, s.parallel_block, s.flash) == where)
 
 
 def _in_width(s: Shard, sb: SubBlock) -> int:
@@ -76,12 +103,13 @@ def _attention_shapes(s: Shard) -> tuple[MatmulShape, MatmulShape]:
 
 
 def _sub_block_core(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, phase: Phase, dep: int | None,
-                    attn_scale: float, other_scale: float) -> int | None:
-    """The ops between the input and output projections, forward (or recomputed)."""
+                    attn_scale: float, other_scale: float, rope_scale: float | None = None) -> int | None:
+    """The ops between the input and output projections, forward (or recomputed). Rope follows attention
+    unless told otherwise (a per-tensor policy reapplies it to the kept q and k for the backward)."""
     last = dep
     if sb.attention:
         last = b.compute(f"{tag}.rope", "elementwise", phase, deps=(last,), hbm_bytes=_rope_bytes(s),
-                         scale=attn_scale) or last
+                         scale=attn_scale if rope_scale is None else rope_scale) or last
     if sb.attention and s.flash:
         last = _flash(b, f"{tag}.attention", phase, flash_forward(s), last, attn_scale) or last
     elif sb.attention:
@@ -114,37 +142,77 @@ def _norm_and_gather(b: GroupBuilder, s: Shard, tag: str, x: int | None) -> int 
 
 
 def forward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, x: int | None,
-                      weights: int | None) -> int | None:
-    """Returns the op whose completion makes the sub-block's output available."""
+                      weights: int | None, offloads: dict[str, int] | None = None) -> int | None:
+    """Returns the op whose completion makes the sub-block's output available. Tensors the policy
+    offloads are copied to the host once produced; the copy's op is recorded in `offloads` under `tag`."""
     x_full = _norm_and_gather(b, s, tag, x)
     proj_in = b.compute(f"{tag}.proj_in", "matmul", "forward", deps=(x_full, weights),
                         matmul=MatmulShape(m=s.tokens, k=s.d_model, n=_in_width(s, sb)))
     core = _sub_block_core(b, s, sb, tag, "forward", proj_in, 1.0, 1.0)
     proj_out = b.compute(f"{tag}.proj_out", "matmul", "forward", deps=(core,),
                          matmul=MatmulShape(m=s.tokens, k=_out_width(s, sb), n=s.d_model))
+    # One copy per sub-block once its last offloaded tensor exists (the out projection's output at latest).
+    copy = b.host_copy(f"{tag}.offload", "device_to_host", stored_bytes(s, sb, "offload"), "forward",
+                       deps=(x, proj_in, proj_out))
+    if copy is not None and offloads is not None:
+        offloads[tag] = copy
     kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
     out = b.collective(f"{tag}.{kind}_out", kind, ICI_TENSOR, s.activation_bytes_full, "forward", deps=(proj_out,))
     return out if out is not None else proj_out
 
 
-def remat_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, weights: int | None,
+def fetch_offloaded(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, offloaded: int | None,
                     prefetch_after: int | None) -> int | None:
-    """Recompute the forward from the saved (fully sharded) input, as the remat policy says."""
-    na, at = s.remat.non_attention_fraction, s.remat.attention_fraction
-    if na <= 0.0 and at <= 0.0:
-        return None
+    """Copy the sub-block's offloaded tensors back for its backward, issued as early as the remat's
+    gather: while the previous layer's backward runs."""
+    return b.host_copy(f"{tag}.fetch", "host_to_device", stored_bytes(s, sb, "offload"), "backward",
+                       deps=(offloaded, prefetch_after))
+
+
+def _per_tensor_scales(s: Shard, sb: SubBlock) -> tuple[float, float, float]:
+    """(input projection, attention, output projection) shares a per-tensor policy recomputes: the
+    matmuls whose outputs the backward reads and the policy does not keep (workload/remat.py)."""
+    again = {t: s.remat.stored(t, s.parallel_block, s.flash) == "remat"
+             for t in ("query_proj", "key_proj", "value_proj", "out_proj", "mlpwi")}
+    width = 0
+    if sb.attention:
+        width += s.head_dim * (s.heads_local * again["query_proj"]
+                               + s.kv_heads_local * (again["key_proj"] + again["value_proj"]))
+    if sb.mlp:
+        width += s.mlp_in_width * again["mlpwi"]
+    attention = float(sb.attention and s.remat.recomputes_attention(s.flash))
+    # Only a serial block's attention output is read again (it makes the second norm's input).
+    out = float(sb.attention and not sb.mlp and again["out_proj"])
+    return width / _in_width(s, sb), attention, out
+
+
+def remat_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, weights: int | None,
+                    prefetch_after: int | None, fetched: int | None = None) -> int | None:
+    """Recompute the forward from the saved (fully sharded) input, as the remat policy says. A per-tensor
+    policy reruns the norms, rope and the MLP's activation (never kept) and the matmuls it does not keep."""
+    if s.remat.per_tensor:
+        na = act = 1.0
+        proj_in_scale, at, out_scale = _per_tensor_scales(s, sb)
+        rope: float | None = 1.0
+    else:
+        na, at = s.remat.non_attention_fraction, s.remat.attention_fraction
+        if na <= 0.0 and at <= 0.0:
+            return None
+        proj_in_scale = act = out_scale = na
+        rope = None
     x_full = None
     if s.style == "2d":
         # Its input is saved, so the gather can be issued early: it overlaps the previous layer's backward.
         x_full = b.collective(f"{tag}.remat_ag_x", "all_gather", ICI_TENSOR, s.activation_bytes_full, "remat",
                               deps=(prefetch_after,))
-    norm = b.compute(f"{tag}.remat_norm", "norm", "remat", deps=(x_full,), hbm_bytes=_norm_bytes(s), scale=na)
+    norm = b.compute(f"{tag}.remat_norm", "norm", "remat", deps=(x_full, fetched), hbm_bytes=_norm_bytes(s),
+                     scale=na)
     proj_in = b.compute(f"{tag}.remat_proj_in", "matmul", "remat", deps=(norm, x_full, weights),
-                        matmul=MatmulShape(m=s.tokens, k=s.d_model, n=_in_width(s, sb)), scale=na)
-    core = _sub_block_core(b, s, sb, f"{tag}.remat", "remat", proj_in or x_full, at, na)
+                        matmul=MatmulShape(m=s.tokens, k=s.d_model, n=_in_width(s, sb)), scale=proj_in_scale)
+    core = _sub_block_core(b, s, sb, f"{tag}.remat", "remat", proj_in or x_full, at, act, rope)
     out = b.compute(f"{tag}.remat_proj_out", "matmul", "remat", deps=(core,),
-                    matmul=MatmulShape(m=s.tokens, k=_out_width(s, sb), n=s.d_model), scale=na)
-    return out or core or proj_in
+                    matmul=MatmulShape(m=s.tokens, k=_out_width(s, sb), n=s.d_model), scale=out_scale)
+    return out or core or proj_in or norm
 
 
 def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: int | None,

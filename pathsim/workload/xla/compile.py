@@ -60,7 +60,10 @@ def versions() -> dict:
 def _key_parts(exp: ExperimentConfig, topo: TopologyConfig, target: str, vers: dict) -> dict:
     plan = exp.plan.model_dump()
     plan.pop("placement", None)  # where pathsim places axes on the torus, not what XLA compiles
-    return {"model": exp.model.model_dump(), "training": exp.training.model_dump(), "plan": plan,
+    training = exp.training.model_dump()
+    if training.get("remat_custom") is None:
+        training.pop("remat_custom", None)  # absent unless set: keys of programs compiled before it stay valid
+    return {"model": exp.model.model_dump(), "training": training, "plan": plan,
             "chip": topo.chip, "target": target, **vers}
 
 
