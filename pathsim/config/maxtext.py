@@ -31,14 +31,20 @@ from pathsim.errors import ConfigError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "maxtext"
 
-# remat_policy -> training.remat. None: a MaxText policy the experiment schema cannot express yet; it is
-# refused, and enabling it is one line here once the schema has it.
+# remat_policy -> training.remat: pathsim reads MaxText's policies by their names (workload/remat.py copies
+# their name lists). None would refuse a policy the schema cannot express.
 REMAT_POLICIES: dict[str, str | None] = {
-    "full": "full",
-    "minimal": None, "minimal_with_context": None, "minimal_offloaded": None, "save_dot_with_context_except_mlp": None,
-    "save_dot_except_mlpwi": None, "save_dot_except_mlp": None, "save_qkv_proj": None, "qkv_proj_offloaded": None,
-    "save_out_proj": None, "custom": None,
+    "full": "full", "minimal": "minimal", "minimal_with_context": "minimal_with_context",
+    "minimal_offloaded": "minimal_offloaded", "save_dot_with_context_except_mlp": "save_dot_with_context_except_mlp",
+    "save_dot_except_mlpwi": "save_dot_except_mlpwi", "save_dot_except_mlp": "save_dot_except_mlp",
+    "save_qkv_proj": "save_qkv_proj", "qkv_proj_offloaded": "qkv_proj_offloaded", "save_out_proj": "save_out_proj",
+    "custom": "custom",
 }
+# remat_policy=custom: MaxText's per-tensor keys (base.yml), each device/offload/remat. The dense decoder
+# tags query/key/value_proj (qkv_proj with fused_qkv=true) and mlpwi_0/mlpwi_1 for a gated MLP (mlpwi when
+# not gated or with fused_mlp=true); kv_proj only MLA layers tag.
+CUSTOM_TENSOR_KEYS = ("decoder_layer_input", "query_proj", "key_proj", "value_proj", "kv_proj", "qkv_proj",
+                      "out_proj", "mlpwi", "mlpwi_0", "mlpwi_1", "mlpwo", "context", "attention_out")
 # attention -> model.attention. None: the schema has no model.attention yet, and pathsim's lowering prices
 # attention one way (the scores materialized per layer); the launch is simulated and the key reported.
 # Values missing here (cudnn_flash_te, paged, ...) are refused.
@@ -63,7 +69,7 @@ _MODEL_KEYS = ("model_name", "global_parameter_scale", "base_emb_dim", "base_num
 _TRAINING_KEYS = ("per_device_batch_size", "remat_policy", "dtype", "weight_dtype", "grad_dtype", "opt_type")
 _LAUNCH_KEYS = ("override_model_config", "compile_topology", "compile_topology_num_slices",
                 "num_slices")
-TRANSLATED = frozenset(_MODEL_KEYS + _TRAINING_KEYS + _LAUNCH_KEYS
+TRANSLATED = frozenset(_MODEL_KEYS + _TRAINING_KEYS + _LAUNCH_KEYS + CUSTOM_TENSOR_KEYS
                        + tuple(f"{net}_{axis}_parallelism" for net in ("ici", "dcn") for axis in MESH_AXES))
 
 
@@ -218,6 +224,31 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
 
 
+def _remat_custom(keys: dict[str, Any], defaults: dict[str, Any], notes: list[str]) -> dict[str, str] | None:
+    """training.remat_custom from MaxText's per-tensor keys, as the tags of the layer the launch builds;
+    keys whose tag that layer does not carry are noted, and only when set away from base.yml's value."""
+    for key in CUSTOM_TENSOR_KEYS:
+        if keys[key] not in ("device", "offload", "remat"):
+            raise ConfigError(key, f"{keys[key]!r} is not one of device, offload, remat")
+    changed = [k for k in CUSTOM_TENSOR_KEYS if keys[k] != defaults[k]]
+    if keys["remat_policy"] != "custom":
+        notes += [f"{k}={keys[k]} has no effect: MaxText reads it only with remat_policy=custom" for k in changed]
+        return None
+    if keys["attention_out"] != "remat":
+        raise ConfigError("attention_out", f"attention_out={keys['attention_out']} is not modelled: pathsim keeps "
+                                           "the attention output through `context` (the flash kernel's residual)")
+    fused_qkv, gated = keys["fused_qkv"] is True, len(keys["mlp_activations"]) > 1 and keys["fused_mlp"] is not True
+    qkv = ("qkv_proj",) if fused_qkv else ("query_proj", "key_proj", "value_proj")
+    mlpwi = ("mlpwi_0", "mlpwi_1") if gated else ("mlpwi",)
+    if len({keys[k] for k in mlpwi}) > 1:
+        raise ConfigError("mlpwi_1", f"mlpwi_0={keys['mlpwi_0']} and mlpwi_1={keys['mlpwi_1']} differ; pathsim "
+                                     "keeps the gate and up projections together")
+    unused = [k for k in changed if k not in (*qkv, *mlpwi, "decoder_layer_input", "out_proj", "mlpwo", "context")]
+    notes += [f"{k}={keys[k]} has no effect: the layer this launch builds tags no tensor {k}" for k in unused]
+    custom = {k: keys[k] for k in (*qkv, "decoder_layer_input", "out_proj", "mlpwo", "context")}
+    return {**custom, "mlpwi": keys[mlpwi[0]]}
+
+
 def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
               topology: str | None = None) -> MaxTextLaunch:
     ignored_names = ignored_keys()
@@ -228,6 +259,7 @@ def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
     remat = _table(REMAT_POLICIES, "remat_policy", keys["remat_policy"])
     attention = _table(ATTENTION, "attention", keys["attention"])
     notes: list[str] = []
+    remat_custom = _remat_custom(keys, defaults, notes)
     if keys["weight_dtype"] not in DTYPE_BYTES or keys["dtype"] not in DTYPE_BYTES or keys["grad_dtype"] not in DTYPE_BYTES:
         bad = next(k for k in ("weight_dtype", "dtype", "grad_dtype") if keys[k] not in DTYPE_BYTES)
         raise ConfigError(bad, f"{keys[bad]!r} is not understood; pathsim reads {', '.join(DTYPE_BYTES)}")
@@ -245,6 +277,7 @@ def translate(keys: dict[str, Any], defaults: dict[str, Any], order: list[str],
             "activation_bytes": DTYPE_BYTES[keys["dtype"]],
             "optimizer": _table(OPTIMIZERS, "opt_type", keys["opt_type"]),
             "remat": remat,
+            **({"remat_custom": remat_custom} if remat_custom is not None else {}),
         },
         "plan": {"ici": _mesh(keys, "ici"), "dcn": _mesh(keys, "dcn")},
     }

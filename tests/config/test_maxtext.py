@@ -58,7 +58,7 @@ def test_topology_from_compile_topology_and_num_slices():
 
 
 @pytest.mark.parametrize("setting, message", [
-    ("remat_policy=minimal", "remat_policy: minimal is not modelled yet"),
+    ("remat_policy=minimal_flash", "remat_policy: 'minimal_flash' is not understood"),
     ("attention=cudnn_flash_te", "attention: 'cudnn_flash_te' is not understood"),
     ("mlp_activations=[silu]", "mlp_activations: ['silu'] is not understood"),
     ("ici_sequence_parallelism=2", "ici_sequence_parallelism=2 would change the step"),
@@ -78,6 +78,30 @@ def test_every_remat_policy_maxtext_names_has_a_row():
     at = next(i for i, line in enumerate(lines) if "Choose 'remat_policy'" in line)
     named = set(re.findall(r"'(\w+)'", lines[at] + lines[at + 1])) - {"remat_policy"}  # the comment's two lines
     assert named and named == set(REMAT_POLICIES)
+
+
+@pytest.mark.parametrize("policy", sorted(REMAT_POLICIES))
+def test_every_maxtext_remat_policy_is_read_by_its_name(policy):
+    exp, _, _ = _launch(f"remat_policy={policy}", "model_name=llama2-7b")
+    assert exp.training.remat == policy
+
+
+def test_custom_per_tensor_keys_follow_the_layer_maxtext_builds():
+    # llama2 is gated (mlpwi_0/mlpwi_1) with unfused q/k/v: qkv_proj tags nothing there.
+    exp, _, launch = _launch("model_name=llama2-7b", "remat_policy=custom", "query_proj=offload", "key_proj=device",
+                             "mlpwi_0=device", "mlpwi_1=device", "qkv_proj=device", "decoder_layer_input=offload")
+    custom = exp.training.remat_custom
+    assert (custom["query_proj"], custom["key_proj"], custom["value_proj"]) == ("offload", "device", "remat")
+    assert (custom["mlpwi"], custom["decoder_layer_input"], custom["context"]) == ("device", "offload", "remat")
+    assert "qkv_proj" not in custom and any("qkv_proj=device has no effect" in n for n in launch.notes)
+    fused, _, _ = _launch("model_name=llama2-7b", "remat_policy=custom", "fused_qkv=true", "qkv_proj=offload")
+    assert fused.training.remat_custom["qkv_proj"] == "offload"
+    with pytest.raises(ConfigError, match="mlpwi_1: mlpwi_0=device and mlpwi_1=remat differ"):
+        _launch("model_name=llama2-7b", "remat_policy=custom", "mlpwi_0=device")
+    with pytest.raises(ConfigError, match="out_proj: 'disk' is not one of device, offload, remat"):
+        _launch("remat_policy=custom", "out_proj=disk")
+    _, _, other = _launch("remat_policy=minimal", "out_proj=device")
+    assert any("only with remat_policy=custom" in n for n in other.notes)
 
 
 def test_the_key_classes_are_base_yml_keys_and_do_not_overlap():
