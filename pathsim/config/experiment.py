@@ -41,7 +41,7 @@ OVERRIDE_RANGES: dict[str, tuple[float, float, str]] = {
     "ici_hop_latency_s": (0.0, 1.0, "s per ICI hop"),
 }
 OverrideKey = Literal["ici_link_bytes_per_s", "dcn_bytes_per_s_per_host", "hbm_bytes_per_s",
-                      "peak_bf16_flops_per_s", "ici_hop_latency_s"]
+                      "peak_bf16_flops_per_s", "ici_hop_latency_s", "host_link_bytes_per_s"]
 
 
 def check_override_ranges(overrides: dict[str, float]) -> dict[str, float]:

@@ -52,3 +52,20 @@ def test_the_loss_and_a_layer_backward_are_never_live_together():
     table = 256000 * 1024 // 4 * 2  # tensor 4 splits it, fsdp 16 gathers it, bf16
     logits = 4 * 512 * 64000 * 4  # 4 sequences of 512 tokens against a quarter of the vocabulary, f32
     assert memory_use(exp, CUBE).working_bytes == pytest.approx(table + logits)
+
+
+def _mem(remat: str, **overrides):
+    return memory_use(parse_experiment(small_experiment(**{"training.remat": remat, **overrides})), CUBE)
+
+
+def test_per_tensor_policies_order_saved_memory_and_offload_leaves_hbm():
+    none, minimal, qkv, full = (_mem(r) for r in ("none", "minimal", "save_qkv_proj", "full"))
+    assert none.activations_bytes > minimal.activations_bytes > qkv.activations_bytes > full.activations_bytes
+    # save_qkv_proj keeps the layer input (full's one activation) and q, k, v: 8 heads / 4 = 2 per chip.
+    qkv_bytes = 4 * 4 * 512 * 3 * 2 * 128 * 2  # layers x seqs x tokens x (q, k, v) x heads x head_dim x 2 B
+    assert qkv.activations_bytes == pytest.approx(full.activations_bytes + qkv_bytes)
+    offloaded = _mem("qkv_proj_offloaded")
+    assert offloaded.activations_bytes == pytest.approx(full.activations_bytes)
+    assert offloaded.offloaded_bytes == pytest.approx(qkv_bytes)
+    assert offloaded.total_bytes == pytest.approx(full.total_bytes)  # off HBM: not in the total
+    assert "offloaded_bytes" in offloaded.as_dict() and "offloaded_bytes" not in full.as_dict()

@@ -6,7 +6,7 @@ from pathsim.errors import ConfigError
 from pathsim.workload.lowering import lower, stage_layers
 from pathsim.workload.lowering.schedule import gpipe, one_f_one_b
 from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
-from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis
+from pathsim.workload.mesh_axis import HOST_LINK, ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 
 
@@ -96,3 +96,48 @@ def test_indivisible_shapes(override, field, says):
     with pytest.raises(ConfigError) as err:
         lower(parse_experiment(d))
     assert err.value.field == field and says in err.value.message
+
+
+@pytest.mark.parametrize("remat", ["minimal", "save_qkv_proj", "save_dot_except_mlp", "save_out_proj",
+                                   "minimal_offloaded"])
+@pytest.mark.parametrize("block", ["serial", "parallel"])
+def test_per_tensor_policies_recompute_what_the_flop_count_says(remat, block):
+    """A per-tensor policy's recompute ops run exactly the FLOPs hardware_flops_per_token adds (the loss
+    head is never recomputed under these policies)."""
+    d = small_experiment(**{"training.remat": remat, "model.block": block})
+    exp = parse_experiment(d)
+    base = executed_flops_per_token(small_experiment(**{"model.block": block}))
+    extra = hardware_flops_per_token(exp.model, remat) - model_flops_per_token(exp.model)
+    assert executed_flops_per_token(d) - base == pytest.approx(extra, rel=1e-9)
+
+
+def _host_copies(remat: str) -> list[CommOp]:
+    program = lower(parse_experiment(small_experiment(**{"training.remat": remat})))
+    return [op for g in program.groups for op in g.ops if isinstance(op, CommOp) and op.axis == HOST_LINK]
+
+
+def test_offloading_copies_out_in_the_forward_and_back_before_the_backward():
+    assert _host_copies("save_qkv_proj") == [] and _host_copies("palm") == []
+    copies = _host_copies("qkv_proj_offloaded")
+    out = [c for c in copies if c.collective == "device_to_host"]
+    back = [c for c in copies if c.collective == "host_to_device"]
+    assert len(out) == len(back) == 4  # one per layer's attention sub-block (4 layers, one micro-batch)
+    assert {c.phase for c in out} == {"forward"} and {c.phase for c in back} == {"backward"}
+    per_layer = 512 * 4 * 3 * 2 * 128 * 2  # tokens x (q, k, v) x heads per chip x head_dim x 2 B
+    assert all(c.bytes == per_layer for c in copies)
+
+
+def test_offloading_costs_time_only_when_the_host_link_is_the_bottleneck():
+    from pathsim.api import simulate_config
+    from pathsim.config.experiment import parse_topology, read_yaml
+
+    def step(remat: str, host_link: float | None = None) -> float:
+        exp = parse_experiment(small_experiment(**{"training.remat": remat}))
+        topo = read_yaml(__import__("pathlib").Path(exp.topology), "topology")
+        if host_link is not None:
+            topo = {**topo, "overrides": {"host_link_bytes_per_s": host_link}}
+        return simulate_config(exp, parse_topology(topo)).metrics.step_time_s
+
+    kept = step("save_qkv_proj")
+    assert step("qkv_proj_offloaded") == pytest.approx(kept, rel=1e-3)  # 1.6e10 B/s: hidden under compute
+    assert step("qkv_proj_offloaded", host_link=1e8) > 2 * kept  # 100 MB/s: the copies set the pace
