@@ -82,6 +82,36 @@ recomputes the whole forward; `palm` is PaLM's policy (PaLM paper, appendix B): 
 kept, 75% of the non-attention and all of the attention forward FLOPs recomputed. Recomputed FLOPs count
 in HFU, not in MFU.
 
+MaxText's policies go by its names (their name lists are copied in `pathsim/workload/remat.py` from
+MaxText's `Decoder.get_remat_policy`): each keeps the named tensors of a layer on device, or offloads them
+to host memory, and recomputes the rest. The tensors: `decoder_layer_input` (always kept: the scan's
+carry), `query_proj`, `key_proj`, `value_proj`, `context` (the flash kernel's output and softmax
+statistics; a `dot` attention tags none), `out_proj`, `mlpwi` (gate and up), `mlpwo`.
+
+| policy | kept on device | offloaded |
+|---|---|---|
+| `minimal` | q, k, v, out_proj, mlpwi, mlpwo | |
+| `minimal_with_context` | those and context | |
+| `save_dot_with_context_except_mlp` | q, k, v, context, out_proj | |
+| `save_dot_except_mlpwi` | q, k, v, out_proj, mlpwo | |
+| `save_dot_except_mlp` | q, k, v, out_proj | |
+| `save_qkv_proj` | q, k, v | |
+| `save_out_proj` | out_proj | |
+| `qkv_proj_offloaded` | | q, k, v |
+| `minimal_offloaded` | | q, k, v, out_proj, mlpwi, mlpwo |
+| `custom` | per tensor, `training.remat_custom` | per tensor |
+
+What the backward recomputes follows the layer's dataflow: each matmul whose output the backward reads
+and the policy does not keep (q, k and v for the attention backward; mlpwi for the activation's; in a
+serial block out_proj, whose output makes the second norm's input), and attention unless `context` is
+kept; norms, rope and the MLP activation are always recomputed. mlpwo's output (and a parallel block's
+out_proj) feeds only the next layer, whose input is kept: neither recomputed nor stored. Offloaded
+tensors leave HBM (the report's `offloaded` line, not in the total) and cross the chip's PCIe link
+(`host_link_bytes_per_s` in the chip catalog, a topology override) to the host in the forward and back
+before the layer's backward, overlapping compute; they cost step time only when that link is the
+bottleneck. With `custom`, `training.remat_custom` maps tensor names (and `qkv_proj` for the three
+projections) to `device`, `offload` or `remat`: `{{query_proj: offload, mlpwi: device}}`.
+
 ## Limits on the work simulated
 
 A step is refused up front, saying how large it is, beyond about {MAX_SIMULATED_OPS:.0e} ops (about 40 per

@@ -10,6 +10,12 @@ Rematerialization (`training.remat`) as jax.checkpoint policies over one layer:
   the MLP's input projections and attention are recomputed (PaLM appendix B recomputes 75% of the
   non-attention and all attention forward FLOPs; with PaLM 540B's shapes this policy recomputes the
   gate and up projections, about 60% of them, and all of attention).
+- MaxText's policies and custom (workload/remat.py): the layer's tensors carry MaxText's checkpoint names
+  (decoder_layer_input, query_proj, key_proj, value_proj, out_proj, mlpwi, mlpwo) and the policy is
+  save_only_these_names, or save_and_offload_only_these_names (offload to pinned_host) when it offloads,
+  as MaxText's Decoder.get_remat_policy builds them. This step's attention is dot-product, which MaxText
+  tags no `context` in, so `context` names nothing here. Only these policies split K and V into two
+  projections and add the names: the programs of none, full and palm are those compiled before them.
 """
 
 from __future__ import annotations
@@ -18,9 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pathsim.config.experiment import ModelConfig, TrainingConfig
+from pathsim.workload.remat import RematPolicy, remat_policy
 from pathsim.workload.xla.mesh import MeshPlan
 
 PALM_SAVED_NAMES = ("qkv_proj",)
+# The tensors this step names for per-tensor policies (a dot-product attention tags no `context`).
+XLA_TAGGED = ("decoder_layer_input", "query_proj", "key_proj", "value_proj", "out_proj", "mlpwi", "mlpwo")
 
 
 @dataclass(frozen=True)
@@ -95,14 +104,23 @@ def _optimizer(training: TrainingConfig):
     return optax.adafactor(1e-2, min_dim_size_to_factor=2**62, momentum=0.9, dtype_momentum=jnp.float32)
 
 
-def _remat(layer: Callable, remat: str) -> Callable:
+def _remat(layer: Callable, remat: str, policy: RematPolicy | None = None) -> Callable:
     import jax
 
     if remat == "none":
         return layer
     if remat == "full":
         return jax.checkpoint(layer, policy=jax.checkpoint_policies.nothing_saveable)
-    return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_only_these_names(*PALM_SAVED_NAMES))
+    if policy is None or not policy.per_tensor:
+        return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_only_these_names(*PALM_SAVED_NAMES))
+    # The layer input is the checkpoint's own input, kept unless named for offload.
+    saved = [t for t, p in policy.tensors or () if p == "device" and t in XLA_TAGGED]
+    offloaded = [t for t, p in policy.tensors or () if p == "offload" and t in XLA_TAGGED]
+    if not offloaded:
+        return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_only_these_names(*saved))
+    return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_and_offload_only_these_names(
+        names_which_can_be_saved=saved, names_which_can_be_offloaded=offloaded,
+        offload_src="device", offload_dst="pinned_host"))
 
 
 def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh) -> StepSpec:
@@ -126,31 +144,41 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     lookup_sharding = NamedSharding(mesh, _spec(("vocab", None), rules, vocab_d, sizes))
     lookup_out = NamedSharding(mesh, _spec(("batch", "seq", None), rules, (B, S, model.d_model), sizes))
     G = model.n_heads // model.kv_heads  # query heads per key/value head
+    policy = remat_policy(training.remat, training.remat_custom)
+    named = policy.per_tensor  # MaxText's names only where a per-tensor policy reads them
+
+    def tag(x, name):
+        return checkpoint_name(x, name) if named else x
 
     def norm(x, scale):
         x32 = x.astype(jnp.float32)
         return (x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + 1e-6) * scale).astype(adt)
 
     def attention(h, w):
-        q = checkpoint_name(jnp.einsum("bsd,dhk->bshk", h, w["wq"]), "qkv_proj")
-        kv = checkpoint_name(jnp.einsum("bsd,dtgk->bstgk", h, w["wkv"]), "qkv_proj")
-        k, v = kv[:, :, 0], kv[:, :, 1]
+        if named:  # K and V as MaxText's two projections, each with its own name
+            q = tag(jnp.einsum("bsd,dhk->bshk", h, w["wq"]), "query_proj")
+            k = tag(jnp.einsum("bsd,dgk->bsgk", h, w["wkv"][:, 0]), "key_proj")
+            v = tag(jnp.einsum("bsd,dgk->bsgk", h, w["wkv"][:, 1]), "value_proj")
+        else:
+            q = checkpoint_name(jnp.einsum("bsd,dhk->bshk", h, w["wq"]), "qkv_proj")
+            kv = checkpoint_name(jnp.einsum("bsd,dtgk->bstgk", h, w["wkv"]), "qkv_proj")
+            k, v = kv[:, :, 0], kv[:, :, 1]
         q = q.reshape(q.shape[0], S, model.kv_heads, G, model.q_head_dim)
         scores = jnp.einsum("bsgnk,btgk->bgnst", q, k).astype(jnp.float32) * model.q_head_dim ** -0.5
         causal = jnp.tril(jnp.ones((S, S), dtype=bool))
         probs = jax.nn.softmax(jnp.where(causal, scores, -1e9), axis=-1).astype(adt)
         out = jnp.einsum("bgnst,btgk->bsgnk", probs, v).reshape(q.shape[0], S, model.n_heads, model.q_head_dim)
-        return jnp.einsum("bshk,hkd->bsd", out, w["wo"])
+        return tag(jnp.einsum("bshk,hkd->bsd", out, w["wo"]), "out_proj")
 
     def mlp(h, w):
-        up = jnp.einsum("bsd,dnf->bsnf", h, w["w_in"])
+        up = tag(jnp.einsum("bsd,dnf->bsnf", h, w["w_in"]), "mlpwi")
         if model.mlp == "swiglu":
             hidden = jax.nn.silu(up[:, :, 0]) * up[:, :, 1]
         elif model.mlp == "gelu":
             hidden = jax.nn.gelu(up[:, :, 0])
         else:
             hidden = jax.nn.relu(up[:, :, 0])
-        return jnp.einsum("bsf,fd->bsd", hidden, w["w_out"])
+        return tag(jnp.einsum("bsf,fd->bsd", hidden, w["w_out"]), "mlpwo")
 
     # One layer's weights keep their sharding inside the scan; the constraint's transpose keeps their
     # gradients sharded too, so XLA reduce-scatters each layer's gradients in the loop instead of
@@ -160,7 +188,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
 
     def layer(x, w):
         w = {k: jax.lax.with_sharding_constraint(v, layer_sharding[k]) for k, v in w.items()}
-        x = jax.lax.with_sharding_constraint(x, x_sharding)
+        x = tag(jax.lax.with_sharding_constraint(x, x_sharding), "decoder_layer_input")
         h = norm(x, w["norm1"])
         if model.block == "parallel":
             y = x + attention(h, w) + mlp(h, w)
@@ -169,7 +197,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
             y = x + mlp(norm(x, w["norm2"]), w)
         return jax.lax.with_sharding_constraint(y.astype(adt), x_sharding), None
 
-    body = _remat(layer, training.remat)
+    body = _remat(layer, training.remat, policy)
 
     def loss_fn(params, tokens):
         # The lookup reads a table gathered over fsdp (vocab stays split over tensor): a gather from a

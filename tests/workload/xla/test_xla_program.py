@@ -136,3 +136,17 @@ def test_cli_runs_a_multislice_xla_program():
     assert [g.name for g in program.groups] == ["data0", "data1"]
     dcn = [op for op in program.groups[0].ops if isinstance(op, CommOp) and op.axis == data]
     assert dcn and len({op.key for op in dcn}) == len(dcn)
+
+
+@pytest.mark.slow
+@NEEDS_TPU_COMPILER
+@pytest.mark.parametrize("remat, custom, to_host", [
+    ("minimal", None, False),  # save_only_these_names over MaxText's tensor names
+    ("qkv_proj_offloaded", None, True),  # save_and_offload_only_these_names to pinned_host
+    ("custom", {"decoder_layer_input": "offload", "mlpwi": "device"}, True),
+])
+def test_maxtext_policies_compile_and_offload_puts_buffers_in_host_memory(remat, custom, to_host):
+    over = {"training.remat": remat, **({"training.remat_custom": custom} if custom else {})}
+    compiled = xla_compile.compile_step(*_configs(**over))
+    # S(5): TPU HLO's host memory space, where offloaded residuals live between forward and backward.
+    assert ("S(5)" in compiled.hlo_text) == to_host
