@@ -82,7 +82,7 @@ recomputes the whole forward; `palm` is PaLM's policy (PaLM paper, appendix B): 
 kept, 75% of the non-attention and all of the attention forward FLOPs recomputed. Recomputed FLOPs count
 in HFU, not in MFU.
 
-MaxText's policies go by its names (their name lists are copied in `pathsim/workload/remat.py` from
+MaxText's policies go by its names (their name lists are copied in `pathsim/catalog/remat.py` from
 MaxText's `Decoder.get_remat_policy`): each keeps the named tensors of a layer on device, or offloads them
 to host memory, and recomputes the rest. The tensors: `decoder_layer_input` (always kept: the scan's
 carry), `query_proj`, `key_proj`, `value_proj`, `context` (the flash kernel's output and softmax

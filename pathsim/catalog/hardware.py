@@ -63,7 +63,7 @@ _V4_SOURCES = {
     ),
     "host_link_bytes_per_s": (
         "scaling book (TPUs chapter): PCIe 'typically around 1.6e10 bytes/second per TPU' each way; measured "
-        "on v4: 14.9 GB/s + about 125 us per TC-initiated copy (shared/reference/tpu_kernels.md), not used"
+        "on v4: 14.9 GB/s + about 125 us per TC-initiated copy (tpu-v4-latency-numbers, section 6), not used"
     ),
     "mxu_tile": "ISCA 2023 TPU v4 paper: 4 MXUs of 128x128 per TensorCore",
     "wraparound_multiple": "Cloud docs / scaling book: wraparound on an axis only when a multiple of 4",

@@ -18,7 +18,7 @@ from pathsim.catalog.models import MODELS, architecture
 from pathsim.catalog.runtime import DISPATCH_ALIASES, DISPATCH_MODES, STEP_DISPATCH_MODES
 from pathsim.catalog.slices import SliceName, is_slice_name, slice_named
 from pathsim.errors import ConfigError
-from pathsim.workload.remat import REMAT_NAMES, Placement, TensorName
+from pathsim.catalog.remat import REMAT_NAMES, Placement, TensorName
 from pathsim.config.yamlio import read_yaml  # noqa: F401  (re-exported: the one YAML reader)
 
 AXIS_KINDS = ("data", "fsdp", "tensor", "pipeline")
