@@ -8,6 +8,7 @@ change of one entry below.
 from __future__ import annotations
 
 from pathsim.catalog.hardware import chip_spec
+from pathsim.catalog.remat import MAXTEXT_POLICIES
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig, parse_experiment, parse_topology
 from pathsim.errors import ConfigError
 from pathsim.studies.published.runs import PublishedRun
@@ -16,9 +17,8 @@ from pathsim.studies.published.runs import PublishedRun
 MLP = {"relu": "relu", "relu (not gated)": "relu", "gelu": "gelu", "swiglu": "swiglu"}
 BLOCK = {"serial": "serial", "parallel": "parallel"}
 OPTIMIZER = {"adamw": "adam", "adam": "adam", "adafactor": "adafactor", "sgd": "sgd"}  # AdamW keeps Adam's two moments
-# training.remat. MaxText's other policies (minimal, offloaded, ...) need a pathsim policy of their own first:
-# add them here once pathsim/workload/model.py has them.
-REMAT = {"none": "none", "full": "full", "palm": "palm"}
+# training.remat: pathsim's three and MaxText's policies by name (`custom` needs per-tensor columns: not read).
+REMAT = {"none": "none", "full": "full", "palm": "palm", **{k: k for k in MAXTEXT_POLICIES}}
 # attention column -> model.attention (the V5E rows ran MaxText's flash attention; PaLM materialised its scores)
 ATTENTION: dict[str, str | None] = {"flash": "flash", "dot": "dot"}
 
