@@ -22,9 +22,13 @@ class Breakdown:
     exposed_dcn_s: float
     pipeline_bubble_s: float
     dispatch_idle_s: float
+    exposed_host_s: float = 0.0  # host offload's PCIe copies no compute or collective hides
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        d = asdict(self)
+        if not self.exposed_host_s:
+            del d["exposed_host_s"]  # shown only where a policy offloads
+        return d
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,15 @@ def group_breakdown(spans: list[Span], step_s: float, pipelined: bool) -> Breakd
     compute = [(s.start_s, s.end_s) for s in spans if s.track == "compute"]
     ici = [(s.start_s, s.end_s) for s in spans if s.track == "ici"]
     dcn = [(s.start_s, s.end_s) for s in spans if s.track == "dcn"]
+    host = [(s.start_s, s.end_s) for s in spans if s.track == "host"]
     c = union_length(compute)
     ci = union_length(compute + ici)
     cid = union_length(compute + ici + dcn)
-    rest = max(0.0, step_s - cid)
+    cidh = union_length(compute + ici + dcn + host) if host else cid
+    rest = max(0.0, step_s - cidh)
     return Breakdown(compute_s=c, exposed_ici_s=ci - c, exposed_dcn_s=cid - ci,
-                     pipeline_bubble_s=rest if pipelined else 0.0, dispatch_idle_s=0.0 if pipelined else rest)
+                     pipeline_bubble_s=rest if pipelined else 0.0, dispatch_idle_s=0.0 if pipelined else rest,
+                     exposed_host_s=cidh - cid)
 
 
 def measure(timeline: Timeline, exp: ExperimentConfig, cluster: Cluster) -> StepMetrics:
@@ -68,7 +75,7 @@ def measure(timeline: Timeline, exp: ExperimentConfig, cluster: Cluster) -> Step
     weights = dict(zip(timeline.groups, timeline.group_chips))
     total_w = sum(weights.values())
     parts = {g: group_breakdown(spans, step, timeline.pipelined) for g, spans in by_group.items()}
-    mean = {k: sum(weights[g] * parts[g].as_dict()[k] for g in parts) / total_w for k in Breakdown.__dataclass_fields__}
+    mean = {k: sum(weights[g] * getattr(parts[g], k) for g in parts) / total_w for k in Breakdown.__dataclass_fields__}
     phases: dict[str, float] = {}
     executed = 0.0
     for span in timeline.spans:

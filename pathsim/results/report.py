@@ -57,6 +57,13 @@ def _seconds(value: float) -> str:
     return "0" if abs(value) < 1e-9 else f"{value:.4g}"
 
 
+def _remat_text(exp) -> str:
+    custom = exp.training.remat_custom
+    if exp.training.remat != "custom" or not custom:
+        return exp.training.remat
+    return "custom (" + ", ".join(f"{k}: {v}" for k, v in custom.items()) + ")"
+
+
 def verdict(result: SimulationResult) -> str:
     mem = result.memory
     if mem.feasible:
@@ -109,7 +116,7 @@ def text_report(result: SimulationResult) -> str:
     console.print(f"[b]{exp.name}[/b]: {exp.description}" if exp.description else exp.name)
     console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
                   f"plan {plan_text(exp)}; "
-                  f"remat {exp.training.remat}; dispatch {exp.runtime.dispatch}")
+                  f"remat {_remat_text(exp)}; dispatch {exp.runtime.dispatch}")
     console.print(f"program: {result.program_source} ({result.program_ops} ops); op costs: {result.cost_model}; "
                   f"simulation: {result.mode}")
     console.print(chip_text(result.cluster.chip))

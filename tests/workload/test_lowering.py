@@ -131,13 +131,16 @@ def test_offloading_costs_time_only_when_the_host_link_is_the_bottleneck():
     from pathsim.api import simulate_config
     from pathsim.config.experiment import parse_topology, read_yaml
 
-    def step(remat: str, host_link: float | None = None) -> float:
+    def metrics(remat: str, host_link: float | None = None):
         exp = parse_experiment(small_experiment(**{"training.remat": remat}))
         topo = read_yaml(__import__("pathlib").Path(exp.topology), "topology")
         if host_link is not None:
             topo = {**topo, "overrides": {"host_link_bytes_per_s": host_link}}
-        return simulate_config(exp, parse_topology(topo)).metrics.step_time_s
+        return simulate_config(exp, parse_topology(topo)).metrics
 
-    kept = step("save_qkv_proj")
-    assert step("qkv_proj_offloaded") == pytest.approx(kept, rel=1e-3)  # 1.6e10 B/s: hidden under compute
-    assert step("qkv_proj_offloaded", host_link=1e8) > 2 * kept  # 100 MB/s: the copies set the pace
+    kept = metrics("save_qkv_proj").step_time_s
+    assert metrics("qkv_proj_offloaded").step_time_s == pytest.approx(kept, rel=1e-3)  # 1.6e10 B/s: hidden
+    slow = metrics("qkv_proj_offloaded", host_link=1e8)  # 100 MB/s: the copies set the pace
+    assert slow.step_time_s > 2 * kept
+    assert slow.breakdown.exposed_host_s > 0.5 * slow.step_time_s and "exposed_host_s" in slow.breakdown.as_dict()
+    assert "exposed_host_s" not in metrics("palm").breakdown.as_dict()
