@@ -23,7 +23,10 @@ device ids live in. What becomes what:
   `-done` (or synchronous collective) precedes it; a collective starts no earlier than the kernel
   scheduled before it.
 - Async copies (copy-start/copy-done: prefetches between memory spaces) are DMAs beside compute: not
-  priced. Buffer allocations (custom-call AllocateBuffer) and scalar bookkeeping (loop counters) are not
+  priced. Host offload (jax's save_and_offload_only_these_names) moves residuals with async
+  dynamic-update-slice (into a buffer in host memory, layout space S(5)) and dynamic-slice (out of one):
+  they become device_to_host / host_to_device copies over the chip's host link, which the matching
+  `-done` waits for. Buffer allocations (custom-call AllocateBuffer) and scalar bookkeeping (loop counters) are not
   kernels.
 
 Groups: one SPMD program for every chip; multi-slice programs get one identical GroupProgram per DCN
@@ -39,7 +42,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.workload.mesh_axis import HOST_LINK, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, GroupProgram, MatmulShape, Op, Phase, Program, group_label
 from pathsim.workload.xla.hlo_text import Computation, HloModule, Instruction, Shape, parse_module
 
@@ -49,6 +52,8 @@ COLLECTIVES = {
     "all-gather": "all_gather", "reduce-scatter": "reduce_scatter", "all-reduce": "all_reduce",
     "all-to-all": "all_to_all", "collective-permute": "permute", "ragged-all-to-all": "all_to_all",
 }
+# Async slices into or out of a buffer in host memory: host offload's copies (see the module notes).
+HOST_COPIES = ("dynamic-update-slice-start", "dynamic-slice-start")
 MEGASCALE = {"ALL_REDUCE": "all_reduce", "ALL_GATHER": "all_gather", "REDUCE_SCATTER": "reduce_scatter",
              "ALL_TO_ALL": "all_to_all"}
 # Values, not kernels: they only route data (or ids) between kernels.
@@ -399,6 +404,8 @@ class _Importer:
             return frozenset(self.comm_of_start[instr.operands[0]])
         if op in _PASS or op.endswith("-done") or op.endswith("-update"):
             return _union(args)
+        if op in HOST_COPIES and instr.host_memory:
+            return self.host_copy(instr, args)
         base = op.removesuffix("-start")
         if base in COLLECTIVES:
             return self.collective(instr, instr, args, path, is_async=op.endswith("-start"))
@@ -568,6 +575,23 @@ class _Importer:
             raise ValueError(f"{instr.name}: a collective over {n} devices needs the mesh (MeshAxes)")
         axes = self.mesh.spanned(groups[0])
         return kind, axes[::-1], payload * n if kind == "all_gather" else payload
+
+    def host_copy(self, instr: Instruction, args: list) -> frozenset[int]:
+        """An offload copy: the update written into host memory, or the slice read out of it."""
+        self.phase = _phase_of(instr.op_name(), self.phase)
+        if instr.opcode == "dynamic-update-slice-start":
+            direction, nbytes = "device_to_host", self.operand_shape(instr, 1).bytes
+        else:  # dynamic-slice-start: ((source, indices...), slice, context)
+            elements = instr.shape.elements or ()
+            direction, nbytes = "host_to_device", elements[1].bytes if len(elements) > 1 else instr.shape.bytes
+        deps = set(_union(args)) | self.barrier
+        if self.last_compute is not None:
+            deps.add(self.last_compute)
+        index = len(self.ops)
+        self.ops.append(CommOp(name=instr.name, collective=direction, axis=HOST_LINK, bytes=nbytes,  # type: ignore[arg-type]
+                               phase=self.phase, deps=tuple(sorted(deps)), key=f"{instr.name}/{index}"))
+        self.comm_of_start[instr.name] = (index,)
+        return frozenset({index})
 
     def megascale(self, instr: Instruction, args: list, path: str) -> frozenset[int]:
         """Collectives across slices: libtpu hands them to the DCN runtime as host-transfer send/recv

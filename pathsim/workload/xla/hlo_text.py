@@ -57,6 +57,7 @@ class Instruction:
     attrs: str  # everything after the operand list, unparsed
     args: str = ""  # the operand list as written (holds literals: parameter(0), constant(3))
     is_root: bool = False
+    host_memory: bool = False  # its result (or a part of it) lives in TPU host memory, layout space S(5)
 
     def attr(self, key: str) -> str | None:
         """The raw value of `key=...` (balanced braces/brackets), or None."""
@@ -170,6 +171,8 @@ def parse_shape(text: str) -> Shape:
 
 
 _INSTR = re.compile(r"\s*(ROOT\s+)?%?([\w.\-]+)\s*=\s*")
+# XLA TPU's memory space of pinned host memory in a layout ({...:T(8,128)S(5)}): where offloaded residuals live.
+HOST_MEMORY_SPACE = "S(5)"
 
 
 def parse_instruction(line: str) -> Instruction | None:
@@ -190,7 +193,7 @@ def parse_instruction(line: str) -> Instruction | None:
     operands = tuple(re.findall(r"%([\w.\-]+)", operand_text))
     attrs = rest[close:].lstrip(", ")
     return Instruction(name=m.group(2), shape=shape, opcode=opcode, operands=operands, attrs=attrs,
-                       is_root=bool(m.group(1)), args=operand_text)
+                       is_root=bool(m.group(1)), args=operand_text, host_memory=HOST_MEMORY_SPACE in line[i:end])
 
 
 def _strip_layouts(text: str) -> str:

@@ -226,3 +226,31 @@ def test_an_async_collective_fusion_is_one_collective_that_kernels_overlap():
     gather = ops.index(comms[0])
     assert gather not in cont.deps  # the continuation's kernel runs while the gather is in flight
     assert gather in neg.deps  # what reads the result waits for the done fusion
+
+
+@NEEDS_TPU_COMPILER
+def test_host_offload_copies_become_transfers_over_the_host_link():
+    """jax's save_and_offload policy writes each layer's named residual into host memory (S(5)) and reads
+    it back for the backward: a device_to_host and a host_to_device copy of its bytes per layer."""
+    import jax
+    import jax.numpy as jnp
+    from jax.ad_checkpoint import checkpoint_name
+
+    from pathsim.workload.mesh_axis import HOST_LINK
+
+    policy = jax.checkpoint_policies.save_and_offload_only_these_names(
+        names_which_can_be_saved=[], names_which_can_be_offloaded=["h"], offload_src="device",
+        offload_dst="pinned_host")
+
+    def layer(x, w):
+        return jnp.sin(checkpoint_name(jnp.sin(x @ w), "h") @ w), None
+
+    def loss(x, ws):
+        y, _ = jax.lax.scan(jax.checkpoint(layer, policy=policy), x, ws)
+        return y.astype(jnp.float32).sum()
+
+    ops = import_hlo(_compile(jax.grad(loss, argnums=1), (M, K), (3, K, K), backend="tpu")).groups[0].ops
+    copies = [op for op in ops if isinstance(op, CommOp) and op.axis == HOST_LINK]
+    out = [op.bytes for op in copies if op.collective == "device_to_host"]
+    back = [op.bytes for op in copies if op.collective == "host_to_device"]
+    assert out == back == [2.0 * M * K] * 3

@@ -147,6 +147,9 @@ def test_cli_runs_a_multislice_xla_program():
 ])
 def test_maxtext_policies_compile_and_offload_puts_buffers_in_host_memory(remat, custom, to_host):
     over = {"training.remat": remat, **({"training.remat_custom": custom} if custom else {})}
-    compiled = xla_compile.compile_step(*_configs(**over))
+    exp, topo = _configs(**over)
+    compiled = xla_compile.compile_step(exp, topo)
     # S(5): TPU HLO's host memory space, where offloaded residuals live between forward and backward.
     assert ("S(5)" in compiled.hlo_text) == to_host
+    ops = simulate_config(exp, topo).timeline.spans
+    assert any(span.track == "host" for span in ops) == to_host  # imported as copies over the host link
