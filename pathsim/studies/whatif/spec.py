@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pathsim.catalog.remat import REMAT_NAMES
 from pathsim.config.experiment import (AxisKind, parse_experiment, parse_topology, read_topology_data, read_yaml,
                                        resolve_relative)
 from pathsim.config.yamlio import load_yaml_text
@@ -24,6 +25,9 @@ from pathsim.studies.whatif.params import (INFER, Point, canonical_path, check_v
                                            resolve)
 
 
+NAMED_REMATS = tuple(r for r in REMAT_NAMES if r != "custom")
+
+
 class AllPlansSpec(BaseModel):
     """Every factorization of the chips into these mesh axes, times these micro-batch counts and remats."""
 
@@ -31,7 +35,8 @@ class AllPlansSpec(BaseModel):
     ici: list[AxisKind] = Field(default=["tensor", "fsdp", "data", "pipeline"], min_length=1)
     dcn: list[Literal["data", "fsdp", "pipeline"]] = Field(default=["data", "fsdp", "pipeline"], min_length=1)
     microbatches: list[int] = Field(default=[1, 2, 4, 8, 16, 32], min_length=1)
-    remat: list[Literal["none", "full", "palm"]] = Field(default=["none", "full", "palm"], min_length=1)
+    # Any named policy (custom needs its per-tensor mapping: set training.remat_custom in a grid instead).
+    remat: list[Literal[NAMED_REMATS]] = Field(default=["none", "full", "palm"], min_length=1)  # type: ignore[valid-type]
 
 
 class SweepSpec(BaseModel):
