@@ -144,3 +144,16 @@ def test_offloading_costs_time_only_when_the_host_link_is_the_bottleneck():
     assert slow.step_time_s > 2 * kept
     assert slow.breakdown.exposed_host_s > 0.5 * slow.step_time_s and "exposed_host_s" in slow.breakdown.as_dict()
     assert "exposed_host_s" not in metrics("palm").breakdown.as_dict()
+
+
+def test_a_serial_blocks_mlp_backward_fetches_the_layer_input_and_attention_output_first():
+    """The MLP's backward runs first and rebuilds its input (x + out_proj): both come back before it."""
+    d = small_experiment(**{"training.remat": "custom",
+                            "training.remat_custom": {"decoder_layer_input": "offload", "out_proj": "offload",
+                                                      "query_proj": "offload"}})
+    ops = lower(parse_experiment(d)).groups[0].ops
+    copies = {op.name: op.bytes for op in ops if isinstance(op, CommOp) and op.axis == HOST_LINK}
+    x = o = 512 * 4 * 256 * 2  # tokens x d_model / tensor 4 x 2 B (2D sharding)
+    q = 512 * 4 * 2 * 128 * 2  # tokens x heads per chip x head_dim x 2 B
+    assert copies["L0.mb0.attn.offload"] == x + q + o and "L0.mb0.mlp.offload" not in copies
+    assert copies["L0.mb0.mlp.fetch"] == x + o and copies["L0.mb0.attn.fetch"] == q

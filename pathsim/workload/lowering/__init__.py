@@ -155,7 +155,8 @@ class _GroupLowering:
             dws: list[int] = []
             for sb in reversed(sub_blocks(s)):
                 tag = f"L{layer}.mb{mb}.{sb.name}"
-                fetched = fetch_offloaded(b, s, sb, tag, self.offloads.get(tag), previous_start)
+                copied = tuple(self.offloads.get(f"L{layer}.mb{mb}.{x.name}") for x in sub_blocks(s))
+                fetched = fetch_offloaded(b, s, sb, tag, copied, previous_start)
                 recomputed = remat_sub_block(b, s, sb, tag, w, previous_start, fetched)
                 dy, dw = backward_sub_block(b, s, sb, tag, dy, w, recomputed)
                 dws.extend(dw)

@@ -55,11 +55,22 @@ def tensor_bytes(s: Shard, tensor: str) -> float:
     return float(elements * s.act_bytes) + stats
 
 
-def stored_bytes(s: Shard, sb: SubBlock, where: str) -> float:
-    """Bytes of the sub-block's tensors a per-tensor policy stores `where` (device or offload), one chip."""
+def _read_by_backward_of(s: Shard, sb: SubBlock) -> tuple[str, ...]:
+    """The tensors a sub-block's backward (with its recompute) reads first. In a serial block the MLP's
+    backward runs first and rebuilds its input, x + out_proj, from the layer input and attention's output."""
+    if s.parallel_block:
+        return _tensors_of(sb)
+    if sb.mlp:
+        return _tensors_of(sb) + ("decoder_layer_input", "out_proj")
+    return tuple(t for t in _tensors_of(sb) if t not in ("decoder_layer_input", "out_proj"))
+
+
+def stored_bytes(s: Shard, sb: SubBlock, where: str, tensors: tuple[str, ...] | None = None) -> float:
+    """Bytes of the sub-block's tensors (or of `tensors`) a per-tensor policy stores `where` (device or
+    offload), one chip."""
     if not s.remat.per_tensor:
         return 0.0
-    return sum(tensor_bytes(s, t) for t in _tensors_of(sb)
+    return sum(tensor_bytes(s, t) for t in (_tensors_of(sb) if tensors is None else tensors)
                if s.remat.stored(t, s.parallel_block, s.flash) == where)
 
 
@@ -161,12 +172,12 @@ def forward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, x: int 
     return out if out is not None else proj_out
 
 
-def fetch_offloaded(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, offloaded: int | None,
+def fetch_offloaded(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, offloaded: tuple[int | None, ...],
                     prefetch_after: int | None) -> int | None:
-    """Copy the sub-block's offloaded tensors back for its backward, issued as early as the remat's
-    gather: while the previous layer's backward runs."""
-    return b.host_copy(f"{tag}.fetch", "host_to_device", stored_bytes(s, sb, "offload"), "backward",
-                       deps=(offloaded, prefetch_after))
+    """Copy back the offloaded tensors the sub-block's backward reads (after the layer's copies out),
+    issued as early as the remat's gather: while the previous layer's backward runs."""
+    nbytes = stored_bytes(s, sb, "offload", _read_by_backward_of(s, sb))
+    return b.host_copy(f"{tag}.fetch", "host_to_device", nbytes, "backward", deps=(*offloaded, prefetch_after))
 
 
 def _per_tensor_scales(s: Shard, sb: SubBlock) -> tuple[float, float, float]:
