@@ -13,9 +13,8 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from pathsim.api import cost_model_for, simulate_config
 from pathsim.config.experiment import load_experiment
-from pathsim.workload.lowering import lower
+from pathsim.pipeline import prepare, simulate_prepared
 from pathsim.workload.program import ComputeOp
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,9 +22,9 @@ KIND = {"matmul": "matmul", "attention_matmul": "attention"}
 
 
 def by_kind(exp, topo, base_dir: Path) -> tuple[dict[str, float], float]:
-    result = simulate_config(exp, topo, base_dir=base_dir, record_links=False)
-    cost = cost_model_for(exp, result.cluster, base_dir)
-    program = lower(exp, result.placement.chips_per_group)
+    run = prepare(exp, topo, base_dir)
+    result = simulate_prepared(run, record_links=False)
+    cost, program = run.cost, run.program
     seconds: dict[str, float] = defaultdict(float)
     for op in program.groups[0].ops:
         if isinstance(op, ComputeOp):

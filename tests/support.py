@@ -23,6 +23,22 @@ def small_experiment(**overrides) -> dict:
     return with_overrides(exp, overrides)
 
 
+def placement_of(exp, cluster):
+    """The experiment's plan placed on the cluster (a test of placement alone needs no program)."""
+    from pathsim.mesh.plan import mesh_of
+    from pathsim.placement.mesh_axes import place
+
+    return place(exp.plan, mesh_of(exp.plan), cluster)
+
+
+def memory_of(exp, cluster):
+    """Per-chip memory of the experiment's plan on the cluster's chip."""
+    from pathsim.costs.memory import memory_use
+    from pathsim.pipeline import resolve
+
+    return memory_use(resolve(exp).shard, exp.runtime.weight_prefetch_layers, cluster.chip.hbm_bytes)
+
+
 def with_overrides(exp: dict, overrides: dict) -> dict:
     """`exp` with dotted keys (`"model.n_layers": 2`) set, in place."""
     for dotted, value in overrides.items():

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from pathsim.calibration.cases import Case, experiment
-from pathsim.workload.lowering import lower
+from pathsim.pipeline import lowered_program
 from pathsim.workload.model import model_flops_per_token
 from pathsim.workload.program import ComputeOp, Program
 
@@ -42,7 +42,7 @@ def program_flops(program: Program) -> float:
 def pathsim_flops(case: Case, dtype_bytes: int = 4) -> tuple[float, float]:
     exp = experiment(case, dtype_bytes)
     tokens = exp.training.global_batch_seqs * exp.model.seq_len / case.devices
-    return program_flops(lower(exp)), model_flops_per_token(exp.model) * tokens
+    return program_flops(lowered_program(exp)), model_flops_per_token(exp.model) * tokens
 
 
 def check_flops(case: Case, xla_flops: float, hlo_text: str, dtype_bytes: int = 4) -> FlopCheck:

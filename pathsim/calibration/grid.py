@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathsim.calibration.cases import Case, experiment
 from pathsim.calibration.cost_model import matmul_element_bytes
 from pathsim.calibration.profile import DTYPE_BYTES, MEMORY_KINDS
-from pathsim.workload.lowering import lower
+from pathsim.pipeline import lowered_program
 from pathsim.workload.program import ComputeOp
 
 DTYPE_OF_BYTES = {4: "float32", 2: "bfloat16"}
@@ -54,7 +54,7 @@ class Grid:
 def lowered_ops(case_list: tuple[Case, ...], dtype_bytes: int) -> list[ComputeOp]:
     ops = []
     for case in case_list:
-        program = lower(experiment(case, dtype_bytes))
+        program = lowered_program(experiment(case, dtype_bytes))
         ops.extend(op for op in program.groups[0].ops if isinstance(op, ComputeOp))
     return ops
 

@@ -13,10 +13,9 @@ from pathsim.calibration.kernel_cost import KernelCostModel
 from pathsim.calibration.kernel_profile import ProgramProfile, Statistic, hlo_fingerprint
 from pathsim.calibration.profile import Profile
 from pathsim.costs.compute import AnalyticCostModel
-from pathsim.engine.simulator import simulate
 from pathsim.engine.timeline import Timeline
 from pathsim.errors import ConfigError
-from pathsim.placement.mesh_axes import place
+from pathsim.pipeline import prepare, simulate_prepared
 from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, Program
 from pathsim.workload.xla.hlo_import import MeshAxes, import_hlo
@@ -111,8 +110,8 @@ def predict_imported(case: Case, hlo_text: str, kernels: ProgramProfile, profile
     # No concurrent-slowdown factor: each kernel was timed inside the real step, with the other devices
     # of the mesh competing for the same cores.
     cost = KernelCostModel(kernels.times_s(statistic), AnalyticCostModel(chip), name="kernels of the compiled step")
-    timeline = simulate(program, place(exp, cluster), cluster, cost, dispatch=exp.runtime.dispatch,
-                        latencies=measured_latencies(profile), record_links=False)
+    run = prepare(exp, None, cluster=cluster, cost=cost, program=program)
+    timeline = simulate_prepared(run, record_links=False, latencies=measured_latencies(profile)).timeline
     lookups = [cost.lookup(op) for op in program.groups[0].ops if isinstance(op, ComputeOp)]
     unmeasured = [x.time_s for x in lookups if x.source != "measured"]
     prediction = ImportedPrediction(step_s=timeline.end_s, compute_s=sum(x.time_s for x in lookups),

@@ -20,10 +20,8 @@ from pathsim.calibration.flops import FlopCheck, check_flops
 from pathsim.calibration.imported import ImportedPrediction, KernelAccounting, error_terms, predict_imported
 from pathsim.calibration.kernel_profile import KernelProfile, ProgramProfile
 from pathsim.calibration.profile import Profile
-from pathsim.engine.simulator import simulate
 from pathsim.errors import ConfigError
-from pathsim.placement.mesh_axes import place
-from pathsim.workload.lowering import lower
+from pathsim.pipeline import prepare, simulate_prepared
 from pathsim.workload.program import ComputeOp
 
 SINGLE_DEVICE_GOAL = (0.10, 0.20)  # mean and max relative error the issue sets for one device
@@ -77,9 +75,9 @@ def predict(case: Case, profile: Profile) -> Prediction:
     cluster = mesh_cluster(chip, dict(case.plan))
     slowdown = profile.meta.concurrent_slowdown if case.devices > 1 else 1.0
     cost = CalibratedCostModel(profile, chip, name="closed loop", slowdown=slowdown)
-    program = lower(exp)
-    timeline = simulate(program, place(exp, cluster), cluster, cost, dispatch=exp.runtime.dispatch,
-                        latencies=measured_latencies(profile), record_links=False)
+    run = prepare(exp, None, cluster=cluster, cost=cost)
+    program = run.program
+    timeline = simulate_prepared(run, record_links=False, latencies=measured_latencies(profile)).timeline
     lookups = [cost.lookup(op) for op in program.groups[0].ops if isinstance(op, ComputeOp)]
     compute_s = sum(x.time_s for x in lookups)
     measured = sum(x.time_s for x in lookups if x.source == "measured")

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pathsim.catalog.software import SOFTWARE, optimizer_moments
-from pathsim.config.experiment import ExperimentConfig
-from pathsim.platform.topology import Cluster
-from pathsim.workload.lowering import shard_for, stage_layers
+from pathsim.catalog.software import SOFTWARE
+from pathsim.mesh.plan import stage_layers
 from pathsim.workload.lowering.context import Shard
 from pathsim.workload.lowering.flash import softmax_stats_bytes
 from pathsim.workload.lowering.transformer import stored_bytes, sub_blocks
@@ -71,37 +69,36 @@ def _loss_working_bytes(s: Shard) -> float:
     return s.embedding_params_local * s.param_bytes + s.tokens * s.vocab_local * SOFTWARE.f32_bytes
 
 
-def _in_flight_microbatches(s: Shard, schedule: str, stage: int) -> int:
-    if schedule == "1f1b":
+def _in_flight_microbatches(s: Shard, stage: int) -> int:
+    if s.pipeline_schedule == "1f1b":
         return min(s.stages - stage, s.microbatches)
     return s.microbatches
 
 
-def memory_use(exp: ExperimentConfig, cluster: Cluster) -> MemoryUse:
-    """The busiest stage's chips (stage 0 holds the embedding and the most micro-batches in flight)."""
-    s = shard_for(exp)
+def memory_use(s: Shard, weight_prefetch_layers: int, hbm_bytes: float) -> MemoryUse:
+    """The busiest stage's chips (stage 0 holds the embedding and the most micro-batches in flight), with
+    `weight_prefetch_layers` layers gathered ahead of the one in use, against a chip of `hbm_bytes`."""
     worst: MemoryUse | None = None
     for stage in range(s.stages):
-        layers = len(stage_layers(exp.model.n_layers, s.stages, stage))
+        layers = len(stage_layers(s.n_layers, s.stages, stage))
         local = layers * s.layer_weight_params_local + s.embedding_params_on_stage(stage)
         shard = local / s.fsdp
-        moments = optimizer_moments(exp.training.optimizer)
         # The layer in use and those prefetched ahead of it, but never more layers than the stage has.
-        gathered_layers = min(exp.runtime.weight_prefetch_layers + 1, layers)
+        gathered_layers = min(weight_prefetch_layers + 1, layers)
         gathered_weights = gathered_layers * s.layer_weight_params_local * s.param_bytes
         layer_working = (gathered_weights + _layer_intermediates_bytes(s)
                          + s.layer_weight_params_local * s.grad_bytes)
         # The loss (last stage) runs before any layer's backward and its logits die with it: the busiest
         # moment is one or the other, never both.
         working = max(layer_working, _loss_working_bytes(s) if stage == s.stages - 1 else 0.0)
-        in_flight = layers * _in_flight_microbatches(s, exp.plan.pipeline_schedule, stage)
+        in_flight = layers * _in_flight_microbatches(s, stage)
         use = MemoryUse(
             weights_bytes=shard * s.param_bytes,
             gradients_bytes=shard * s.grad_bytes,
-            optimizer_bytes=shard * moments * SOFTWARE.f32_bytes,
+            optimizer_bytes=shard * s.optimizer_moments * SOFTWARE.f32_bytes,
             activations_bytes=in_flight * _saved_per_layer_bytes(s),
             working_bytes=working,
-            hbm_bytes=cluster.chip.hbm_bytes,
+            hbm_bytes=hbm_bytes,
             offloaded_bytes=in_flight * sum(stored_bytes(s, sb, "offload") for sb in sub_blocks(s)),
         )
         if worst is None or use.total_bytes > worst.total_bytes:

@@ -12,10 +12,10 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from pathsim.config.experiment import ExperimentConfig
+from pathsim.config.experiment import PlanConfig
 from pathsim.errors import ConfigError
+from pathsim.mesh.plan import Mesh
 from pathsim.platform.topology import Cluster, Island
-from pathsim.workload.lowering import axis_sizes, group_axes
 from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis, Network
 
 AUTO_ORDER = ("tensor", "pipeline", "fsdp", "data")  # innermost (fastest, contiguous links) first
@@ -126,9 +126,9 @@ def _explicit_factors(pool: _DimPool, kind: str, specs: list[str], size: int) ->
     return factors
 
 
-def place(exp: ExperimentConfig, cluster: Cluster) -> Placement:
-    sizes = axis_sizes(exp)
-    plan = exp.plan
+def place(plan: PlanConfig, mesh: Mesh, cluster: Cluster) -> Placement:
+    """The plan's axes onto the cluster; `mesh` is the plan's (mesh_of(plan)), sizes and group axes."""
+    sizes = mesh.sizes
     shapes = {island.shape for island in cluster.islands}
     if len(shapes) > 1:
         raise ConfigError("topology.islands", f"an SPMD plan needs islands of one shape, got {sorted(shapes)}")
@@ -163,7 +163,7 @@ def place(exp: ExperimentConfig, cluster: Cluster) -> Placement:
     placed.extend(AxisPlacement(axis=MeshAxis("dcn", kind), size=size)
                   for kind, size in plan.dcn.items())
     # Groups: the island of a group is the mixed-radix number of its DCN coordinates.
-    gaxes = group_axes(sizes)
+    gaxes = mesh.group_axes
     dcn_axes = [(i, n) for i, (a, n) in enumerate(gaxes) if a.network == "dcn"]
     islands = []
     for coords in itertools.product(*(range(n) for _, n in gaxes)):

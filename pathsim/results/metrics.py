@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pathsim.config.experiment import ExperimentConfig
 from pathsim.engine.timeline import Span, Timeline, union_length
 from pathsim.platform.topology import Cluster
-from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
+from pathsim.workload.model import StepWork
 
 
 @dataclass(frozen=True)
@@ -61,12 +60,11 @@ def group_breakdown(spans: list[Span], step_s: float, pipelined: bool) -> Breakd
                      exposed_host_s=cidh - cid)
 
 
-def measure(timeline: Timeline, exp: ExperimentConfig, cluster: Cluster) -> StepMetrics:
+def measure(timeline: Timeline, work: StepWork, cluster: Cluster) -> StepMetrics:
     step = timeline.end_s
-    tokens = exp.training.global_batch_seqs * exp.model.seq_len
+    tokens = work.tokens_per_step
     peak = cluster.chips * cluster.chip.peak_bf16_flops_per_s
-    mf = model_flops_per_token(exp.model)
-    hf = hardware_flops_per_token(exp.model, exp.training.remat, exp.training.remat_custom)
+    mf, hf = work.model_flops_per_token, work.hardware_flops_per_token
     by_group: dict[str, list[Span]] = {g: [] for g in timeline.groups}
     for span in timeline.spans:
         if span.group in by_group:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from pathsim.catalog.hardware import GIB
 from pathsim.results.setup import chip_dict, chip_text, placement_dict, placement_text
-
-if TYPE_CHECKING:  # annotations only: results sit below the api that builds them
-    from pathsim.api import SimulationResult
+from pathsim.results.simulation import SimulationResult
 
 
 def result_dict(result: SimulationResult) -> dict[str, Any]:
@@ -22,7 +20,7 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
     return {  # the verdict first: a plan that does not fit is simulated, but cannot run
         "feasible": mem.feasible,
         "verdict": verdict(result),
-        "experiment": result.experiment.name,
+        "experiment": result.label.name,
         "chips": m.chips,
         "step_time_s": m.step_time_s,
         "tokens_per_s": m.tokens_per_s,
@@ -55,13 +53,6 @@ def _gib(nbytes: float) -> str:
 def _seconds(value: float) -> str:
     """Below a nanosecond a time is float noise from summing and subtracting (5.5e-14 s of idle)."""
     return "0" if abs(value) < 1e-9 else f"{value:.4g}"
-
-
-def _remat_text(exp) -> str:
-    custom = exp.training.remat_custom
-    if exp.training.remat != "custom" or not custom:
-        return exp.training.remat
-    return "custom (" + ", ".join(f"{k}: {v}" for k, v in custom.items()) + ")"
 
 
 def verdict(result: SimulationResult) -> str:
@@ -97,14 +88,8 @@ def dispatch_text(d) -> str:
             f"{', '.join(ms(s) for s in d.scheduler_busy_s)}, {d.host_messages} messages to {d.hosts} hosts")
 
 
-def plan_text(exp) -> str:
-    """The plan's axes, and the tensor style only where there is a tensor axis for it to shape."""
-    style = f" ({exp.plan.tensor_style})" if exp.plan.ici.get("tensor", 1) > 1 else ""
-    return f"ici={dict(exp.plan.ici)} dcn={dict(exp.plan.dcn)}{style}"
-
-
 def text_report(result: SimulationResult) -> str:
-    exp, m, mem = result.experiment, result.metrics, result.memory
+    label, m, mem = result.label, result.metrics, result.memory
     out = io.StringIO()
     console = Console(file=out, width=100, force_terminal=False, color_system=None)
     islands = result.cluster.islands
@@ -113,10 +98,10 @@ def text_report(result: SimulationResult) -> str:
         console.print(_shouted(verdict(result)))
     for line in suspect_lines(result):
         console.print(line)
-    console.print(f"[b]{exp.name}[/b]: {exp.description}" if exp.description else exp.name)
+    console.print(f"[b]{label.name}[/b]: {label.description}" if label.description else label.name)
     console.print(f"{m.chips} {result.cluster.chip.name} chips in {len(islands)} island(s) of {shape}; "
-                  f"plan {plan_text(exp)}; "
-                  f"remat {_remat_text(exp)}; dispatch {exp.runtime.dispatch}")
+                  f"plan {label.plan_text}; "
+                  f"remat {label.remat_text}; dispatch {label.dispatch}")
     console.print(f"program: {result.program_source} ({result.program_ops} ops); op costs: {result.cost_model}; "
                   f"simulation: {result.mode}")
     console.print(chip_text(result.cluster.chip))

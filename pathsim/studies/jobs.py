@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from pathsim.api import cost_model_for, simulate_config
+from pathsim.api import simulate_config
 from pathsim.costs.compute import link_timing_of
 from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric, PodSlot
@@ -29,10 +29,9 @@ from pathsim.config.experiment import (
     resolve_relative,
     work_size,
 )
-from pathsim.placement.mesh_axes import place
 from pathsim.platform.topology import build_cluster
+from pathsim.pipeline import prepare
 from pathsim.results.metrics import measure
-from pathsim.workload.lowering import lower
 from pathsim.workload.program import Program
 
 
@@ -157,41 +156,37 @@ def run_shared_pod(path: Path) -> list[JobResult]:
     shapes = [tuple(t.islands[0].shape) for _, _, _, t in loaded]
     _check_slots(cfg, shapes, pod.shape)
 
-    fabrics, programs, offsets, clusters = [], [], [], []
+    fabrics, offsets, runs = [], [], []
     for job, job_path, exp, topo in loaded:
         cluster = build_cluster(topo)
         if not cfg.ocs:
             # No OCS: a slice's rings close through the pod's torus wherever the pod's do.
             island = dataclasses.replace(cluster.islands[0], wraparound=pod.wraparound)
             cluster = dataclasses.replace(cluster, islands=(island,))
-        placement = place(exp, cluster)
-        program = lower(exp, placement.chips_per_group)
+        run = prepare(exp, topo, job_path.parent, cluster=cluster)
         slot = PodSlot(job=job.name, origin=tuple(job.origin), pod_shape=pod.shape, pod_wraps=pod.wraparound,
                        ocs=cfg.ocs)
-        offsets.append(sum(len(p.groups) for p in programs))
-        timing = link_timing_of(cost_model_for(exp, cluster, job_path.parent))
-        fabrics.append(FullFabric(program, placement, cluster, slot=slot, timing=timing))
-        programs.append(program)
-        clusters.append((cluster, placement, job_path))
+        offsets.append(sum(len(r.program.groups) for r in runs))
+        fabrics.append(FullFabric(run.program, run.placement, cluster, slot=slot, timing=link_timing_of(run.cost)))
+        runs.append(run)
     groups = tuple(dataclasses.replace(g, name=f"{job.name}:{g.name}")
-                   for (job, *_), p in zip(loaded, programs) for g in p.groups)
-    combined = Program(groups=groups, group_axes=(), computations=programs[0].computations)
+                   for (job, *_), r in zip(loaded, runs) for g in r.program.groups)
+    combined = Program(groups=groups, group_axes=(), computations=runs[0].program.computations)
     fabric = _CombinedFabric(fabrics, offsets)
     # One cost model per job would be needed for jobs with different profiles; jobs here share the chip.
-    cost = cost_model_for(loaded[0][2], clusters[0][0], loaded[0][1].parent)
     record = {fabric.unit_offsets[j] for j in range(len(fabrics))}
-    timeline = simulate(combined, clusters[0][1], pod_cluster, cost, loaded[0][2].runtime.dispatch,
+    timeline = simulate(combined, runs[0].placement, pod_cluster, runs[0].cost, loaded[0][2].runtime.dispatch,
                         record_links=False, fabric=fabric, record_units=record)
     results = []
     for j, (job, job_path, exp, topo) in enumerate(loaded):
-        cluster = clusters[j][0]
-        own = range(offsets[j], offsets[j] + len(programs[j].groups))
+        run = runs[j]
+        own = range(offsets[j], offsets[j] + len(run.program.groups))
         step = max(timeline.group_end_s[g] for g in own)
         job_timeline = dataclasses.replace(timeline, end_s=step)
-        shared = measure(job_timeline, exp, cluster)
+        shared = measure(job_timeline, run.planned.inputs.work, run.cluster)
         alone = simulate_config(exp, topo, base_dir=job_path.parent, record_links=False).metrics
-        results.append(JobResult(name=job.name, slice_shape=cluster.islands[0].shape, origin=tuple(job.origin),
-                                 chips=cluster.chips, step_time_s=step, alone_step_time_s=alone.step_time_s,
+        results.append(JobResult(name=job.name, slice_shape=run.cluster.islands[0].shape, origin=tuple(job.origin),
+                                 chips=run.cluster.chips, step_time_s=step, alone_step_time_s=alone.step_time_s,
                                  mfu=shared.mfu, alone_mfu=alone.mfu))
     return results
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from pathsim.config.experiment import ModelConfig
+from pathsim.config.experiment import ModelConfig, TrainingConfig
 from pathsim.workload.remat import LEGACY_POLICIES, RematPolicy, remat_policy  # noqa: F401  (re-exported)
 
 
@@ -99,3 +99,18 @@ def hardware_flops_per_token(model: ModelConfig, remat: str | RematPolicy,
         + policy.non_attention_fraction * non_attention_forward
         + policy.attention_fraction * attention_flops_per_token(model)
     )
+
+
+@dataclass(frozen=True)
+class StepWork:
+    """What one step computes, for its throughput and utilisation (results/metrics.py)."""
+
+    tokens_per_step: int
+    model_flops_per_token: float  # PaLM's 6N + 12LHQT
+    hardware_flops_per_token: float  # plus the recomputed forward of the remat policy
+
+
+def step_work(model: ModelConfig, training: TrainingConfig) -> StepWork:
+    return StepWork(tokens_per_step=training.global_batch_seqs * model.seq_len,
+                    model_flops_per_token=model_flops_per_token(model),
+                    hardware_flops_per_token=hardware_flops_per_token(model, training.remat, training.remat_custom))

@@ -4,7 +4,7 @@ import pytest
 
 from pathsim.calibration.cases import cases, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
-from pathsim.placement.mesh_axes import place
+from tests.support import placement_of
 from pathsim.workload.mesh_axis import MeshAxis
 
 
@@ -33,6 +33,6 @@ def test_latencies_are_one_measured_dispatch(profile):
 def test_every_case_places_on_its_mesh(profile, case):
     cluster = mesh_cluster(measured_chip(profile), dict(case.plan))
     assert cluster.chips == case.devices
-    placement = place(experiment(case), cluster)
+    placement = placement_of(experiment(case), cluster)
     for axis, size in case.plan:
         assert placement.axis(MeshAxis("ici", axis)).size == size

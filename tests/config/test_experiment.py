@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.support import REPO, small_experiment
+from tests.support import REPO, memory_of, small_experiment
 from pathsim.api import simulate_config
 from pathsim.catalog.runtime import DISPATCH_ALIASES
 from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology, read_yaml
@@ -119,7 +119,6 @@ def test_overrides_out_of_range_are_refused(key, value):
 
 
 def test_prefetch_never_counts_more_layers_than_the_stage_has():
-    from pathsim.costs.memory import memory_use
     from pathsim.platform.topology import build_cluster
 
     def working(prefetch: int) -> float:
@@ -127,7 +126,7 @@ def test_prefetch_never_counts_more_layers_than_the_stage_has():
         exp = parse_experiment(small_experiment(**{"runtime.weight_prefetch_layers": prefetch,
                                                     "model.vocab_size": 1024}))
         topo = parse_topology(read_yaml(__import__("pathlib").Path(exp.topology), "topology"))
-        return memory_use(exp, build_cluster(topo)).working_bytes
+        return memory_of(exp, build_cluster(topo)).working_bytes
 
     assert working(3) == working(4) > working(2)  # 4 layers: at most all 4 gathered at once
 

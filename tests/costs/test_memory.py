@@ -1,8 +1,7 @@
 import pytest
 
-from tests.support import small_experiment
+from tests.support import memory_of, small_experiment
 from pathsim.config.experiment import parse_experiment, parse_topology
-from pathsim.costs.memory import memory_use
 from pathsim.platform.topology import build_cluster
 from pathsim.workload.model import embedding_params, layer_params
 
@@ -11,7 +10,7 @@ CUBE = build_cluster(parse_topology({"name": "t", "chip": "tpu_v4", "islands": [
 
 def test_sharded_state_by_hand():
     exp = parse_experiment(small_experiment())  # tensor 4 x fsdp 16, bf16 weights, Adafactor 2 f32 moments
-    mem = memory_use(exp, CUBE)
+    mem = memory_of(exp, CUBE)
     lp = layer_params(exp.model)
     matmul_params = 4 * (lp.q + lp.kv + lp.o + lp.mlp) + embedding_params(exp.model)
     per_chip = matmul_params / 64
@@ -22,24 +21,24 @@ def test_sharded_state_by_hand():
 
 
 def test_remat_saves_activation_memory():
-    none = memory_use(parse_experiment(small_experiment()), CUBE)
-    full = memory_use(parse_experiment(small_experiment(**{"training.remat": "full"})), CUBE)
+    none = memory_of(parse_experiment(small_experiment()), CUBE)
+    full = memory_of(parse_experiment(small_experiment(**{"training.remat": "full"})), CUBE)
     # Full remat keeps one sharded [tokens, d/4] tensor per layer: 4 layers x 4 seqs x 512 x 256 x 2 B.
     assert full.activations_bytes == pytest.approx(4 * 4 * 512 * 256 * 2)
     assert none.activations_bytes > 10 * full.activations_bytes
 
 
 def test_data_parallel_replicates_state():
-    fsdp = memory_use(parse_experiment(small_experiment()), CUBE)
-    data = memory_use(parse_experiment(small_experiment(plan={"ici": {"tensor": 4, "data": 16}})), CUBE)
+    fsdp = memory_of(parse_experiment(small_experiment()), CUBE)
+    data = memory_of(parse_experiment(small_experiment(plan={"ici": {"tensor": 4, "data": 16}})), CUBE)
     assert data.optimizer_bytes == pytest.approx(16 * fsdp.optimizer_bytes)
 
 
 def test_flash_attention_keeps_no_score_matrix():
     """No remat saves every intermediate: dot keeps the [T, T] probabilities, flash its f32 row statistics."""
     small_vocab = {"model.vocab_size": 1024}  # the busiest moment is a layer's, not the loss's
-    dot = memory_use(parse_experiment(small_experiment(**small_vocab)), CUBE)
-    flash = memory_use(parse_experiment(small_experiment(**small_vocab, **{"model.attention": "flash"})), CUBE)
+    dot = memory_of(parse_experiment(small_experiment(**small_vocab)), CUBE)
+    flash = memory_of(parse_experiment(small_experiment(**small_vocab, **{"model.attention": "flash"})), CUBE)
     # Per layer and chip: 4 sequences x 2 local heads x 512 tokens, [T, T] in bf16 against one f32 per row.
     probabilities, stats = 4 * 2 * 512 * 512 * 2, 4 * 2 * 512 * 4
     assert dot.activations_bytes - flash.activations_bytes == pytest.approx(4 * (probabilities - stats))
@@ -51,11 +50,11 @@ def test_the_loss_and_a_layer_backward_are_never_live_together():
     exp = parse_experiment(small_experiment(**{"model.vocab_size": 256000, "training.remat": "full"}))
     table = 256000 * 1024 // 4 * 2  # tensor 4 splits it, fsdp 16 gathers it, bf16
     logits = 4 * 512 * 64000 * 4  # 4 sequences of 512 tokens against a quarter of the vocabulary, f32
-    assert memory_use(exp, CUBE).working_bytes == pytest.approx(table + logits)
+    assert memory_of(exp, CUBE).working_bytes == pytest.approx(table + logits)
 
 
 def _mem(remat: str, **overrides):
-    return memory_use(parse_experiment(small_experiment(**{"training.remat": remat, **overrides})), CUBE)
+    return memory_of(parse_experiment(small_experiment(**{"training.remat": remat, **overrides})), CUBE)
 
 
 def test_per_tensor_policies_order_saved_memory_and_offload_leaves_hbm():

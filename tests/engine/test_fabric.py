@@ -4,23 +4,22 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REPO, small_experiment
+from tests.support import REPO, placement_of, small_experiment
 from pathsim.api import simulate_config
 from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology, read_yaml
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric
-from pathsim.placement.mesh_axes import place
 from pathsim.platform.scenario import LinkState
 from pathsim.platform.topology import build_cluster
-from pathsim.workload.lowering import lower
+from pathsim.pipeline import lowered_program
 
 
 def both(exp_dict, links=LinkState(), slowdowns=None):
     exp = parse_experiment(exp_dict)
     cluster = build_cluster(parse_topology(read_yaml(Path(exp.topology), "topology")))
-    placement = place(exp, cluster)
-    program = lower(exp, placement.chips_per_group)
+    placement = placement_of(exp, cluster)
+    program = lowered_program(exp, placement.chips_per_group)
     cost = AnalyticCostModel(cluster.chip)
     folded = simulate(program, placement, cluster, cost)
     fabric = FullFabric(program, placement, cluster, slowdowns=slowdowns, links=links)

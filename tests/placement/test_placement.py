@@ -1,9 +1,9 @@
 import pytest
 
-from tests.support import small_experiment
+from tests.support import placement_of, small_experiment
 from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology
 from pathsim.errors import ConfigError
-from pathsim.placement.mesh_axes import AxisSegment, place
+from pathsim.placement.mesh_axes import AxisSegment
 from pathsim.platform.topology import build_cluster
 from pathsim.workload.mesh_axis import MeshAxis
 
@@ -13,12 +13,12 @@ TENSOR, FSDP = MeshAxis("ici", "tensor"), MeshAxis("ici", "fsdp")
 def placed(repo, shape, plan, count=1):
     topo = parse_topology({"name": "t", "chip": "tpu_v4", "islands": [{"shape": shape, "count": count}]})
     exp = parse_experiment(small_experiment(plan=plan))
-    return place(exp, build_cluster(topo))
+    return placement_of(exp, build_cluster(topo))
 
 
 def test_palm_placement(repo):
     exp, topo = load_experiment(repo / "experiments" / "palm540b.yaml")
-    p = place(exp, build_cluster(topo))
+    p = placement_of(exp, build_cluster(topo))
     assert p.axis(TENSOR).segments == (AxisSegment("x", 12, 1, True),)
     assert [s.dim for s in p.axis(FSDP).segments] == ["y", "z"]
     assert p.group_islands == (0, 1) and p.chips_per_group == 3072

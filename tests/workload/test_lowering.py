@@ -3,7 +3,8 @@ import pytest
 from tests.support import small_experiment
 from pathsim.config.experiment import parse_experiment
 from pathsim.errors import ConfigError
-from pathsim.workload.lowering import lower, stage_layers
+from pathsim.mesh.plan import stage_layers
+from pathsim.pipeline import lowered_program as lower
 from pathsim.workload.lowering.schedule import gpipe, one_f_one_b
 from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
 from pathsim.workload.mesh_axis import HOST_LINK, ICI_PIPELINE, MeshAxis

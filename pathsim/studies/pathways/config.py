@@ -15,6 +15,7 @@ from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.config.experiment import (PATHWAYS_KINDS, ExperimentConfig, IslandConfig, StrictModel, TopologyConfig,
                                        MAX_SIMULATED_OPS, check_override_ranges, config_error,
                                        parse_experiment, work_size)
+from pathsim.mesh.plan import mesh_of
 from pathsim.placement.mesh_axes import place
 from pathsim.platform.topology import build_cluster
 from pathsim.engine.runtime.specs import DISPATCH_MODES, DispatchMode
@@ -377,4 +378,4 @@ def parse(data: dict[str, Any]) -> PathwaysConfig:
 
 def build_place(exp: ExperimentConfig, topo: TopologyConfig) -> None:
     """Refuse, before anything runs, a plan that does not place on the layout's islands."""
-    place(exp, build_cluster(topo))
+    place(exp.plan, mesh_of(exp.plan), build_cluster(topo))

@@ -9,10 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from pathsim.api import SimulationResult, simulate_config
+from pathsim.api import simulate_config
 from pathsim.catalog.hardware import GIB
-from pathsim.config.experiment import load_experiment
+from pathsim.config.experiment import ExperimentConfig, load_experiment
 from pathsim.errors import ConfigError
+from pathsim.results.simulation import SimulationResult
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -31,8 +32,8 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _settings(result: SimulationResult, topo: dict[str, Any]) -> dict[str, Any]:
-    exp = result.experiment.model_dump(mode="json")
+def _settings(experiment: ExperimentConfig, topo: dict[str, Any]) -> dict[str, Any]:
+    exp = experiment.model_dump(mode="json")
     exp.pop("name")
     exp.pop("description")
     exp.pop("topology")  # compared by content below, not by path
@@ -51,7 +52,7 @@ def metrics_table(results: Sequence[SimulationResult], labels: Sequence[str]) ->
         m, mem = r.metrics, r.memory
         col: dict[str, Any] = {
             "chips": m.chips, "chip": r.cluster.chip.name,
-            "plan": f"ici={dict(r.experiment.plan.ici)} dcn={dict(r.experiment.plan.dcn)}",
+            "plan": f"ici={dict(r.label.plan.ici)} dcn={dict(r.label.plan.dcn)}",
             "step time (s)": m.step_time_s, "tokens/s": m.tokens_per_s, "MFU": m.mfu, "HFU": m.hfu,
         }
         col.update({f"{k.removesuffix('_s').replace('_', ' ')} (s)": v for k, v in m.breakdown.as_dict().items()})
@@ -79,7 +80,7 @@ def compare_paths(paths: Sequence[str | Path], program: str | None = None,
             exp = exp.model_copy(update={"program": program})
         result = simulate_config(exp, topo, base_dir=Path(path).parent, record_links=False)
         results.append(result)
-        settings.append(_settings(result, topo.model_dump(mode="json")))
+        settings.append(_settings(exp, topo.model_dump(mode="json")))
         label = exp.name
         labels.append(label if label not in labels else f"{label} ({path})")
     return metrics_table(results, labels), differences(settings), labels

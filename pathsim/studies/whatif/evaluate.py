@@ -10,12 +10,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_args
 
-from pathsim.api import cost_model_for, simulate_config
 from pathsim.catalog.hardware import GIB
 from pathsim.config.experiment import AXIS_KINDS, ExperimentConfig, TopologyConfig
-from pathsim.costs.memory import MemoryUse, memory_use
+from pathsim.costs.memory import MemoryUse
 from pathsim.errors import ConfigError
-from pathsim.placement.mesh_axes import place
+from pathsim.pipeline import cost_model_for, plan_run, prepare, simulate_prepared
 from pathsim.platform.topology import Cluster, build_cluster
 from pathsim.results.metrics import Breakdown
 from pathsim.studies.whatif.params import Point, resolve
@@ -107,9 +106,9 @@ def evaluate(task: Task) -> dict[str, Any]:
         exp, topo = resolve(task.base_exp, task.base_topo, task.experiment_path, task.point)
         cluster, screen = _CACHE.get(exp, topo, task.experiment_path.parent)
         row.update(_plan_row(exp, cluster))
-        placement = place(exp, cluster)
-        mem = memory_use(exp, cluster)
-        screened: ScreenResult = screen(exp, placement)
+        planned = plan_run(exp, cluster)
+        mem = planned.memory
+        screened: ScreenResult = screen(planned.inputs, planned.placement)
     except ConfigError as exc:
         row.update(status="invalid", reason=str(exc), wall_s=time.perf_counter() - start)
         return row
@@ -120,7 +119,8 @@ def evaluate(task: Task) -> dict[str, Any]:
         row["reason"] = f"needs {mem.total_bytes / GIB:.1f} GiB per chip, HBM holds {mem.hbm_bytes / GIB:.1f} GiB"
     if task.simulate and (mem.feasible or task.simulate_infeasible):
         try:
-            result = simulate_config(exp, topo, base_dir=task.experiment_path.parent, record_links=False)
+            run = prepare(exp, topo, task.experiment_path.parent, planned=planned)
+            result = simulate_prepared(run, record_links=False)
         except Exception as exc:  # a simulator failure is a result of the sweep, not the end of it
             where = traceback.extract_tb(exc.__traceback__)[-1]
             row.update(status="error", reason=f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")

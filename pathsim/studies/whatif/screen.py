@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 from pathsim.costs.collectives import LinkTiming, closed_form_time_s
 from pathsim.costs.compute import ComputeCostModel, link_timing_of
-from pathsim.config.experiment import ExperimentConfig
-from pathsim.workload.lowering import axis_of, axis_sizes, shard_for, stage_layers
+from pathsim.mesh.plan import stage_layers
+from pathsim.pipeline import StageInputs
 from pathsim.workload.lowering.context import GroupBuilder, Shard
 from pathsim.workload.lowering.transformer import (
     backward_sub_block,
@@ -36,7 +36,6 @@ from pathsim.workload.lowering.transformer import (
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import Cluster
 from pathsim.workload.mesh_axis import DCN_DATA, ICI_DATA, ICI_TENSOR, MeshAxis
-from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
 from pathsim.workload.program import ComputeOp, Op
 
 
@@ -124,17 +123,17 @@ class Screen:
         self.cluster, self.cost = cluster, cost
         self._cache: dict[tuple, _Units] = {}
 
-    def __call__(self, exp: ExperimentConfig, placement: Placement) -> ScreenResult:
+    def __call__(self, inputs: StageInputs, placement: Placement) -> ScreenResult:
         cluster = self.cluster
-        s, sizes = shard_for(exp), axis_sizes(exp)
+        s, sizes = inputs.shard, inputs.mesh.sizes
         key = (s, placement.axes)
         units = self._cache.get(key)
         if units is None:
             units = self._cache[key] = _units(s, sizes, placement, cluster, self.cost)
-        fsdp_axis, pipe_axis = axis_of("fsdp", sizes), axis_of("pipeline", sizes)
+        fsdp_axis, pipe_axis = inputs.mesh.axis_of("fsdp"), inputs.mesh.axis_of("pipeline")
         links = link_timing_of(self.cost)
         ax = lambda kind, nbytes, axis: _axis_time(kind, nbytes, axis, sizes, placement, cluster, links)  # noqa: E731
-        prefetch = exp.runtime.weight_prefetch_layers > 0
+        prefetch = inputs.lowering.weight_prefetch_layers > 0
         shared = units.fwd.comm_s if _shares_dims(placement, fsdp_axis, ICI_TENSOR) else 0.0
 
         def block(unit: UnitTime, background_s: float) -> float:
@@ -146,7 +145,7 @@ class Screen:
         gather = ax("all_gather", s.layer_weight_params_local * s.param_bytes, fsdp_axis)
         grads = s.layer_weight_params_local * s.grad_bytes
         reduce = ax("reduce_scatter", grads, fsdp_axis) + ax("all_reduce", grads / s.fsdp, ICI_DATA)
-        if exp.runtime.overlap_dcn_gradients:
+        if inputs.lowering.overlap_dcn_gradients:
             reduce += ax("all_reduce", grads / s.fsdp, DCN_DATA)
         table_gather = ax("all_gather", s.embedding_params_local * s.param_bytes, fsdp_axis)
         f_layer, b_layer = block(units.fwd, gather), block(units.bwd, gather)
@@ -154,7 +153,7 @@ class Screen:
 
         fb, stage_sum, compute, local_params = [], 0.0, 0.0, 0
         for stage in range(s.stages):
-            n = len(stage_layers(exp.model.n_layers, s.stages, stage))
+            n = len(stage_layers(s.n_layers, s.stages, stage))
             first, last = stage == 0, stage == s.stages - 1
             f = n * f_layer + (block(units.embed_fwd, table_gather) if first else 0.0)
             f += block(units.head, table_gather) if last else 0.0
@@ -170,10 +169,10 @@ class Screen:
         send = ax("send", s.tokens * s.d_local * s.act_bytes, pipe_axis) if s.stages > 1 else 0.0
         step = stage_sum + 2 * (s.stages - 1) * send + (s.microbatches - 1) * max(fb)
         step += reduce  # the last layer's reduction has no compute left to hide behind
-        if not exp.runtime.overlap_dcn_gradients:
+        if not inputs.lowering.overlap_dcn_gradients:
             step += ax("all_reduce", local_params / s.fsdp * s.grad_bytes, DCN_DATA)
-        tokens_per_s = exp.training.global_batch_seqs * exp.model.seq_len / step
+        work = inputs.work
+        tokens_per_s = work.tokens_per_step / step
         peak = cluster.chips * cluster.chip.peak_bf16_flops_per_s
-        return ScreenResult(step_time_s=step, compute_s=compute,
-                            mfu=tokens_per_s * model_flops_per_token(exp.model) / peak,
-                            hfu=tokens_per_s * hardware_flops_per_token(exp.model, exp.training.remat, exp.training.remat_custom) / peak)
+        return ScreenResult(step_time_s=step, compute_s=compute, mfu=tokens_per_s * work.model_flops_per_token / peak,
+                            hfu=tokens_per_s * work.hardware_flops_per_token / peak)

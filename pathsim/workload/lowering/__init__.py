@@ -9,11 +9,10 @@ coordinate (consecutive stages on one island, the boundary between islands cross
 from __future__ import annotations
 
 import itertools
-import math
+from dataclasses import dataclass
 
-from pathsim.catalog.software import SOFTWARE, optimizer_moments
-from pathsim.errors import ConfigError
-from pathsim.config.experiment import AxisKind, ExperimentConfig
+from pathsim.catalog.software import SOFTWARE
+from pathsim.mesh.plan import Mesh, stage_layers
 from pathsim.workload.lowering.context import GroupBuilder, Shard, shard_for
 from pathsim.workload.lowering.schedule import pipeline_order
 from pathsim.workload.lowering.transformer import (
@@ -27,56 +26,35 @@ from pathsim.workload.lowering.transformer import (
     sub_blocks,
 )
 from pathsim.workload.mesh_axis import DCN_DATA, ICI_DATA, ICI_PIPELINE, MeshAxis
-
-DCN_PIPELINE = MeshAxis("dcn", "pipeline")
 from pathsim.workload.program import ComputeOp, GroupProgram, Program, group_label
 
-__all__ = ["lower", "axis_sizes", "axis_of", "stage_layers", "shard_for", "Shard"]
+DCN_PIPELINE = MeshAxis("dcn", "pipeline")
+
+__all__ = ["lower", "LoweringOptions", "shard_for", "Shard"]
 
 
-def axis_sizes(exp: ExperimentConfig) -> dict[MeshAxis, int]:
-    plan = exp.plan
-    if "tensor" in plan.dcn:
-        raise ConfigError("plan.dcn.tensor", "tensor parallelism over the DCN is not supported; put it on ici")
-    for kind in ("fsdp",):
-        if kind in plan.ici and kind in plan.dcn:
-            raise ConfigError(f"plan.dcn.{kind}", f"{kind} may be on ici or on dcn, not both")
-    return {MeshAxis(network, k): v
-            for network, axes in (("ici", plan.ici), ("dcn", plan.dcn)) for k, v in axes.items()}
+@dataclass(frozen=True)
+class LoweringOptions:
+    """The dispatch section's switches that change the program's ops and their dependencies."""
 
-
-def group_axes(sizes: dict[MeshAxis, int]) -> tuple[tuple[MeshAxis, int], ...]:
-    """Axes whose members run different programs or sit on different islands."""
-    return tuple(sorted((a, n) for a, n in sizes.items() if a.network == "dcn" or a == ICI_PIPELINE))
-
-
-def axis_of(kind: AxisKind, sizes: dict[MeshAxis, int]) -> MeshAxis:
-    """The axis of fsdp or pipeline: on dcn if the plan puts it there (never on both: axis_sizes), else on ici."""
-    dcn = MeshAxis("dcn", kind)
-    return dcn if dcn in sizes else MeshAxis("ici", kind)
-
-
-def stage_layers(n_layers: int, stages: int, stage: int) -> range:
-    """Layers split as evenly as possible; earlier stages take the remainder."""
-    base, extra = divmod(n_layers, stages)
-    start = stage * base + min(stage, extra)
-    return range(start, start + base + (1 if stage < extra else 0))
+    weight_prefetch_layers: int  # fsdp all-gathers run at most this many layers ahead of their use
+    overlap_dcn_gradients: bool  # DCN gradient reduction per layer in the backward, else one transfer at the end
 
 
 class _GroupLowering:
     """Emits one group's ops, tracking what weight prefetching and gradient reduction depend on."""
 
-    def __init__(self, exp: ExperimentConfig, s: Shard, sizes: dict[MeshAxis, int], stage: int,
+    def __init__(self, s: Shard, mesh: Mesh, options: LoweringOptions, stage: int,
                  neighbours: dict[str, tuple[int, MeshAxis]]) -> None:
-        self.exp, self.s, self.stage = exp, s, stage
-        self.b = GroupBuilder(axis_sizes=sizes, operand_bytes=s.act_bytes)
-        self.fsdp_axis = axis_of("fsdp", sizes)
+        self.s, self.options, self.stage = s, options, stage
+        self.b = GroupBuilder(axis_sizes=mesh.sizes, operand_bytes=s.act_bytes)
+        self.fsdp_axis = mesh.axis_of("fsdp")
         self.neighbours = neighbours
-        self.prefetch = exp.runtime.weight_prefetch_layers
+        self.prefetch = options.weight_prefetch_layers
         self.block_starts: list[int] = []
         self.last_gather: int | None = None
         self.grad_ops: list[int] = []
-        self.layers = stage_layers(exp.model.n_layers, s.stages, stage)
+        self.layers = stage_layers(s.n_layers, s.stages, stage)
         self.first, self.last = stage == 0, stage == s.stages - 1
         self.offloads: dict[str, int] = {}  # sub-block tag -> its device-to-host copy (host offload)
 
@@ -109,7 +87,7 @@ class _GroupLowering:
         ar = b.collective(f"{tag}.ar_grad", "all_reduce", ICI_DATA, shard_bytes, "backward",
                           deps=(last,) if last is not None else deps)
         last = ar if ar is not None else last
-        if self.exp.runtime.overlap_dcn_gradients:
+        if self.options.overlap_dcn_gradients:
             dcn = b.collective(f"{tag}.dcn_grad", "all_reduce", DCN_DATA, shard_bytes, "backward",
                                deps=(last,) if last is not None else deps)
             last = dcn if dcn is not None else last
@@ -186,7 +164,7 @@ class _GroupLowering:
         s, b = self.s, self.b
         self._layer_grads: dict[int, list[int]] = {}
         self._embed_grads: list[int] = []
-        order = pipeline_order(self.stage, s.stages, s.microbatches, self.exp.plan.pipeline_schedule)
+        order = pipeline_order(self.stage, s.stages, s.microbatches, s.pipeline_schedule)
         last_b = max(i for i, (kind, _) in enumerate(order) if kind == "B")
         tops: dict[int, int | None] = {}
         for i, (kind, mb) in enumerate(order):
@@ -196,12 +174,12 @@ class _GroupLowering:
                 self.backward(mb, tops.get(mb), last_mb=i == last_b)
         shard_params = self.local_params() / s.fsdp
         grads = tuple(self.grad_ops)
-        if not self.exp.runtime.overlap_dcn_gradients:
+        if not self.options.overlap_dcn_gradients:
             # Pathways' cross-pod transfer: after all in-island gradient reduction, hosts exchange shards.
             dcn = b.collective("dcn_grad", "all_reduce", DCN_DATA, shard_params * s.grad_bytes, "backward",
                                deps=grads, computation="transfer")
             grads = (dcn,) if dcn is not None else grads
-        moments = optimizer_moments(self.exp.training.optimizer)
+        moments = s.optimizer_moments
         # Read and write the weights and moments, read the gradients.
         per_param = 2 * s.param_bytes + s.grad_bytes + 2 * moments * SOFTWARE.f32_bytes
         b.compute("optimizer", "optimizer", "optimizer", deps=grads, hbm_bytes=shard_params * per_param,
@@ -209,16 +187,15 @@ class _GroupLowering:
         return b.ops
 
 
-def lower(exp: ExperimentConfig, ici_chips_per_group: int | None = None) -> Program:
-    sizes = axis_sizes(exp)
-    s = shard_for(exp)
-    gaxes = group_axes(sizes)
+def lower(s: Shard, mesh: Mesh, options: LoweringOptions, ici_chips_per_group: int | None = None) -> Program:
+    """One op list per device group; `ici_chips_per_group` is the placement's (the mesh's by default)."""
+    sizes = mesh.sizes
+    gaxes = mesh.group_axes
     names = [a for a, _ in gaxes]
     coords_list = list(itertools.product(*(range(n) for _, n in gaxes)))
     index_of = {c: i for i, c in enumerate(coords_list)}
     ici_stages = sizes.get(ICI_PIPELINE, 1)
-    ici_chips = ici_chips_per_group or math.prod(v for a, v in sizes.items()
-                                                 if a.network == "ici" and a != ICI_PIPELINE)
+    ici_chips = ici_chips_per_group or mesh.ici_chips_per_group
     groups = []
     for coords in coords_list:
         where = dict(zip(names, coords))
@@ -235,7 +212,7 @@ def lower(exp: ExperimentConfig, ici_chips_per_group: int | None = None) -> Prog
                 if a in moved:
                     moved[a] = c
             neighbours[label] = (index_of[tuple(moved[a] for a in names)], axis)
-        ops = _GroupLowering(exp, s, sizes, stage, neighbours).build()
+        ops = _GroupLowering(s, mesh, options, stage, neighbours).build()
         named = tuple(zip(names, coords))
         if DCN_PIPELINE in where and ICI_PIPELINE in where:  # one stage number for the two pipeline axes
             label = group_label((a, stage if a == DCN_PIPELINE else c) for a, c in named if a != ICI_PIPELINE)

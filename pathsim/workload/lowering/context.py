@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from pathsim.config.experiment import ExperimentConfig
+from pathsim.catalog.software import optimizer_moments
+from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
 from pathsim.errors import ConfigError
 from pathsim.workload.model import embedding_params, layer_params, mlp_matrices
 from pathsim.workload.remat import RematPolicy, remat_policy
@@ -22,6 +23,9 @@ class Shard:
     data: int
     stages: int
     microbatches: int
+    n_layers: int
+    pipeline_schedule: str  # the order of a stage's forward and backward micro-batches (lowering/schedule.py)
+    optimizer_moments: int  # f32 moments per parameter the optimizer keeps
     tokens: int  # tokens one chip's model-parallel group processes per micro-batch
     seqs: int  # sequences per micro-batch per data/fsdp shard
     seq_len: int
@@ -68,8 +72,7 @@ def _tensor_must_divide(plan, value: int, what: str) -> None:
                                  f"tensor degree up to {degree} that does is {max(divisors)}")
 
 
-def shard_for(exp: ExperimentConfig) -> Shard:
-    model, plan, training = exp.model, exp.plan, exp.training
+def shard_for(model: ModelConfig, training: TrainingConfig, plan: PlanConfig) -> Shard:
     m_deg, f_deg, d_deg = plan.degree("tensor"), plan.degree("fsdp"), plan.degree("data")
     stages, micro = plan.degree("pipeline"), plan.microbatches
     _tensor_must_divide(plan, model.n_heads, "query heads (model.n_heads)")
@@ -93,7 +96,8 @@ def shard_for(exp: ExperimentConfig) -> Shard:
     lp = layer_params(model)
     weight_local = (lp.q + lp.o + lp.mlp) // m_deg + (lp.kv // m_deg if kv_local != kv else lp.kv)
     return Shard(
-        tensor=m_deg, fsdp=f_deg, data=d_deg, stages=stages, microbatches=micro,
+        tensor=m_deg, fsdp=f_deg, data=d_deg, stages=stages, microbatches=micro, n_layers=model.n_layers,
+        pipeline_schedule=plan.pipeline_schedule, optimizer_moments=optimizer_moments(training.optimizer),
         tokens=seqs * model.seq_len, seqs=seqs, seq_len=model.seq_len, d_model=model.d_model,
         d_local=model.d_model // m_deg if plan.tensor_style == "2d" else model.d_model,
         heads_local=heads_local, kv_heads_local=kv_local, head_dim=hd, ff_local=ff_local,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pathsim.config.experiment import ExperimentConfig
-from pathsim.workload.lowering.context import shard_for
+from pathsim.config.experiment import ModelConfig
+from pathsim.workload.lowering.context import Shard
 from pathsim.workload.model import layer_params
 
 
@@ -18,8 +18,7 @@ class Replication:
     note: str  # one line for the report
 
 
-def replications(exp: ExperimentConfig) -> tuple[Replication, ...]:
-    s, model = shard_for(exp), exp.model
+def replications(s: Shard, model: ModelConfig) -> tuple[Replication, ...]:
     found: list[Replication] = []
     kv = model.kv_heads
     if s.tensor > 1 and s.kv_heads_local == kv:  # the heads do not split over tensor: each chip has them all

@@ -78,14 +78,14 @@ def test_interrupted_sweep_keeps_finished_rows_and_resumes(small, tmp_path, monk
 
 
 def test_a_plan_that_breaks_the_simulator_is_recorded_and_the_sweep_goes_on(small, tmp_path, monkeypatch):
-    real = evaluate_module.simulate_config
+    real = evaluate_module.simulate_prepared
 
-    def breaks_on_tensor_8(exp, *args, **kwargs):
-        if exp.plan.ici.get("tensor") == 8:
+    def breaks_on_tensor_8(run, *args, **kwargs):
+        if run.experiment.plan.ici.get("tensor") == 8:
             raise ZeroDivisionError("boom")
-        return real(exp, *args, **kwargs)
+        return real(run, *args, **kwargs)
 
-    monkeypatch.setattr(evaluate_module, "simulate_config", breaks_on_tensor_8)
+    monkeypatch.setattr(evaluate_module, "simulate_prepared", breaks_on_tensor_8)
     frame, _ = run_study(_grid(small), tmp_path / "r.csv", backend=SerialBackend())
     broken = frame[frame["plan.ici.tensor"] == 8]
     assert (broken["status"] == "error").all()

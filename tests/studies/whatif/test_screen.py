@@ -6,7 +6,7 @@ import pytest
 
 from pathsim.api import cost_model_for, simulate_config
 from pathsim.config.experiment import load_experiment
-from pathsim.placement.mesh_axes import place
+from pathsim.pipeline import plan_run
 from pathsim.platform.topology import build_cluster
 from pathsim.studies.whatif.params import INFER, resolve
 from pathsim.studies.whatif.screen import Screen
@@ -22,7 +22,8 @@ def test_screen_is_within_ten_percent_of_the_simulation_for_palm(repo, point):
     base_exp, base_topo = (c.model_dump(mode="json") for c in load_experiment(path))
     exp, topo = resolve(base_exp, base_topo, path, point)
     cluster = build_cluster(topo)
-    screened = Screen(cluster, cost_model_for(exp, cluster, None))(exp, place(exp, cluster))
+    planned = plan_run(exp, cluster)
+    screened = Screen(cluster, cost_model_for(exp, cluster, None))(planned.inputs, planned.placement)
     simulated = simulate_config(exp, topo, record_links=False).metrics
     assert screened.step_time_s == pytest.approx(simulated.step_time_s, rel=0.10)
     # MFU is tokens x model FLOPs over peak in both, so it moves inversely with the step time.
@@ -36,5 +37,6 @@ def test_screen_orders_remat_policies_as_their_extra_flops_say(small):
     for policy in ("none", "palm", "full"):
         exp, topo = resolve(base_exp, base_topo, small, (("training.remat", policy),))
         cluster = build_cluster(topo)
-        times.append(Screen(cluster, cost_model_for(exp, cluster, None))(exp, place(exp, cluster)).step_time_s)
+        planned = plan_run(exp, cluster)
+        times.append(Screen(cluster, cost_model_for(exp, cluster, None))(planned.inputs, planned.placement).step_time_s)
     assert times[0] < times[1] < times[2]

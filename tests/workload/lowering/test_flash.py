@@ -3,8 +3,7 @@ import pytest
 from tests.support import small_experiment
 from tests.workload.test_lowering import executed_flops_per_token
 from pathsim.config.experiment import parse_experiment
-from pathsim.workload.lowering import lower
-from pathsim.workload.lowering.context import shard_for
+from pathsim.pipeline import lowered_program, resolve
 from pathsim.workload.lowering.flash import causal_block_pairs, flash_backward, flash_forward
 from pathsim.workload.model import attention_flops_per_token
 from pathsim.workload.program import ComputeOp
@@ -21,7 +20,7 @@ def test_causal_block_pairs(seq, bq, bk, pairs):
 
 
 def _ops(exp_dict, prefix: str) -> list[ComputeOp]:
-    program = lower(parse_experiment(exp_dict))
+    program = lowered_program(parse_experiment(exp_dict))
     return [op for op in program.groups[0].ops if isinstance(op, ComputeOp) and op.name.startswith(prefix)]
 
 
@@ -46,7 +45,7 @@ def test_flash_flops_skip_the_blocks_above_the_diagonal():
 
 def test_flash_hbm_bytes_are_q_k_v_and_the_output():
     exp = parse_experiment(small_experiment(**{"model.attention": "flash"}))
-    s = shard_for(exp)  # tensor 4: 2 of 8 heads of 128 per chip, 4 sequences of 512 tokens
+    s = resolve(exp).shard  # tensor 4: 2 of 8 heads of 128 per chip, 4 sequences of 512 tokens
     q = s.tokens * 2 * 128 * 2
     stats = s.tokens * 2 * 4
     assert flash_forward(s).hbm_bytes == pytest.approx(4 * q + stats)  # Q, K, V read, O written

@@ -12,13 +12,12 @@ import pytest
 from pathsim.api import simulate_config
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig, load_experiment, read_yaml
 from pathsim.errors import ConfigError
-from pathsim.placement.mesh_axes import place
 from pathsim.platform.topology import build_cluster
 from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 from pathsim.workload.xla import compile as xla_compile
 from pathsim.workload.xla.hlo_import import import_hlo
-from tests.support import REPO
+from tests.support import REPO, placement_of
 from tests.workload.xla.conftest import NEEDS_TPU_COMPILER, tiny_experiment
 
 DATA = REPO / "tests" / "workload" / "xla" / "data"
@@ -49,7 +48,7 @@ def test_collectives_land_on_the_torus_dims_the_placement_gives_their_axes():
     gathers = {op.axis for op in ops if isinstance(op, CommOp) and op.collective == "all_gather"}
     # Weights are gathered over fsdp; 2D sharding gathers activations over tensor.
     assert gathers == {MeshAxis("ici", "fsdp"), MeshAxis("ici", "tensor")}
-    placement = place(exp, build_cluster(topo))
+    placement = placement_of(exp, build_cluster(topo))
     assert [s.dim for s in placement.axis(MeshAxis("ici", "tensor")).segments] == ["x"]
     assert [s.dim for s in placement.axis(MeshAxis("ici", "fsdp")).segments] == ["y"]
 
