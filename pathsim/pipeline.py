@@ -12,7 +12,7 @@ from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.config.experiment import (
     ExperimentConfig, ModelConfig, PlanConfig, TopologyConfig, TrainingConfig, check_work_size, resolve_relative)
 from pathsim.costs.compute import ComputeCostModel, WithLinks, link_timing_of
-from pathsim.costs.memory import MemoryUse, memory_use
+from pathsim.workload.memory import MemoryUse, memory_use
 from pathsim.costs.registry import cost_model_named
 from pathsim.engine import simulate
 from pathsim.engine.fabric import FullFabric
@@ -67,7 +67,7 @@ def cost_model_for(exp: ExperimentConfig, cluster: Cluster, base_dir: Path | Non
     spec-sheet roofline (pathsim.costs.registry)."""
     kernel_model = cost_model_named("tpu_kernels", cluster.chip)
     if exp.calibration is not None:
-        from pathsim.calibration import load_cost_model  # imported only when a profile is named
+        from pathsim.costs.calibrated import load_cost_model  # imported only when a profile is named
 
         profile = resolve_relative((base_dir or Path.cwd()) / "experiment.yaml", exp.calibration.profile)
         cost = load_cost_model(profile, cluster.chip)

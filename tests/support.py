@@ -33,7 +33,7 @@ def placement_of(exp, cluster):
 
 def memory_of(exp, cluster):
     """Per-chip memory of the experiment's plan on the cluster's chip."""
-    from pathsim.costs.memory import memory_use
+    from pathsim.workload.memory import memory_use
     from pathsim.pipeline import resolve
 
     return memory_use(resolve(exp).shard, exp.runtime.weight_prefetch_layers, cluster.chip.hbm_bytes)

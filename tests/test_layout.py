@@ -1,8 +1,9 @@
 """The package layout's rules, read from the imports of every module under pathsim/ (ast, nothing imported).
 
-The folders follow the data flow: config -> platform, workload -> placement -> costs -> engine -> results,
-with catalog (constants with sources) under all of them; studies, calibration, api and cli sit on top.
-Imports under `if TYPE_CHECKING:` are annotations only and are not counted.
+The folders follow the data flow: config -> platform, mesh -> workload -> placement -> costs -> engine ->
+results, with catalog (constants with sources) under all of them; pipeline assembles the stages, and studies,
+calibration, api and cli sit on top. Imports under `if TYPE_CHECKING:` are annotations only and are not
+counted, except where a rule says so.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import pytest
 from tests.support import REPO
 
 PACKAGE = REPO / "pathsim"
-CORE = {"config", "catalog", "platform", "workload", "placement", "costs", "engine", "results"}
+CORE = {"config", "catalog", "platform", "mesh", "workload", "placement", "costs", "engine", "results"}
+STAGES = CORE - {"config"}  # they take typed pieces of the experiment, never the whole ExperimentConfig
 ABOVE_CORE = {"studies", "calibration", "cli"}
+ASSEMBLY = {"pipeline", "api"}  # one assembly of the stages, and the call from a file to a prediction
 
 
 def _module_name(path: Path) -> str:
@@ -30,12 +33,13 @@ def _is_type_checking(test: ast.expr) -> bool:
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
 
 
-def _imports(tree: ast.AST) -> set[str]:
-    """Every module a module imports at run time (function-level imports included)."""
+def _imports(tree: ast.AST, annotations: bool = False) -> set[str]:
+    """Every module a module imports at run time (function-level imports included); with `annotations`,
+    also those imported for type checking only."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node.test):
+        if isinstance(node, ast.If) and _is_type_checking(node.test) and not annotations:
             for child in node.orelse:
                 visit(child)
             return
@@ -51,8 +55,8 @@ def _imports(tree: ast.AST) -> set[str]:
     return found
 
 
-MODULES = {_module_name(p): _imports(ast.parse(p.read_text(), filename=str(p)))
-           for p in sorted(PACKAGE.rglob("*.py"))}
+TREES = {_module_name(p): ast.parse(p.read_text(), filename=str(p)) for p in sorted(PACKAGE.rglob("*.py"))}
+MODULES = {name: _imports(tree) for name, tree in TREES.items()}
 
 
 def _top(module: str) -> str | None:
@@ -70,7 +74,7 @@ def _edges(source: set[str], target: set[str]) -> list[str]:
 
 def test_every_module_is_read():
     assert "pathsim.platform.topology" in MODULES and "pathsim.engine.runtime.actors" in MODULES
-    assert CORE | ABOVE_CORE | {"api", "errors", "processes", "reference"} >= {_top(m) for m in MODULES if _top(m)}
+    assert CORE | ABOVE_CORE | ASSEMBLY | {"errors", "processes", "reference"} >= {_top(m) for m in MODULES if _top(m)}
 
 
 def test_platform_and_workload_never_import_each_other():
@@ -87,6 +91,34 @@ def test_only_the_engine_imports_simpy():
 @pytest.mark.parametrize("package", sorted(CORE))
 def test_the_core_imports_no_study_calibration_or_cli(package):
     assert _edges({package}, ABOVE_CORE) == []
+
+
+@pytest.mark.parametrize("package", sorted(CORE))
+def test_the_core_never_reaches_up_to_the_assembly_not_even_for_annotations(package):
+    """Results are built by the pipeline and typed in results/: no stage imports what assembles it."""
+    found = sorted(f"{m} imports {i}" for m, tree in TREES.items() if _top(m) == package
+                   for i in _imports(tree, annotations=True) if _top(i) in ASSEMBLY)
+    assert found == []
+
+
+def _names(tree: ast.AST) -> set[str]:
+    """Identifiers a module uses or imports (names, attributes, imported aliases)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            found.add(node.attr)
+        elif isinstance(node, ast.alias):
+            found.add(node.name.rsplit(".", 1)[-1])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(STAGES))
+def test_no_stage_names_the_whole_experiment(package):
+    """Each stage takes the pieces it uses (pathsim.pipeline resolves the experiment into them)."""
+    found = sorted(m for m, tree in TREES.items() if _top(m) == package and "ExperimentConfig" in _names(tree))
+    assert found == []
 
 
 def test_no_import_cycles_between_top_level_packages():

@@ -100,7 +100,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
     jax = _start_jax(args.devices)
     from pathsim.calibration.grid import build_grid
     from pathsim.calibration.microbench import Timing, run_calibration
-    from pathsim.calibration.profile import save_profile
+    from pathsim.calibration.profile_files import save_profile
 
     preset, case_list = _cases(args, jax)
     grid = build_grid(case_list, dtypes, _GENERIC_SIZES[preset], _COLLECTIVE_BYTES[preset])
@@ -115,7 +115,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 
 def _write_reference_profile(chip: str, out: Path) -> int:
-    from pathsim.calibration.profile import save_profile
+    from pathsim.calibration.profile_files import save_profile
     from pathsim.calibration.reference_profile import reference_profile
 
     profile = reference_profile(chip)
@@ -128,7 +128,7 @@ def _write_reference_profile(chip: str, out: Path) -> int:
 def validate_command(args: argparse.Namespace) -> int:
     _check_counts(args)
     from pathsim.calibration.kernel_profile import load_kernel_profile
-    from pathsim.calibration.profile import load_profile
+    from pathsim.costs.calibrated.profile import load_profile
 
     if args.kernels is not None and args.kernels_out is not None:
         raise ConfigError("--kernels-out", "give --kernels (a stored kernel profile) or --kernels-out, not both")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from pathsim.calibration.profile import Profile
+from pathsim.costs.calibrated.profile import Profile
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.catalog.runtime import RuntimeLatencies
 from pathsim.placement.mesh_axes import AUTO_ORDER

@@ -7,8 +7,8 @@ import math
 from dataclasses import dataclass
 
 from pathsim.calibration.cases import Case, experiment
-from pathsim.calibration.cost_model import matmul_element_bytes
-from pathsim.calibration.profile import DTYPE_BYTES, MEMORY_KINDS
+from pathsim.costs.calibrated.model import matmul_element_bytes
+from pathsim.costs.calibrated.profile import DTYPE_BYTES, MEMORY_KINDS
 from pathsim.pipeline import lowered_program
 from pathsim.workload.program import ComputeOp
 

@@ -11,7 +11,7 @@ from pathsim.calibration.cases import MESH_AXES, Case, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.kernel_cost import KernelCostModel
 from pathsim.calibration.kernel_profile import ProgramProfile, Statistic, hlo_fingerprint
-from pathsim.calibration.profile import Profile
+from pathsim.costs.calibrated.profile import Profile
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.engine.timeline import Timeline
 from pathsim.errors import ConfigError

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pathsim.calibration.cost_model import Lookup
+from pathsim.costs.calibrated.model import Lookup
 from pathsim.costs.compute import ComputeCostModel
 from pathsim.workload.program import ComputeOp
 

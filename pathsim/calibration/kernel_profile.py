@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from pathsim.calibration.kernel_trace import KernelTime
-from pathsim.calibration.profile import json_document
+from pathsim.costs.calibrated.profile import json_document
 from pathsim.config.yamlio import read_text
 from pathsim.errors import ConfigError
 from pathsim.results.outputs import write_text_atomic

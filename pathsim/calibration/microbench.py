@@ -22,7 +22,7 @@ from jax.sharding import PartitionSpec as P
 
 from pathsim.calibration.grid import BYTES_PER_ELEMENT, Grid, MatmulWorkload, MemoryWorkload
 from pathsim.calibration.jax_model import layer_norm
-from pathsim.calibration.profile import (COLLECTIVES, DTYPE_BYTES, CollectivePoint, MatmulPoint, MemoryPoint,
+from pathsim.costs.calibrated.profile import (COLLECTIVES, DTYPE_BYTES, CollectivePoint, MatmulPoint, MemoryPoint,
                                          Profile, ProfileMeta)
 
 MIN_TIME_S = 1e-7  # a row is never below this after the dispatch is subtracted (timer resolution)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import itertools
 
-from pathsim.calibration.profile import MEMORY_KINDS, MatmulPoint, MemoryPoint, Profile, ProfileMeta
+from pathsim.costs.calibrated.profile import MEMORY_KINDS, MatmulPoint, MemoryPoint, Profile, ProfileMeta
 from pathsim.catalog.hardware import chip_spec
 from pathsim.catalog.kernels import HOST_DISPATCH_S, kernel_spec
 from pathsim.costs.tpu_kernels.model import TpuKernelCostModel

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pathsim.calibration.cases import Case, experiment
-from pathsim.calibration.cost_model import CalibratedCostModel
+from pathsim.costs.calibrated.model import CalibratedCostModel
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.flops import FlopCheck, check_flops
 from pathsim.calibration.imported import ImportedPrediction, KernelAccounting, error_terms, predict_imported
 from pathsim.calibration.kernel_profile import KernelProfile, ProgramProfile
-from pathsim.calibration.profile import Profile
+from pathsim.costs.calibrated.profile import Profile
 from pathsim.errors import ConfigError
 from pathsim.pipeline import prepare, simulate_prepared
 from pathsim.workload.program import ComputeOp

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pathsim.config.experiment import PlanConfig
-from pathsim.costs.memory import MemoryUse
+from pathsim.workload.memory import MemoryUse
 from pathsim.engine.timeline import Timeline
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import Cluster

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pathsim.catalog.hardware import GIB
 from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
 from pathsim.costs.compute import ComputeCostModel
-from pathsim.costs.memory import MemoryUse
+from pathsim.workload.memory import MemoryUse
 from pathsim.platform.topology import Cluster
 from pathsim.workload.program import ComputeOp, Program
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pathsim.calibration.profile import CollectivePoint, MatmulPoint, MemoryPoint, Profile, ProfileMeta
+from pathsim.costs.calibrated.profile import CollectivePoint, MatmulPoint, MemoryPoint, Profile, ProfileMeta
 
 
 def make_profile(**meta_overrides) -> Profile:

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from pathsim.calibration.kernel_profile import load_kernel_profile
-from pathsim.calibration.profile import load_profile
+from pathsim.costs.calibrated.profile import load_profile
 
 pytest.importorskip("jax")
 FAST = ["--preset", "tiny", "--warmup", "0", "--repeats", "1", "--no-progress", "--devices", "4"]

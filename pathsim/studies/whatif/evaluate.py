@@ -12,7 +12,7 @@ from typing import Any, get_args
 
 from pathsim.catalog.hardware import GIB
 from pathsim.config.experiment import AXIS_KINDS, ExperimentConfig, TopologyConfig
-from pathsim.costs.memory import MemoryUse
+from pathsim.workload.memory import MemoryUse
 from pathsim.errors import ConfigError
 from pathsim.pipeline import cost_model_for, plan_run, prepare, simulate_prepared
 from pathsim.platform.topology import Cluster, build_cluster

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from pathsim.api import run_experiment
-from pathsim.calibration.profile import load_profile
+from pathsim.costs.calibrated.profile import load_profile
 from pathsim.cli import main
 from tests.support import REPO, small_experiment
 

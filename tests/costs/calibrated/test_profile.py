@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from pathsim.calibration.profile import from_json, load_profile, save_profile, to_json
+from pathsim.calibration.profile_files import save_profile
+from pathsim.costs.calibrated.profile import from_json, load_profile, to_json
 from pathsim.errors import ConfigError
 
 

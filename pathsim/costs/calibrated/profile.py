@@ -15,7 +15,6 @@ from pathlib import Path
 
 from pathsim.config.yamlio import read_text
 from pathsim.errors import ConfigError
-from pathsim.results.outputs import write_text_atomic
 
 FORMAT = "pathsim-calibration/1"
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
@@ -102,11 +101,6 @@ def to_csv(profile: Profile) -> str:
         for row in getattr(profile, attr):
             writer.writerow({"table": table, **dataclasses.asdict(row)})
     return out.getvalue()
-
-
-def save_profile(profile: Profile, path: Path, field: str = "--out") -> None:
-    """Written atomically: a failed write leaves no half-written profile (one ConfigError naming `field`)."""
-    write_text_atomic(path, to_csv(profile) if path.suffix == ".csv" else to_json(profile), field)
 
 
 # --- reading ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pathsim.calibration.interpolate import BytesTable, ShapeTable
-from pathsim.calibration.profile import DTYPE_BYTES, Profile, load_profile
+from pathsim.costs.calibrated.interpolate import BytesTable, ShapeTable
+from pathsim.costs.calibrated.profile import DTYPE_BYTES, Profile, load_profile
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.costs.compute import AnalyticCostModel, matmul_element_bytes
 from pathsim.workload.program import ComputeOp

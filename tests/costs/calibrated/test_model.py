@@ -3,8 +3,8 @@ import math
 import pytest
 
 from pathsim.calibration import load_cost_model, save_profile
-from pathsim.calibration.cost_model import CalibratedCostModel
-from pathsim.calibration.interpolate import BytesTable, ShapeTable
+from pathsim.costs.calibrated.model import CalibratedCostModel
+from pathsim.costs.calibrated.interpolate import BytesTable, ShapeTable
 from pathsim.catalog.hardware import CHIPS
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.workload.program import ComputeOp, MatmulShape
