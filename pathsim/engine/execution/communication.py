@@ -84,7 +84,7 @@ class Communication:
                 self.arrived[key] = (ready + n, op_of_group)
 
     def _launch(self, op: CommOp, gang: Gang, op_of_group: dict[int, int]) -> None:
-        flows, floor_s = self.fabric.flows(op, list(gang.members))
+        flows, floor_s = self.fabric.flows(op, gang.members)
         start_s = self.env.now
 
         def finished() -> None:

@@ -16,14 +16,18 @@ from pathsim.engine.execution.state import GroupState
 Ready = Callable[[int, np.ndarray, int], None]
 
 
+def _unconnected(g: int, local: np.ndarray, j: int) -> None:
+    raise RuntimeError("Dependencies.connect() the compute streams and the communication first")
+
+
 class Dependencies:
     def __init__(self, env: simpy.Environment, plans: Sequence[GroupPlan], states: Sequence[GroupState],
                  remaining: OpsRemaining) -> None:
         self.env, self.plans, self.states, self.remaining = env, plans, states, remaining
         self.gated: dict[tuple[int, str], list[tuple[np.ndarray, int]]] = {}  # ready, waiting for the gate
         self.last_completion_s = 0.0
-        self._compute_ready: Ready | None = None
-        self._comm_ready: Ready | None = None
+        self._compute_ready: Ready = _unconnected
+        self._comm_ready: Ready = _unconnected
 
     def connect(self, compute_ready: Ready, comm_ready: Ready) -> None:
         """Where ready ops go: the compute streams and the communication (built after this, as they
@@ -54,7 +58,6 @@ class Dependencies:
             self.gated.setdefault((g, plan.computation[j]), []).append((local, j))
             return
         ready = self._compute_ready if plan.is_compute[j] else self._comm_ready
-        assert ready is not None, "connect() the compute streams and the communication first"
         ready(g, local, j)
 
     def open_gate(self, g: int, computation: str) -> None:

@@ -38,6 +38,6 @@ class Recorder:
             return rec
         return np.intersect1d(self.states[g].units[local], rec, assume_unique=True)
 
-    def recorded_units(self) -> list[int]:
+    def kept_units(self) -> list[int]:
         """The kept units in order: the timeline's groups."""
         return sorted(self.record)

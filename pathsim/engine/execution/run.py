@@ -66,7 +66,7 @@ class Run:
             env.step()
             steps += 1
         self._check_every_op_ran(runtime)
-        recorded = self.recorder.recorded_units()
+        recorded = self.recorder.kept_units()
         pipelined = any(a.kind == "pipeline" for a, _ in self.program.group_axes)
         return Timeline(spans=tuple(self.recorder.spans + runtime.spans()), link_samples=tuple(self.net.samples),
                         groups=tuple(self.units[u].name for u in recorded),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pathsim.catalog.runtime import RuntimeLatencies
 from pathsim.costs.collectives import dcn_flow_bytes, dcn_latency_s
@@ -14,7 +14,7 @@ from pathsim.workload.mesh_axis import ICI_PIPELINE
 from pathsim.workload.program import CommOp
 
 
-def dcn_ring(op: CommOp, members: list[int], usage_of: Callable[[int, int], Usage],
+def dcn_ring(op: CommOp, members: Sequence[int], usage_of: Callable[[int, int], Usage],
              latencies: RuntimeLatencies) -> tuple[list[Flow], float]:
     """Each member sends to its ring successor over the DCN, hosts paired 1:1 (PaLM section 4)."""
     n = len(members)

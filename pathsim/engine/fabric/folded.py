@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.costs.collectives import SPEC_SHEET_LINKS, LinkTiming, ici_flow
@@ -57,7 +57,7 @@ class FoldedFabric:
     def peer(self, u: int, op: CommOp) -> int:
         return op.peer_group
 
-    def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+    def flows(self, op: CommOp, members: Sequence[int]) -> tuple[list[Flow], float]:
         if op.axis == HOST_LINK:
             return [host_flow(self.units[members[0]].name, op)], 0.0
         if op.axis.network == "dcn":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.costs.collectives import (
@@ -209,7 +209,7 @@ class FullFabric:
                     return [r for x, y, dim, st in hops for r in self._physical(island, x, y, dim, st)]
         raise RuntimeError(f"no route around failed link {a}->{b} on island {island}")
 
-    def _ring_usage(self, members: list[int], axis) -> Usage:
+    def _ring_usage(self, members: Sequence[int], axis) -> Usage:
         """Per member byte, the load on each directed link of the members' rings (or lines)."""
         first = self.units[members[0]]
         island = first.island
@@ -229,7 +229,7 @@ class FullFabric:
                         usage[link] = usage.get(link, 0.0) + weight
         return usage
 
-    def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+    def flows(self, op: CommOp, members: Sequence[int]) -> tuple[list[Flow], float]:
         if op.axis == HOST_LINK:
             return [host_flow(self.units[members[0]].name, op)], 0.0
         if op.axis.network == "dcn":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pathsim.catalog.runtime import RuntimeLatencies
 from pathsim.workload.program import CommOp
@@ -32,6 +32,7 @@ class Flow:
     startup_s: float = 0.0  # fixed cost paid before the bytes move (measured link timing)
 
 
+@runtime_checkable
 class Fabric(Protocol):
     """Folded (a unit per group), full (a unit per chip), or several jobs' full fabrics on one pod."""
 
@@ -47,7 +48,7 @@ class Fabric(Protocol):
         """The unit that receives unit u's send."""
         ...
 
-    def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+    def flows(self, op: CommOp, members: Sequence[int]) -> tuple[list[Flow], float]:
         """The flows of one gang's collective, and the least time it takes (its latency floor), in s."""
         ...
 
