@@ -60,23 +60,23 @@ class ComputeStreams:
 
     def _run(self, g: int, local: np.ndarray) -> None:
         st = self.states[g]
-        now = self.env.now
+        now_s = self.env.now
         k = st.segment_at[local]
-        ends = now + st.segment_s[k] * st.slowdown[local]
-        st.segment_start_s[local] = now
-        if local.size > 1 and not (np.all(k == k[0]) and np.all(ends == ends[0])):
-            pairs = np.stack([k.astype(float), ends], axis=1)
+        ends_s = now_s + st.segment_s[k] * st.slowdown[local]
+        st.segment_start_s[local] = now_s
+        if local.size > 1 and not (np.all(k == k[0]) and np.all(ends_s == ends_s[0])):
+            pairs = np.stack([k.astype(float), ends_s], axis=1)
             keys, which = np.unique(pairs, axis=0, return_inverse=True)
             batches = [(int(kk), float(e), local[which.ravel() == n]) for n, (kk, e) in enumerate(keys)]
         else:
-            batches = [(int(k[0]), float(ends[0]), local)]
-        for kk, end, part in batches:
-            key = SegmentTimer(g, kk, end)
+            batches = [(int(k[0]), float(ends_s[0]), local)]
+        for kk, end_s, part in batches:
+            key = SegmentTimer(g, kk, end_s)
             if key in self.timers:
                 self.timers[key].append(part)  # a timer for this instant already exists: share it
                 continue
             self.timers[key] = [part]
-            timer = self.env.timeout(end - now)
+            timer = self.env.timeout(end_s - now_s)
             timer.callbacks.append(lambda _e, key=key: self._done(key))
 
     def _done(self, key: SegmentTimer) -> None:
@@ -101,9 +101,9 @@ class ComputeStreams:
         """A span per op of the segment, laid end to end from the segment's start."""
         st, plan, ops = self.states[g], self.plans[g], self.program.groups[g].ops
         for u in self.recorder.recorded(g, local):
-            t, slowdown = st.segment_start_s[self.layout.local[u]], self.units[u].slowdown
+            start_s, slowdown = st.segment_start_s[self.layout.local[u]], self.units[u].slowdown
             for i in segment:
-                end = t + plan.durations_s[i] * slowdown
-                self.recorder.span(int(u), "compute", "compute", ops[i], t, end, nbytes=ops[i].hbm_bytes,
+                end_s = start_s + plan.durations_s[i] * slowdown
+                self.recorder.span(int(u), "compute", "compute", ops[i], start_s, end_s, nbytes=ops[i].hbm_bytes,
                                    flops=ops[i].flops)
-                t = end
+                start_s = end_s
