@@ -174,9 +174,7 @@ def simulate_prepared(run: PreparedRun, record_links: bool = True, mode: str | N
     if chosen == "full":
         fabric = FullFabric(program, placement, cluster, slowdowns=slowdowns(exp.scenario, cluster),
                             links=link_state(exp.scenario, cluster), timing=link_timing_of(run.cost))
-        # Timelines of every chip would not fit in memory: keep one chip per group and every straggler.
-        record = {next(i for i, u in enumerate(fabric.units) if u.group == g) for g in range(len(program.groups))}
-        record |= {i for i, u in enumerate(fabric.units) if u.slowdown != 1.0}
+        record = fabric.recorded_units()
         record_links = False
     timeline = simulate(program, placement, cluster, run.cost, exp.runtime.dispatch, latencies=latencies,
                         record_links=record_links, fabric=fabric, record_units=record)

@@ -1,168 +1,27 @@
-"""Who runs what, and over which links: the simulated units and the flows of each collective.
-
-- `FoldedFabric`: one unit per device group (all chips of a group run the same SPMD program); a unit's
-  resources are one chip's links per torus dim and its share of the host's DCN bandwidth, standing for
-  every chip of the group. Fast; exact while every chip of a group behaves the same.
-- `FullFabric`: one unit per chip, every directed ICI link and every host NIC a resource. A collective is
-  a gang over the chips of its mesh-axis group and one flow over all the links of their rings. Slow, but
-  stragglers, degraded or failed links and shared slices are seen where they happen.
-
-On symmetric cases both give the same rates (the per-link weights below are the folded load factors
-spread over the links), which tests check.
-"""
+"""One unit per chip: every directed ICI link and every host NIC a resource of its own."""
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from typing import Hashable
+from collections.abc import Hashable, Sequence
 
 from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
 from pathsim.costs.collectives import (
     SPEC_SHEET_LINKS,
     LinkTiming,
-    dcn_flow_bytes,
-    dcn_latency_s,
-    ici_flow,
     ici_latency_s,
     ici_member_bytes,
     ring_link_loads,
 )
+from pathsim.engine.fabric.dcn import dcn_ring, dcn_send_flow
+from pathsim.engine.fabric.host import add_host_links, host_flow
+from pathsim.engine.fabric.protocol import Flow, Resource, Unit, Usage
+from pathsim.engine.fabric.slot import PodSlot
 from pathsim.placement.mesh_axes import Placement, axis_coordinate
 from pathsim.platform.scenario import LinkState
 from pathsim.platform.topology import Cluster, host_block, torus_neighbour
 from pathsim.workload.mesh_axis import HOST_LINK, ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, Program
-
-Resource = tuple  # hashable resource id
-Usage = dict  # Resource -> load per byte
-
-
-@dataclass(frozen=True)
-class Unit:
-    name: str
-    group: int  # index of the GroupProgram it runs
-    island: int
-    chips: int  # chips it stands for
-    coord: tuple[int, ...] = ()  # full mode: the chip's torus coordinate in its island
-    slowdown: float = 1.0  # compute time multiplier (a straggler > 1)
-
-
-@dataclass(frozen=True)
-class Flow:
-    nbytes: float
-    usage: Usage
-    min_duration_s: float
-    startup_s: float = 0.0  # fixed cost paid before the bytes move (measured link timing)
-
-
-HOST_DIRECTION = {"device_to_host": "host.d2h", "host_to_device": "host.h2d"}
-
-
-def host_flow(unit_name: str, op: CommOp) -> Flow:
-    """A chip's copy over its own PCIe link (host offload): one direction of one link, no peers."""
-    return Flow(op.bytes, {(unit_name, HOST_DIRECTION[op.collective]): 1.0}, 0.0)
-
-
-def _host_links(capacity: dict, unit_name: str, chip) -> None:
-    for resource in HOST_DIRECTION.values():
-        capacity[(unit_name, resource)] = chip.host_link_bytes_per_s
-
-
-class FoldedFabric:
-    def __init__(self, program: Program, placement: Placement, cluster: Cluster,
-                 timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> None:
-        self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
-        self.timing, self.latencies = timing, latencies
-        self.units = tuple(Unit(name=g.name, group=i, island=placement.group_islands[i], chips=g.chips)
-                           for i, g in enumerate(program.groups))
-        self.capacity: dict[Resource, float] = {}
-        nic_class, chips_per_host = _stage_nic_classes(placement, cluster)
-        self._nic: list[tuple] = []
-        for u, unit in enumerate(self.units):
-            for dim in cluster.islands[unit.island].dims:
-                for direction in "+-":
-                    self.capacity[(unit.name, f"ici.{dim}{direction}")] = self.chip.ici_link_bytes_per_s
-            stage = program.groups[u].coord(ICI_PIPELINE)
-            nic = (unit.island, "nic", nic_class.get(stage, 0))
-            self._nic.append(nic)
-            # A representative chip's share of its host's NIC: the host's bandwidth over its chips in
-            # this group; groups (pipeline stages) on the same hosts share it.
-            self.capacity[nic + ("out",)] = self.chip.dcn_bytes_per_s_per_host / chips_per_host
-            self.capacity[nic + ("in",)] = self.chip.dcn_bytes_per_s_per_host / chips_per_host
-            _host_links(self.capacity, unit.name, self.chip)  # each chip its own link: the unit's stand-in
-        self._axis_index = {a: i for i, (a, _) in enumerate(program.group_axes)}
-        self._coords = [tuple(c for _, c in g.coords) for g in program.groups]
-        self._index_of = {c: i for i, c in enumerate(self._coords)}
-
-    def group_members(self, u: int, axis: MeshAxis) -> tuple[Hashable, list[int]]:
-        """Units that differ from unit u only along a group axis (DCN axes, the pipeline)."""
-        k = self._axis_index[axis]
-        mine = self._coords[u]
-        n = self.program.group_axes[k][1]
-        members = [self._index_of[mine[:k] + (j,) + mine[k + 1:]] for j in range(n)]
-        return mine[:k] + mine[k + 1:], members
-
-    def members(self, u: int, op: CommOp) -> tuple[Hashable, list[int]]:
-        if op.axis.network == "dcn":
-            return self.group_members(u, op.axis)
-        return (u,), [u]  # ICI collectives of a folded group, and host copies
-
-    def peer(self, u: int, op: CommOp) -> int:
-        return op.peer_group
-
-    def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
-        if op.axis == HOST_LINK:
-            return [host_flow(self.units[members[0]].name, op)], 0.0
-        if op.axis.network == "dcn":
-            return _dcn_ring(op, members, lambda a, b: {self._nic[a] + ("out",): 1.0, self._nic[b] + ("in",): 1.0},
-                             self.latencies)
-        flow = ici_flow(op.collective, op.bytes, self.placement.axis(op.axis), self.chip, links=self.timing)
-        name = self.units[members[0]].name
-        return [Flow(flow.bytes, {(name, res): w for res, w in flow.usage}, 0.0, flow.startup_s)], flow.min_duration_s
-
-    def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
-        if op.axis.network == "dcn":
-            return Flow(op.bytes, {self._nic[u] + ("out",): 1.0, self._nic[peer] + ("in",): 1.0},
-                        dcn_latency_s("send", 2, self.latencies))
-        forward = self.program.groups[peer].coord(op.axis) > self.program.groups[u].coord(op.axis)
-        flow = ici_flow("send", op.bytes, self.placement.axis(op.axis), self.chip, forward=forward, links=self.timing)
-        return Flow(flow.bytes, {(self.units[u].name, res): w for res, w in flow.usage}, flow.min_duration_s,
-                    flow.startup_s)
-
-
-def _stage_nic_classes(placement: Placement, cluster: Cluster) -> tuple[dict[int, int], int]:
-    """Pipeline stages on ICI may share hosts: which stages share NICs (a class id per stage), and how
-    many chips of one stage a host holds."""
-    try:
-        pipe = placement.axis(ICI_PIPELINE)
-    except KeyError:
-        return {}, cluster.chip.chips_per_host
-    island = cluster.islands[0]
-    block = host_block(cluster.chip, len(island.shape))
-    hosts: dict[int, set] = {}
-    per_host: dict[tuple, int] = {}
-    for coord in itertools.product(*(range(n) for n in island.shape)):
-        stage = axis_coordinate(coord, pipe, island.dims)
-        host = tuple(c // b for c, b in zip(coord, block))
-        hosts.setdefault(stage, set()).add(host)
-        per_host[(stage, host)] = per_host.get((stage, host), 0) + 1
-    owner: dict[tuple, int] = {}
-    classes: dict[int, int] = {}
-    for stage in sorted(hosts):  # a stage joins the class of the first stage it shares a host with
-        shared = [owner[h] for h in hosts[stage] if h in owner]
-        classes[stage] = classes[shared[0]] if shared else stage
-        for h in hosts[stage]:
-            owner.setdefault(h, stage)
-    return classes, max(per_host.values())
-
-
-def _dcn_ring(op: CommOp, members: list[int], usage_of, latencies: RuntimeLatencies) -> tuple[list[Flow], float]:
-    """Each member sends to its ring successor over the DCN, hosts paired 1:1 (PaLM section 4)."""
-    n = len(members)
-    nbytes = dcn_flow_bytes(op.collective, op.bytes, n)
-    flows = [Flow(nbytes, usage_of(a, members[(i + 1) % n]), 0.0) for i, a in enumerate(members)]
-    return flows, dcn_latency_s(op.collective, n, latencies)
 
 
 class FullFabric:
@@ -170,7 +29,7 @@ class FullFabric:
 
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
                  slowdowns: dict[tuple[int, tuple[int, ...]], float] | None = None,
-                 links: LinkState = LinkState(), slot: "PodSlot | None" = None,
+                 links: LinkState = LinkState(), slot: PodSlot | None = None,
                  timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
         self.timing, self.latencies = timing, latencies
@@ -209,9 +68,18 @@ class FullFabric:
             host = self._host(u)
             self.capacity[host + ("out",)] = host_bw
             self.capacity[host + ("in",)] = host_bw
-            _host_links(self.capacity, u.name, self.chip)
+            add_host_links(self.capacity, u.name, self.chip)
         self._usage_cache: dict = {}
         self._members_cache: dict = {}
+
+    def recorded_units(self) -> frozenset[int]:
+        """The units whose timelines a run keeps: every chip's would not fit in memory, so the first chip
+        of each group (it stands for its SPMD peers) and every straggler (the one chip that differs)."""
+        first_of_group: dict[int, int] = {}
+        for u, unit in enumerate(self.units):
+            first_of_group.setdefault(unit.group, u)
+        stragglers = {u for u, unit in enumerate(self.units) if unit.slowdown != 1.0}
+        return frozenset(first_of_group.values()) | stragglers
 
     # --- coordinates ---------------------------------------------------------------------------------
     def _dcn_coords(self, island: int) -> dict[MeshAxis, int]:
@@ -341,7 +209,7 @@ class FullFabric:
                     return [r for x, y, dim, st in hops for r in self._physical(island, x, y, dim, st)]
         raise RuntimeError(f"no route around failed link {a}->{b} on island {island}")
 
-    def _ring_usage(self, members: list[int], axis) -> Usage:
+    def _ring_usage(self, members: Sequence[int], axis) -> Usage:
         """Per member byte, the load on each directed link of the members' rings (or lines)."""
         first = self.units[members[0]]
         island = first.island
@@ -361,13 +229,13 @@ class FullFabric:
                         usage[link] = usage.get(link, 0.0) + weight
         return usage
 
-    def flows(self, op: CommOp, members: list[int]) -> tuple[list[Flow], float]:
+    def flows(self, op: CommOp, members: Sequence[int]) -> tuple[list[Flow], float]:
         if op.axis == HOST_LINK:
             return [host_flow(self.units[members[0]].name, op)], 0.0
         if op.axis.network == "dcn":
-            return _dcn_ring(op, members, lambda a, b: {self._host(self.units[a]) + ("out",): 1.0,
-                                                        self._host(self.units[b]) + ("in",): 1.0},
-                             self.latencies)
+            return dcn_ring(op, members, lambda a, b: {self._host(self.units[a]) + ("out",): 1.0,
+                                                       self._host(self.units[b]) + ("in",): 1.0},
+                            self.latencies)
         axis = self.placement.axis(op.axis)
         key = (op.axis, members[0])
         usage = self._usage_cache.get(key)
@@ -380,8 +248,8 @@ class FullFabric:
     def send_flow(self, u: int, peer: int, op: CommOp) -> Flow:
         a, b = self.units[u], self.units[peer]
         if op.axis.network == "dcn":
-            return Flow(op.bytes, {self._host(a) + ("out",): 1.0, self._host(b) + ("in",): 1.0},
-                        dcn_latency_s("send", 2, self.latencies))
+            return dcn_send_flow(op.bytes, {self._host(a) + ("out",): 1.0, self._host(b) + ("in",): 1.0},
+                                 self.latencies)
         axis = self.placement.axis(op.axis)
         seg = axis.segments[0]
         d = self.cluster.islands[a.island].dims.index(seg.dim)
@@ -389,29 +257,3 @@ class FullFabric:
         links = self._path(a.island, a.coord, d, seg.stride, step)
         floor, startup = ici_latency_s("send", axis, self.chip, self.timing)
         return Flow(op.bytes / self.timing.ici_payload_efficiency, {link: 1.0 for link in links}, floor, startup)
-
-
-@dataclass(frozen=True)
-class PodSlot:
-    """Where a job's single-island slice sits in a shared pod's torus."""
-
-    job: str
-    origin: tuple[int, ...]
-    pod_shape: tuple[int, ...]
-    pod_wraps: tuple[bool, ...]
-    ocs: bool
-
-    def physical(self, a: tuple[int, ...], b: tuple[int, ...], d: int, step: int) -> list[tuple]:
-        pa = tuple(c + o for c, o in zip(a, self.origin))
-        pb = tuple(c + o for c, o in zip(b, self.origin))
-        if abs(a[d] - b[d]) == 1:
-            return [("pod", pa, pb)]
-        if self.ocs:
-            return [("ocs", self.job, pa, pb)]
-        links, cur = [], pa
-        while cur != pb:  # the long way round the pod's ring
-            nxt = list(cur)
-            nxt[d] = (cur[d] + step) % self.pod_shape[d]
-            links.append(("pod", cur, tuple(nxt)))
-            cur = tuple(nxt)
-        return links

@@ -9,7 +9,7 @@ from pathsim.api import simulate_config
 from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology, read_yaml
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.engine import simulate
-from pathsim.engine.fabric import FullFabric
+from pathsim.engine.fabric import Fabric, FullFabric
 from pathsim.platform.scenario import LinkState
 from pathsim.platform.topology import build_cluster
 from pathsim.pipeline import lowered_program
@@ -103,3 +103,33 @@ def test_a_pipeline_crossing_islands_is_the_same_folded_and_full():
     full = simulate_config(exp, topo, record_links=False, mode="full")
     assert full.mode == "full" and folded.mode == "folded"
     assert full.metrics.step_time_s == pytest.approx(folded.metrics.step_time_s, rel=1e-9)
+
+
+def _full_fabric(exp_dict, slowdowns=None):
+    exp = parse_experiment(exp_dict)
+    cluster = build_cluster(parse_topology(read_yaml(Path(exp.topology), "topology")))
+    placement = placement_of(exp, cluster)
+    program = lowered_program(exp, placement.chips_per_group)
+    return FullFabric(program, placement, cluster, slowdowns=slowdowns), program
+
+
+def test_full_fabric_is_a_fabric():
+    fabric, _ = _full_fabric(small_experiment())
+    assert isinstance(fabric, Fabric)
+
+
+def test_recorded_units_are_one_chip_per_group_and_every_straggler():
+    # 4 pipeline stages (4 groups of 16 chips) and one straggler: 4 + 1 recorded chips.
+    exp = small_experiment(plan={"ici": {"pipeline": 4, "tensor": 4, "fsdp": 4}, "microbatches": 4})
+    fabric, program = _full_fabric(exp, slowdowns={(0, (1, 2, 3)): 2.0})
+    recorded = fabric.recorded_units()
+    steady = [u for u in recorded if fabric.units[u].slowdown == 1.0]
+    assert sorted(fabric.units[u].group for u in steady) == list(range(len(program.groups))) == [0, 1, 2, 3]
+    assert [fabric.units[u].coord for u in recorded if u not in steady] == [(1, 2, 3)]
+
+
+def test_full_mode_keeps_the_timelines_of_the_recorded_units_only():
+    exp, topo = load_experiment(REPO / "tests" / "data" / "pipeline_4_islands.yaml")
+    full = simulate_config(exp, topo, record_links=False, mode="full")
+    program_groups = {s.group for s in full.timeline.spans if s.track == "compute"}
+    assert len(full.timeline.groups) == len(program_groups) == len(set(full.timeline.groups))
