@@ -75,10 +75,10 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
         from pathsim.results.xla_notes import xla_notes
         from pathsim.workload.xla.program import xla_program  # jax and libtpu are imported only on this path
 
-        imported = xla_program(exp, topo)
+        imported = xla_program(exp.model, exp.training, exp.plan, topo)
         repeated = ()  # XLA's own sharding decides
-        program, source, notes = imported.program, "xla", xla_notes(exp, topo, cluster, cost, imported)
-        check = check_collectives(program, exp, imported.compiled.mesh.axes)
+        program, source, notes = imported.program, "xla", xla_notes(cluster, cost, imported, memory_use(exp, cluster))
+        check = check_collectives(program, exp.model, exp.training, exp.plan, imported.compiled.mesh.axes)
     else:
         program, source, notes, check = lower(exp, placement.chips_per_group), "lowered", (), None
         repeated = replications(exp)

@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 from pathsim.catalog.hardware import GIB
 from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
-from pathsim.config.experiment import ExperimentConfig, TopologyConfig
 from pathsim.costs.compute import ComputeCostModel
-from pathsim.costs.memory import memory_use
+from pathsim.costs.memory import MemoryUse
 from pathsim.platform.topology import Cluster
 from pathsim.workload.program import ComputeOp, Program
 
@@ -26,11 +25,11 @@ def compiler_totals(program: Program, cost: ComputeCostModel) -> tuple[float, fl
     return priced, (sum(estimates) if estimates else None), len(ops) - len(estimates)
 
 
-def xla_notes(exp: ExperimentConfig, topo: TopologyConfig, cluster: Cluster, cost: ComputeCostModel,
-              imported: XlaProgram) -> tuple[str, ...]:
+def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, mem: MemoryUse) -> tuple[str, ...]:
+    """`mem`: pathsim's own estimate of the experiment's memory, set beside the compiler's."""
     compiled, program = imported.compiled, imported.program
-    clock = COMPILER_CLOCK_HZ.get(topo.chip)
-    mem = memory_use(exp, cluster)
+    chip = cluster.chip.name
+    clock = COMPILER_CLOCK_HZ.get(chip)
     priced, estimated, missing = compiler_totals(program, cost)
     hbm = cluster.chip.hbm_bytes
     how = (f"cache hit (compiled in {compiled.compile_s:.1f} s)" if compiled.cache_hit
@@ -44,7 +43,7 @@ def xla_notes(exp: ExperimentConfig, topo: TopologyConfig, cluster: Cluster, cos
         f"kernel time per chip: {priced * 1e3:.1f} ms priced by {cost.name}"
         + (f", {estimated * 1e3:.1f} ms by the compiler's estimated_cycles"
            f" at {clock.value / 1e9:.2f} GHz" if estimated is not None else ", no compiler estimate (no clock "
-           f"for {topo.chip})")
+           f"for {chip})")
         + (f" ({missing} kernels without one)" if estimated is not None and missing else ""),
     ]
     return tuple(notes)

@@ -53,7 +53,7 @@ def main(path: str) -> None:
     from pathsim.config.experiment import load_experiment
 
     _, topo = load_experiment(path)
-    compiled = compile_step(exp.model_copy(update={"program": "xla"}), topo)
+    compiled = compile_step(exp.model, exp.training, exp.plan, topo)
     clock = COMPILER_CLOCK_HZ.get(cluster.chip.name)
     imported = import_hlo(compiled.hlo_text, compiled.mesh, clock.value if clock else None)
     fl, fx = figures(lowered, cost), figures(imported, cost)
