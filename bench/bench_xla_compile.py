@@ -31,9 +31,8 @@ def main() -> None:
     from pathsim.workload.xla.compile import compile_step
 
     exp, topo = load_experiment(args.experiment)
-    exp = exp.model_copy(update={"program": "xla"})
     start = time.monotonic()
-    compiled = compile_step(exp, topo)
+    compiled = compile_step(exp.model, exp.training, exp.plan, topo)
     cold_s = time.monotonic() - start
     # ru_maxrss is KiB on Linux; the compile runs in a child process (pathsim.workload.xla.compile).
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1024**3

@@ -146,12 +146,12 @@ def prepare(exp: ExperimentConfig, topo: TopologyConfig | None, base_dir: Path |
         from pathsim.results.xla_notes import xla_notes
         from pathsim.workload.xla.program import xla_program  # jax and libtpu are imported only on this path
 
-        imported = xla_program(exp, topo)
+        imported = xla_program(exp.model, exp.training, exp.plan, topo)
         program = imported.program
         return PreparedRun(
             experiment=exp, planned=planned, cost=cost, program=program, program_source="xla",
             notes=xla_notes(planned.cluster, cost, imported, planned.memory),
-            collective_check=check_collectives(program, exp, imported.compiled.mesh.axes))
+            collective_check=check_collectives(program, exp.model, exp.training, exp.plan, imported.compiled.mesh.axes))
     inputs = planned.inputs
     program = lower(inputs.shard, inputs.mesh, inputs.lowering, planned.placement.chips_per_group)
     return PreparedRun(experiment=exp, planned=planned, cost=cost, program=program, program_source="lowered",

@@ -1,5 +1,6 @@
 """The closed-loop cases: small decoder-only transformers, and the plans they run under, as pathsim
-experiments. The same definition drives the real JAX step and pathsim's prediction of it."""
+experiments. The same definition drives the real JAX step (pathsim.workload.xla.step, the step that
+program: xla compiles for TPUs) and pathsim's prediction of it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathsim.config.experiment import ExperimentConfig, parse_experiment
 from pathsim.errors import ConfigError
 
-MESH_AXES = ("data", "fsdp", "tensor")  # the jax.sharding mesh axes the plain-JAX step supports
+MESH_AXES = ("data", "fsdp", "tensor")  # the plan axes the cases shard over
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ def cases(preset: str, devices: int) -> tuple[Case, ...]:
 
 
 def experiment(case: Case, dtype_bytes: int = 4) -> ExperimentConfig:
-    """pathsim's description of the plain-JAX step (jax_model.py): serial blocks, GELU, tied embeddings,
-    Adam, no remat, activations replicated over tensor (Megatron), one dispatch per step."""
+    """The case as an experiment, which both pathsim and the real step read: serial blocks, GELU, tied
+    embeddings, Adam, no remat, activations replicated over tensor (Megatron), one dispatch per step."""
     s = case.size
     return parse_experiment({
         "name": case.name,
@@ -99,3 +100,11 @@ def experiment(case: Case, dtype_bytes: int = 4) -> ExperimentConfig:
         "plan": {"ici": {a: n for a, n in case.plan if n > 1}, "tensor_style": "megatron"},
         "runtime": {"dispatch": "jax_opbyop"},
     })
+
+
+def train_step(case: Case, dtype_bytes: int = 4):
+    """The case's step compiled for this machine's devices and placed on them (a LocalStep). Imports jax."""
+    from pathsim.workload.xla.step import LocalStep
+
+    exp = experiment(case, dtype_bytes)
+    return LocalStep(exp.model, exp.training, exp.plan)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pathsim.calibration.cases import MESH_AXES, Case, experiment
+from pathsim.calibration.cases import Case, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.kernel_cost import KernelCostModel
 from pathsim.calibration.kernel_profile import ProgramProfile, Statistic, hlo_fingerprint
@@ -16,9 +16,9 @@ from pathsim.costs.compute import AnalyticCostModel
 from pathsim.engine.timeline import Timeline
 from pathsim.errors import ConfigError
 from pathsim.pipeline import prepare, simulate_prepared
-from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, Program
 from pathsim.workload.xla.hlo_import import MeshAxes, import_hlo
+from pathsim.workload.xla.mesh import mesh_plan
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,11 @@ def error_terms(prediction: ImportedPrediction, k: KernelAccounting, measured_s:
 
 
 def case_mesh(case: Case) -> MeshAxes | None:
-    """The jax Mesh of jax_model.make_mesh in the importer's terms: devices 0..n-1 reshaped over MESH_AXES."""
+    """The mesh of the case's step (mesh.local_mesh: devices 0..n-1 over the plan's axes) in the importer's
+    terms."""
     if case.devices <= 1:
         return None
-    sizes = dict(case.plan)
-    return MeshAxes(tuple((MeshAxis("ici", a), sizes.get(a, 1)) for a in MESH_AXES))
+    return mesh_plan(experiment(case).plan).axes
 
 
 def import_case_program(hlo_text: str, case: Case) -> Program:

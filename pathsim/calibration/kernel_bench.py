@@ -8,14 +8,14 @@ import os
 
 import jax
 
-from pathsim.calibration.cases import Case
+from pathsim.calibration.cases import Case, train_step
 from pathsim.calibration.kernel_profile import KernelProfile, KernelProfileMeta, ProgramProfile, hlo_fingerprint
 from pathsim.calibration.kernel_trace import attribute
 from pathsim.calibration.xprof import hlo_module_name, trace_runs
 
 
 def profile_step(case: Case, step, warmup: int, repeats: int) -> ProgramProfile:
-    """The kernels of a jax_model.TrainStep of `case`, traced over `repeats` steps."""
+    """The kernels of `step` (cases.train_step of `case`), traced over `repeats` steps."""
     hlo = step.compiled.as_text()
     traced = trace_runs(step.run, hlo_module_name(hlo), warmup, repeats)
     trace = attribute(traced.events)
@@ -28,13 +28,11 @@ def run_kernel_profiles(case_list: tuple[Case, ...], warmup: int, repeats: int,
                         progress: bool = True) -> KernelProfile:
     from rich.progress import Progress
 
-    from pathsim.calibration.jax_model import TrainStep
-
     programs = []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("profiling compiled steps", total=len(case_list))
         for case in case_list:
-            programs.append(profile_step(case, TrainStep(case), warmup, repeats))
+            programs.append(profile_step(case, train_step(case), warmup, repeats))
             bar.advance(task)
     return KernelProfile(meta=kernel_profile_meta(warmup, repeats), programs=tuple(programs))
 

@@ -21,9 +21,9 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from pathsim.calibration.grid import BYTES_PER_ELEMENT, Grid, MatmulWorkload, MemoryWorkload
-from pathsim.calibration.jax_model import layer_norm
 from pathsim.costs.calibrated.profile import (COLLECTIVES, DTYPE_BYTES, CollectivePoint, MatmulPoint, MemoryPoint,
                                          Profile, ProfileMeta)
+from pathsim.workload.xla.step import rms_norm
 
 MIN_TIME_S = 1e-7  # a row is never below this after the dispatch is subtracted (timer resolution)
 REFERENCE_MATMUL = 512  # edge of the square f32 matmul that measures the slowdown of concurrent devices
@@ -66,7 +66,7 @@ def memory_case(w: MemoryWorkload) -> tuple[Callable, tuple]:
     width = min(w.elements, 256)
     rows = max(w.elements // width, 1)
     if w.kind == "norm":
-        return (jax.jit(lambda x, r, s: layer_norm(x + r, s)),
+        return (jax.jit(lambda x, r, s: rms_norm(x + r, s, x.dtype)),
                 (_array((rows, width), w.dtype), _array((rows, width), w.dtype, 1), jnp.ones((width,), w.dtype)))
     if w.kind == "softmax":
         return (jax.jit(lambda x: jax.nn.softmax(x, axis=-1).astype(w.dtype)),

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from pathsim.calibration.cases import Case, experiment
+from pathsim.calibration.cases import Case, experiment, train_step
 from pathsim.costs.calibrated.model import CalibratedCostModel
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.flops import FlopCheck, check_flops
@@ -108,9 +108,7 @@ def measure_case(case: Case, warmup: int, repeats: int, trace_kernels: bool = Fa
     between the first and the second half of the timed ones, so that both see the same host load."""
     import jax
 
-    from pathsim.calibration.jax_model import TrainStep
-
-    step = TrainStep(case)
+    step = train_step(case)
     for _ in range(warmup):
         jax.block_until_ready(step.run())
     times = _wall_times_s(step.run, (repeats + 1) // 2)

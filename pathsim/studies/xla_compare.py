@@ -40,22 +40,17 @@ def figures(program: Program, cost) -> ProgramFigures:
 
 
 def main(path: str) -> None:
-    from pathsim.api import cost_model_for, run_experiment
-    from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
-    from pathsim.workload.lowering import lower
-    from pathsim.workload.xla.compile import compile_step
-    from pathsim.workload.xla.hlo_import import import_hlo
+    from pathlib import Path
 
-    runs = {source: run_experiment(path, record_links=False, program=source) for source in ("lowered", "xla")}
-    exp, cluster = runs["lowered"].experiment, runs["lowered"].cluster
-    cost = cost_model_for(exp, cluster, None)
-    lowered = lower(exp, runs["lowered"].placement.chips_per_group)
     from pathsim.config.experiment import load_experiment
+    from pathsim.pipeline import prepare, simulate_prepared
 
-    _, topo = load_experiment(path)
-    compiled = compile_step(exp.model_copy(update={"program": "xla"}), topo)
-    clock = COMPILER_CLOCK_HZ.get(cluster.chip.name)
-    imported = import_hlo(compiled.hlo_text, compiled.mesh, clock.value if clock else None)
+    exp, topo = load_experiment(path)
+    prepared = {source: prepare(exp.model_copy(update={"program": source}), topo, Path(path).parent)
+                for source in ("lowered", "xla")}
+    runs = {source: simulate_prepared(run, record_links=False) for source, run in prepared.items()}
+    cost = prepared["lowered"].cost
+    lowered, imported = prepared["lowered"].program, prepared["xla"].program
     fl, fx = figures(lowered, cost), figures(imported, cost)
     rows = [
         ("ops per group", fl.ops, fx.ops), ("compute ops", fl.compute_ops, fx.compute_ops),

@@ -25,12 +25,11 @@ def test_hlo_dot_flops_by_hand():
 
 def test_flops_agree_with_xla_on_a_real_step():
     pytest.importorskip("jax")
-    from pathsim.calibration.cases import cases
+    from pathsim.calibration.cases import cases, train_step
     from pathsim.calibration.flops import check_flops
-    from pathsim.calibration.jax_model import TrainStep
 
     case = cases("tiny", 1)[0]
-    check = check_flops(case, *TrainStep(case).compiled_cost())
+    check = check_flops(case, *train_step(case).compiled_cost())
     # Matmuls: pathsim's lowered program and XLA's compiled dots agree exactly.
     assert check.matmul_gap == pytest.approx(0.0, abs=1e-9)
     # XLA's total adds elementwise work pathsim leaves out: more, but by a few percent (6% on this
@@ -38,14 +37,3 @@ def test_flops_agree_with_xla_on_a_real_step():
     assert 0.0 < -check.relative_gap < 0.08
     # PaLM's 6N + 12LHQT formula counts the same matmuls plus the norms' parameters.
     assert check.palm_formula_flops == pytest.approx(check.pathsim_flops, rel=0.01)
-
-
-def test_param_count_of_the_jax_model_is_pathsims():
-    jax = pytest.importorskip("jax")
-    from pathsim.calibration.cases import cases, experiment
-    from pathsim.calibration.jax_model import init_params
-    from pathsim.workload.model import total_params
-
-    case = cases("tiny", 1)[1]
-    params = init_params(case.size, jax.numpy.float32)
-    assert sum(x.size for x in jax.tree.leaves(params)) == total_params(experiment(case).model)

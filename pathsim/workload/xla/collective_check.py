@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pathsim.config.experiment import ExperimentConfig
+from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
 from pathsim.workload.mesh_axis import MeshAxis
 from pathsim.workload.model import embedding_params, layer_params
 from pathsim.workload.program import CommOp, Program
@@ -78,9 +78,9 @@ class CollectiveCheck:
         return {"factor": self.factor, "suspect": bool(self.suspect), "rows": [r.as_dict() for r in self.rows]}
 
 
-def nominal_bytes(exp: ExperimentConfig, axes: tuple[tuple[MeshAxis, int], ...]) -> dict[tuple[MeshAxis, str], float]:
+def nominal_bytes(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
+                  axes: tuple[tuple[MeshAxis, int], ...]) -> dict[tuple[MeshAxis, str], float]:
     """V bytes per chip per step that the plan implies, by (axis, family); see the module's docstring."""
-    model, training, plan = exp.model, exp.training, exp.plan
     size = dict(axes)
     tensor = math.prod(n for a, n in axes if a.kind == "tensor")
     fsdp = math.prod(n for a, n in axes if a.kind == "fsdp")
@@ -105,7 +105,7 @@ def nominal_bytes(exp: ExperimentConfig, axes: tuple[tuple[MeshAxis, int], ...])
     return out
 
 
-def check_collectives(program: Program, exp: ExperimentConfig,
+def check_collectives(program: Program, model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
                       axes: tuple[tuple[MeshAxis, int], ...]) -> CollectiveCheck:
     """Imported vs nominal bytes per (axis, family) of one chip's program (the first group)."""
     imported: dict[tuple[MeshAxis, str], dict[str, float]] = {}
@@ -113,7 +113,7 @@ def check_collectives(program: Program, exp: ExperimentConfig,
         if isinstance(op, CommOp) and op.collective in FAMILY:
             by_name = imported.setdefault((op.axis, FAMILY[op.collective]), {})
             by_name[op.name] = by_name.get(op.name, 0.0) + op.bytes
-    nominal = nominal_bytes(exp, tuple((a, n) for a, n in axes if n > 1))
+    nominal = nominal_bytes(model, training, plan, tuple((a, n) for a, n in axes if n > 1))
     rows = []
     for key in sorted(set(nominal) | set(imported), key=lambda k: (str(k[0]), k[1])):
         axis, family = key

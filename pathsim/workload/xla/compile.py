@@ -1,4 +1,4 @@
-"""Experiment --compile (XLA, ahead of time, no TPU)--> CompiledStep: the scheduled HLO of one chip and
+"""Model, training, plan --compile (XLA, ahead of time, no TPU)--> CompiledStep: the scheduled HLO of one chip and
 the compiler's per-chip memory, cached on disk (pathsim.workload.xla.cache). The compile runs in a child
 interpreter (`python -m pathsim.workload.xla.compile REQUEST`: it imports jax and libtpu; the caller, which only
 simulates, does not)."""
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathsim.config.experiment import ExperimentConfig, TopologyConfig
+from pathsim.config.experiment import ModelConfig, PlanConfig, TopologyConfig, TrainingConfig
 from pathsim.errors import ConfigError
 from pathsim.processes import Terminated, signal_on_parent_death, terminate_cleanly, watch_parent
 from pathsim.workload.xla import cache
@@ -57,14 +57,15 @@ def versions() -> dict:
     return {"jax": md.version("jax"), "libtpu": md.version("libtpu")}
 
 
-def _key_parts(exp: ExperimentConfig, topo: TopologyConfig, target: str, vers: dict) -> dict:
-    plan = exp.plan.model_dump()
-    plan.pop("placement", None)  # where pathsim places axes on the torus, not what XLA compiles
-    training = exp.training.model_dump()
-    if training.get("remat_custom") is None:
-        training.pop("remat_custom", None)  # absent unless set: keys of programs compiled before it stay valid
-    return {"model": exp.model.model_dump(), "training": training, "plan": plan,
-            "chip": topo.chip, "target": target, **vers}
+def _key_parts(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, chip: str, target: str,
+               vers: dict) -> dict:
+    plan_d = plan.model_dump()
+    plan_d.pop("placement", None)  # where pathsim places axes on the torus, not what XLA compiles
+    training_d = training.model_dump()
+    if training_d.get("remat_custom") is None:
+        training_d.pop("remat_custom", None)  # absent unless set: keys of programs compiled before it stay valid
+    return {"model": model.model_dump(), "training": training_d, "plan": plan_d, "chip": chip, "target": target,
+            **vers}
 
 
 class _Progress:
@@ -117,17 +118,15 @@ def _compile_child(request: Path) -> None:
     job = json.loads(request.read_text())
     target = job["target"]
     try:
-        import jax
-
         from pathsim.workload.xla.mesh import build_mesh
         from pathsim.workload.xla.step import build_step
 
-        exp = ExperimentConfig.model_validate_json(job["experiment"])
-        topo = TopologyConfig.model_validate_json(job["topology"])
-        mp = mesh_plan(exp, topo)
-        spec = build_step(exp.model, exp.training, mp, build_mesh(mp))
-        jitted = jax.jit(spec.fn, out_shardings=spec.out_shardings, donate_argnums=spec.donate_argnums)
-        compiled = jitted.lower(*spec.args).compile()
+        model = ModelConfig.model_validate_json(job["model"])
+        training = TrainingConfig.model_validate_json(job["training"])
+        plan = PlanConfig.model_validate_json(job["plan"])
+        mp = mesh_plan(plan, TopologyConfig.model_validate_json(job["topology"]))
+        spec = build_step(model, training, mp, build_mesh(mp))
+        compiled = spec.jit().lower(*spec.args).compile()
         m = compiled.memory_analysis()
         memory = {"argument": m.argument_size_in_bytes, "output": m.output_size_in_bytes,
                   "alias": m.alias_size_in_bytes, "temp": m.temp_size_in_bytes,
@@ -153,13 +152,15 @@ def _kill_group(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def _run_compile(exp: ExperimentConfig, topo: TopologyConfig, target: str) -> tuple[str, dict]:
+def _run_compile(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, topo: TopologyConfig,
+                 target: str) -> tuple[str, dict]:
     """Compile in a fresh interpreter (in its own session, so a terminal's Ctrl-C reaches only this
     process): the native compile cannot be interrupted, this process can. Ctrl-C kills the compile and ends
     with exit code 130 and one line, no traceback."""
     with tempfile.TemporaryDirectory(prefix="pathsim-xla-") as tmp, terminate_cleanly():
         request = Path(tmp) / "request.json"
-        request.write_text(json.dumps({"experiment": exp.model_dump_json(), "topology": topo.model_dump_json(),
+        request.write_text(json.dumps({"model": model.model_dump_json(), "training": training.model_dump_json(),
+                                       "plan": plan.model_dump_json(), "topology": topo.model_dump_json(),
                                        "target": target}))
         log = Path(tmp) / "compile.log"  # libtpu's warnings go here, not to the user's terminal
         with log.open("wb") as sink:
@@ -188,18 +189,19 @@ def _run_compile(exp: ExperimentConfig, topo: TopologyConfig, target: str) -> tu
         return (Path(tmp) / "hlo.txt").read_text(), reply["memory"]
 
 
-def compile_step(exp: ExperimentConfig, topo: TopologyConfig) -> CompiledStep:
-    mp = mesh_plan(exp, topo)  # bad plans are refused with or without the tpu extra
+def compile_step(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
+                 topo: TopologyConfig) -> CompiledStep:
+    mp = mesh_plan(plan, topo)  # bad plans are refused with or without the tpu extra
     vers = versions()
     target = f"{mp.target.name} x {mp.target.num_slices} slice{'s' if mp.target.num_slices > 1 else ''}"
-    key = cache.cache_key(_key_parts(exp, topo, target, vers))
+    key = cache.cache_key(_key_parts(model, training, plan, topo.chip, target, vers))
     hit = cache.load(key)
     if hit is not None:
         text, meta = hit
         return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=meta["memory_bytes"],
                             compile_s=meta["compile_s"], cache_hit=True, versions=vers)
     start = time.monotonic()
-    text, memory = _run_compile(exp, topo, target)
+    text, memory = _run_compile(model, training, plan, topo, target)
     compile_s = time.monotonic() - start
     cache.store(key, text, {"memory_bytes": memory, "compile_s": compile_s, "target": target, **vers})
     return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=memory, compile_s=compile_s,

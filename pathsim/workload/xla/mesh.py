@@ -1,5 +1,6 @@
 """Plan + topology -> the TPU topology XLA compiles for, a jax Mesh over its devices, and logical axis
-rules (MaxText style) saying which mesh axes shard each tensor dimension.
+rules (MaxText style) saying which mesh axes shard each tensor dimension. Without a topology, the plan's
+mesh over the devices at hand (the calibration runs the same step on CPU or GPU devices).
 
 Mesh axes are pathsim's MeshAxis, named in jax by their printed form ("dcn.data", "ici.fsdp"): DCN axes
 first, then ICI axes, so a device id of the compiled program (its position in the mesh) decodes to
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from pathsim.config.experiment import ExperimentConfig, TopologyConfig
+from pathsim.config.experiment import PlanConfig, TopologyConfig
 from pathsim.errors import ConfigError
 from pathsim.workload.mesh_axis import ICI_TENSOR, MeshAxis
 from pathsim.workload.xla.hlo_import import MeshAxes
@@ -41,7 +42,7 @@ class MeshPlan:
     """The mesh axes in device order and the logical-axis rules of the step."""
 
     axes: MeshAxes
-    target: TargetTopology
+    target: TargetTopology | None  # None: no TPU target, the step runs on the devices at hand
     batch_axes: tuple[MeshAxis, ...]  # shard the batch (data and fsdp, over DCN and ICI)
     fsdp_axes: tuple[MeshAxis, ...]  # shard weights' d_model dimension (ZeRO-3)
     tensor_axis: MeshAxis | None  # shards heads, d_ff and vocab
@@ -75,23 +76,37 @@ def target_topology(topo: TopologyConfig) -> TargetTopology:
                           num_slices=slices, chips_per_host_bounds=bounds)
 
 
-def mesh_plan(exp: ExperimentConfig, topo: TopologyConfig) -> MeshPlan:
-    plan = exp.plan
+def mesh_plan(plan: PlanConfig, topo: TopologyConfig | None = None) -> MeshPlan:
+    """The plan's mesh; with a topology, also the TPU target it compiles for (its islands the DCN axes)."""
     if plan.degree("pipeline") > 1:
         raise ConfigError("plan.pipeline", "program: xla compiles SPMD plans (data, fsdp, tensor); use "
                           "program: lowered for pipeline parallelism")
     dcn = [(MeshAxis("dcn", k), plan.dcn[k]) for k in ICI_ORDER if k in plan.dcn]
     ici = [(MeshAxis("ici", k), plan.ici[k]) for k in ICI_ORDER if k in plan.ici]
     axes = MeshAxes(tuple(dcn + ici))
-    islands = sum(i.count for i in topo.islands)
-    if math.prod(n for _, n in dcn) != islands:
-        raise ConfigError("plan.dcn", f"axis sizes {dict(plan.dcn)} do not multiply to the {islands} islands")
+    if topo is not None:
+        islands = sum(i.count for i in topo.islands)
+        if math.prod(n for _, n in dcn) != islands:
+            raise ConfigError("plan.dcn", f"axis sizes {dict(plan.dcn)} do not multiply to the {islands} islands")
     names = [a for a, _ in axes.axes]
     batch = tuple(a for a in names if a.kind in ("data", "fsdp"))
     fsdp = tuple(a for a in names if a.kind == "fsdp")
     tensor = ICI_TENSOR if ICI_TENSOR in names else None
-    return MeshPlan(axes=axes, target=target_topology(topo), batch_axes=batch, fsdp_axes=fsdp,
-                    tensor_axis=tensor, activation_embed_axis=tensor if plan.tensor_style == "2d" else None)
+    return MeshPlan(axes=axes, target=target_topology(topo) if topo is not None else None, batch_axes=batch,
+                    fsdp_axes=fsdp, tensor_axis=tensor,
+                    activation_embed_axis=tensor if plan.tensor_style == "2d" else None)
+
+
+def local_mesh(mp: MeshPlan):
+    """A jax Mesh over the first devices of the backend at hand, in id order (no TPU topology to follow)."""
+    import jax
+    import numpy as np
+    from jax.sharding import Mesh
+
+    need, devices = math.prod(mp.axes.sizes), jax.devices()
+    if len(devices) < need:
+        raise ConfigError("plan", f"mesh {dict(mp.axes.axes)} needs {need} devices, the backend has {len(devices)}")
+    return Mesh(np.array(devices[:need]).reshape(mp.axes.sizes), mp.axes.names)
 
 
 def build_mesh(mp: MeshPlan):

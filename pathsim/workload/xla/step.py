@@ -2,6 +2,8 @@
 the optimizer of `training:`, rematerialization as jax.checkpoint policies, layers under jax.lax.scan.
 
 Weights and activations are annotated with logical axes; MeshPlan.rules() maps them to mesh axes.
+The same step is compiled ahead of time for a TPU target (compile.py, abstract inputs) and run on the
+devices at hand from concrete inputs (LocalStep: the calibration's closed loop times and profiles it).
 
 Rematerialization (`training.remat`) as jax.checkpoint policies over one layer:
 - none: no checkpoint; every intermediate the backward pass needs is kept.
@@ -23,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from pathsim.config.experiment import ModelConfig, TrainingConfig
+from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
 from pathsim.workload.remat import RematPolicy, remat_policy
 from pathsim.workload.xla.mesh import MeshPlan
 
@@ -40,6 +42,12 @@ class StepSpec:
     args: tuple  # jax.ShapeDtypeStruct pytrees: params, optimizer state, token batch
     out_shardings: Any
     donate_argnums: tuple[int, ...]
+    init_state: Callable  # params -> the optimizer's initial state
+
+    def jit(self):
+        import jax
+
+        return jax.jit(self.fn, out_shardings=self.out_shardings, donate_argnums=self.donate_argnums)
 
 
 def _dtype(nbytes: int):
@@ -68,6 +76,15 @@ def param_shapes(model: ModelConfig, training: TrainingConfig) -> dict[str, tupl
     if not model.tied_embeddings:
         shapes["unembed"] = ((d, V), ("embed", "vocab"))
     return shapes
+
+
+def rms_norm(x, scale, dtype):
+    """The step's norm: RMS statistics in f32, a scale and no bias, the result in `dtype`."""
+    import jax
+    import jax.numpy as jnp
+
+    x32 = x.astype(jnp.float32)
+    return (x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + 1e-6) * scale).astype(dtype)
 
 
 def _spec(logical: tuple, rules: dict, dims: tuple[int, ...], sizes: dict[str, int]):
@@ -151,8 +168,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
         return checkpoint_name(x, name) if named else x
 
     def norm(x, scale):
-        x32 = x.astype(jnp.float32)
-        return (x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + 1e-6) * scale).astype(adt)
+        return rms_norm(x, scale, adt)
 
     def attention(h, w):
         if named:  # K and V as MaxText's two projections, each with its own name
@@ -237,4 +253,53 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     tok_sharding = NamedSharding(mesh, _spec(("batch", "seq"), rules, (B, S), sizes))
     tokens = jax.ShapeDtypeStruct((B, S), jnp.int32, sharding=tok_sharding)
     return StepSpec(fn=step, args=(params, state, tokens), out_shardings=(shard, state_shard, replicated),
-                    donate_argnums=(0, 1))
+                    donate_argnums=(0, 1), init_state=opt.init)
+
+
+def concrete_args(model: ModelConfig, training: TrainingConfig, spec: StepSpec, seed: int = 0) -> tuple:
+    """Arrays for the abstract arguments of `spec`, placed by their shardings: norm scales 1, weights
+    N(0, 1/d_model) (values only keep the loss finite: a step's time does not depend on them), the
+    optimizer's initial state, random tokens."""
+    import jax
+    import jax.numpy as jnp
+
+    params, state, tokens = spec.args
+    keys = iter(jax.random.split(jax.random.PRNGKey(seed), len(params) + 1))
+    shapes = param_shapes(model, training)
+
+    def init(name, a):
+        key = next(keys)
+        if shapes[name][1][-1] == "norm":
+            return jnp.ones(a.shape, a.dtype)
+        return (jax.random.normal(key, a.shape, jnp.float32) * model.d_model ** -0.5).astype(a.dtype)
+
+    concrete = {k: jax.device_put(init(k, a), a.sharding) for k, a in params.items()}
+    state_shardings = jax.tree.map(lambda a: a.sharding, state)
+    opt_state = jax.jit(spec.init_state, out_shardings=state_shardings)(concrete)
+    ids = jax.random.randint(next(keys), tokens.shape, 0, model.vocab_size, tokens.dtype)
+    return concrete, opt_state, jax.device_put(ids, tokens.sharding)
+
+
+class LocalStep:
+    """The step of `plan` compiled for the devices at hand (CPU or GPU; mesh.local_mesh) and run from
+    concrete inputs. `run()` does one step and returns the loss (block on it to time the step)."""
+
+    def __init__(self, model: ModelConfig, training: TrainingConfig, plan: PlanConfig, seed: int = 0) -> None:
+        from pathsim.workload.xla.mesh import local_mesh, mesh_plan
+
+        mp = mesh_plan(plan)
+        spec = build_step(model, training, mp, local_mesh(mp))
+        self.args = concrete_args(model, training, spec, seed)
+        self.compiled = spec.jit().lower(*self.args).compile()
+
+    def run(self):
+        params, state, loss = self.compiled(*self.args)  # the old params and state were donated
+        self.args = (params, state, self.args[2])
+        return loss
+
+    def compiled_cost(self) -> tuple[float, str]:
+        """(FLOPs XLA's cost analysis counts in the compiled step, its optimized HLO text)."""
+        cost = self.compiled.cost_analysis()
+        if isinstance(cost, (list, tuple)):  # older jax: one dict per program
+            cost = cost[0]
+        return float(cost["flops"]), self.compiled.as_text()

@@ -29,21 +29,25 @@ def _configs(**overrides) -> tuple[ExperimentConfig, TopologyConfig]:
     return exp, topo
 
 
+def _compile(exp: ExperimentConfig, topo: TopologyConfig) -> xla_compile.CompiledStep:
+    return xla_compile.compile_step(exp.model, exp.training, exp.plan, topo)
+
+
 @pytest.mark.slow
 @NEEDS_TPU_COMPILER
 def test_second_compile_is_a_cache_hit_and_a_changed_step_is_not():
     exp, topo = _configs()
-    first = xla_compile.compile_step(exp, topo)
-    again = xla_compile.compile_step(exp, topo)
+    first = _compile(exp, topo)
+    again = _compile(exp, topo)
     assert again.cache_hit and again.hlo_text == first.hlo_text and again.memory_bytes == first.memory_bytes
-    other = xla_compile.compile_step(*_configs(**{"training.remat": "none"}))  # reused by the FLOPs test
+    other = _compile(*_configs(**{"training.remat": "none"}))  # reused by the FLOPs test
     assert not other.cache_hit and other.hlo_text != first.hlo_text
 
 
 @NEEDS_TPU_COMPILER
 def test_collectives_land_on_the_torus_dims_the_placement_gives_their_axes():
     exp, topo = _configs()
-    compiled = xla_compile.compile_step(exp, topo)
+    compiled = _compile(exp, topo)
     ops = import_hlo(compiled.hlo_text, compiled.mesh).groups[0].ops
     gathers = {op.axis for op in ops if isinstance(op, CommOp) and op.collective == "all_gather"}
     # Weights are gathered over fsdp; 2D sharding gathers activations over tensor.
@@ -74,7 +78,7 @@ def test_imported_flops_match_the_step_they_came_from():
     forward + backward (3x the forward matmuls); per chip the tokens split over fsdp (2) and the weights
     over tensor (2)."""
     exp, topo = _configs(**{"training.remat": "none"})
-    compiled = xla_compile.compile_step(exp, topo)
+    compiled = _compile(exp, topo)
     ops = import_hlo(compiled.hlo_text, compiled.mesh).groups[0].ops
     m = exp.model
     tokens = exp.training.global_batch_seqs * m.seq_len / 2
@@ -90,7 +94,7 @@ def test_without_libtpu_program_xla_names_the_extra(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "libtpu" else real(name, *a))
     exp, topo = _configs()
     with pytest.raises(ConfigError) as err:
-        xla_compile.compile_step(exp, topo)
+        _compile(exp, topo)
     assert 'pip install -e ".[tpu]"' in str(err.value)
 
 
@@ -100,7 +104,7 @@ def test_without_libtpu_program_xla_names_the_extra(monkeypatch):
 def test_bad_plans_are_config_errors(overrides, field):
     exp, topo = _configs(**overrides)
     with pytest.raises(ConfigError) as err:
-        xla_compile.compile_step(exp, topo)
+        _compile(exp, topo)
     assert err.value.field == field
 
 
@@ -109,7 +113,7 @@ def test_a_slice_libtpu_cannot_build_is_a_config_error():
     exp, _ = _configs(**{"plan.ici": {"fsdp": 3}, "plan.placement": {}})
     topo = TopologyConfig.model_validate({"name": "odd", "chip": "tpu_v4", "islands": [{"shape": [3, 1, 1]}]})
     with pytest.raises(ConfigError) as err:
-        xla_compile.compile_step(exp, topo)
+        _compile(exp, topo)
     assert err.value.field.startswith("topology")
 
 
@@ -127,7 +131,7 @@ def test_cli_runs_a_multislice_xla_program():
     check = result["collective_check"]  # the guard read the DCN gradient all-reduce too, within its factor
     assert check["suspect"] is False and ("dcn.data", "reduce") in {(r["axis"], r["family"]) for r in check["rows"]}
     exp, topo = load_experiment(DATA / "tiny_xla_two_slices.yaml")
-    compiled = xla_compile.compile_step(exp, topo)
+    compiled = _compile(exp, topo)
     assert compiled.cache_hit  # the CLI run filled the cache
     program = import_hlo(compiled.hlo_text, compiled.mesh)
     data = MeshAxis("dcn", "data")
@@ -147,7 +151,7 @@ def test_cli_runs_a_multislice_xla_program():
 def test_maxtext_policies_compile_and_offload_puts_buffers_in_host_memory(remat, custom, to_host):
     over = {"training.remat": remat, **({"training.remat_custom": custom} if custom else {})}
     exp, topo = _configs(**over)
-    compiled = xla_compile.compile_step(exp, topo)
+    compiled = _compile(exp, topo)
     # S(5): TPU HLO's host memory space, where offloaded residuals live between forward and backward.
     assert ("S(5)" in compiled.hlo_text) == to_host
     ops = simulate_config(exp, topo).timeline.spans
