@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pathsim.catalog.kernels import kernel_spec
-from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
+from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
 from pathsim.config.experiment import (
     ExperimentConfig, ModelConfig, PlanConfig, TopologyConfig, TrainingConfig, check_work_size, resolve_relative)
 from pathsim.costs.compute import ComputeCostModel, WithLinks, link_timing_of
@@ -164,7 +164,7 @@ def run_label(exp: ExperimentConfig) -> RunLabel:
 
 
 def simulate_prepared(run: PreparedRun, record_links: bool = True, mode: str | None = None,
-                      latencies: RuntimeLatencies = RUNTIME) -> SimulationResult:
+                      latencies: RuntimeLatencies = LATENCIES) -> SimulationResult:
     """One step of the prepared run; `mode` forces folded or full over the experiment's scenario."""
     exp, cluster, placement, program = run.experiment, run.cluster, run.placement, run.program
     chosen = choose_mode(exp.scenario, mode)

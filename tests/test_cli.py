@@ -138,7 +138,6 @@ def test_run_points_a_sweep_file_to_sweep(repo):
 # --- outputs, flags, exit codes ---------------------------------------------------------------------
 
 import os  # noqa: E402
-import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -341,7 +340,7 @@ def test_progress_only_for_a_terminal_and_never_with_json(monkeypatch, tmp_path)
     import argparse
 
     read, write = os.pipe()
-    with os.fdopen(read) as r, os.fdopen(write, "w") as w, open(tmp_path / "f", "w") as f:
+    with os.fdopen(read), os.fdopen(write, "w") as w, open(tmp_path / "f", "w") as f:
         assert cli._piped(w) and not cli._piped(f)
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     monkeypatch.setattr(cli, "_piped", lambda stream: False)

@@ -248,7 +248,7 @@ def pathways_cases(c: Cases) -> None:
         ("pathways_multitenancy.yaml", setter("throughput.outstanding", 10**9)),
         ("pathways_multitenancy.yaml", setter("throughput.clients", [1, 1])),
         ("pathways_multitenancy.yaml", setter("throughput.program_times_s", [1e-12])),
-        ("pathways_multitenancy.yaml", setter("runtime", {"rpc_cpu_s": 1e-300})),
+        ("pathways_multitenancy.yaml", setter("latencies", {"rpc_cpu_s": 1e-300})),
         ("pathways_multiisland.yaml", setter("pipeline.model", "gpt3_27b")),
         ("pathways_multiisland.yaml", setter("pipeline.model", {"base": "gpt3_2.7b", "d_model": math.inf})),
         ("pathways_multiisland.yaml", setter("pipeline.layouts.0.plan.microbatches", 10**7)),

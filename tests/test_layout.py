@@ -73,7 +73,7 @@ def _edges(source: set[str], target: set[str]) -> list[str]:
 
 
 def test_every_module_is_read():
-    assert "pathsim.platform.topology" in MODULES and "pathsim.engine.runtime.actors" in MODULES
+    assert "pathsim.platform.topology" in MODULES and "pathsim.engine.pathways.actors" in MODULES
     assert CORE | ABOVE_CORE | ASSEMBLY | {"errors", "processes", "reference"} >= {_top(m) for m in MODULES if _top(m)}
 
 
@@ -130,3 +130,35 @@ def test_no_import_cycles_between_top_level_packages():
                 graph.add_edge(a, b, via=f"{module} -> {imported}")
     cycles = list(nx.simple_cycles(graph))
     assert cycles == [], [[graph.edges[a, b]["via"] for a, b in zip(c, c[1:] + c[:1])] for c in cycles]
+
+
+TESTS = REPO / "tests"
+# Tests of a feature that spans modules, each with what it covers; every other test file names the module or
+# package it tests, beside it (tests/<path>/test_<name>.py for pathsim/<path>/<name>.py or <name>/), or is an
+# end-to-end test of a command (test_<...>_cli.py) or of the whole tool (a file directly under tests/).
+FEATURE_TESTS = {
+    "calibration/test_device_scripts.py": "the scripts a lent accelerator runs",
+    "engine/pathways/test_engine_units.py": "the Pathways actors together, on cases solved by hand",
+    "studies/published/test_shipped_figures.py": "the shipped published runs' figures",
+    "studies/whatif/test_notebooks.py": "the notebooks, executed",
+    "studies/whatif/test_ray.py": "sweeps on the Ray backend",
+    "studies/whatif/test_sweep_robustness.py": "sweeps interrupted, invalid or unwritable",
+    "workload/xla/test_collective_bytes.py": "compiled collectives' bytes, worked by hand, per chip kind",
+    "workload/xla/test_compiler_cost.py": "the compiler's estimates pricing an imported program",
+}
+
+
+def test_every_test_sits_beside_the_module_it_tests():
+    astray = []
+    for path in sorted(TESTS.rglob("test_*.py")):
+        rel = path.relative_to(TESTS)
+        name = path.stem.removeprefix("test_")
+        target = PACKAGE / rel.parent / name
+        beside = target.with_suffix(".py").is_file() or target.is_dir()
+        if not (beside or rel.parent == Path(".") or name.endswith("_cli") or str(rel) in FEATURE_TESTS):
+            astray.append(str(rel))
+    assert astray == []
+
+
+def test_every_listed_feature_test_exists():
+    assert [t for t in FEATURE_TESTS if not (TESTS / t).is_file()] == []

@@ -12,7 +12,7 @@ import math
 
 from pathsim.costs.calibrated.profile import Profile
 from pathsim.catalog.hardware import ChipSpec
-from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.catalog.latencies import RuntimeLatencies
 from pathsim.placement.mesh_axes import AUTO_ORDER
 from pathsim.platform.topology import DIM_NAMES, Cluster, Island
 

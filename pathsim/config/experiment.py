@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from pathsim.catalog.models import MODELS, architecture
-from pathsim.catalog.runtime import DISPATCH_ALIASES, DISPATCH_MODES, STEP_DISPATCH_MODES
+from pathsim.catalog.dispatch_modes import DISPATCH_ALIASES, DISPATCH_MODE_MEANINGS, STEP_DISPATCH_MODES
 from pathsim.catalog.slices import SliceName, is_slice_name, slice_named
 from pathsim.errors import ConfigError
 from pathsim.catalog.remat import REMAT_NAMES, Placement, TensorName
@@ -259,8 +259,8 @@ class RuntimeConfig(StrictModel):
 
     dispatch: Literal[STEP_DISPATCH_MODES] = Field(  # type: ignore[valid-type]
         "pathways_opbyop", description=(
-            "dispatched by the Pathways actors, one of the modes of pathsim/catalog/runtime.py (docs/pathways.md): "
-            + "; ".join(f"{m}: {DISPATCH_MODES[m]}" for m in STEP_DISPATCH_MODES)
+            "dispatched by the Pathways actors, one of the modes of pathsim/catalog/dispatch_modes.py (docs/pathways.md): "
+            + "; ".join(f"{m}: {DISPATCH_MODE_MEANINGS[m]}" for m in STEP_DISPATCH_MODES)
             + ". Earlier spellings are read as " + ", ".join(f"{a} = {m}" for a, m in DISPATCH_ALIASES.items())))
 
     @field_validator("dispatch", mode="before")

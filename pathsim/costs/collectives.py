@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pathsim.catalog.hardware import ChipSpec
-from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
+from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
 
 BYTE_FACTOR = {"all_gather": 1.0, "reduce_scatter": 1.0, "all_reduce": 2.0, "all_to_all": 0.25}
@@ -139,7 +139,7 @@ def dcn_latency_s(kind: str, n: int, latencies: RuntimeLatencies) -> float:
 
 
 def closed_form_time_s(kind: str, v_bytes: float, axis: AxisPlacement, chip: ChipSpec,
-                       links: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> float:
+                       links: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = LATENCIES) -> float:
     """The uncontended time of one collective on one axis: the scaling book's closed form with
     the spec-sheet links, plus the measured fixed costs and payload share with measured ones."""
     if axis.size <= 1 and kind != "send":

@@ -4,7 +4,7 @@ Timeline.
 Each unit's compute ops run one at a time in program order (a TPU runs one kernel at a time); runs of
 compute ops that nothing else waits on are simulated as one timed segment. Communication ops start as
 soon as their dependencies are done: a collective is a gang that starts when its last member is ready,
-and its flows share links with everything else in flight. The Pathways actors (pathsim.engine.runtime:
+and its flows share links with everything else in flight. The Pathways actors (pathsim.engine.pathways:
 client, one gang scheduler per island, host executors, device queues) decide when each computation may
 start on a group: their gang opens the group's gate (pathways.training).
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
 
-from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
+from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
 from pathsim.costs.compute import ComputeCostModel, link_timing_of
 from pathsim.engine.execution import Run
 from pathsim.engine.fabric import Fabric, FoldedFabric
@@ -30,7 +30,7 @@ from pathsim.workload.program import Program
 
 
 def simulate(program: Program, placement: Placement, cluster: Cluster, cost: ComputeCostModel,
-             dispatch: str = "pathways_opbyop", latencies: RuntimeLatencies = RUNTIME, record_links: bool = True,
+             dispatch: str = "pathways_opbyop", latencies: RuntimeLatencies = LATENCIES, record_links: bool = True,
              fabric: Fabric | None = None, record_units: AbstractSet[int] | None = None) -> Timeline:
     """Folded by default; pass a FullFabric (pathsim.engine.fabric) to simulate every chip, and its
     recorded_units() to keep the spans of only those (every unit's are kept by default)."""

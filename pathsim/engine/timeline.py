@@ -37,7 +37,7 @@ class LinkSample:
 
 @dataclass(frozen=True)
 class DispatchStats:
-    """What the Pathways actors spent dispatching the step (pathsim.engine.runtime.training)."""
+    """What the Pathways actors spent dispatching the step (pathsim.engine.pathways.training)."""
 
     mode: str  # the experiment's runtime.dispatch
     hosts: int  # host executors (one per host of every program group)

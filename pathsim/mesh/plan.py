@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pathsim.config.experiment import AxisKind, PlanConfig
 from pathsim.errors import ConfigError
-from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis
+from pathsim.mesh.axis import ICI_PIPELINE, MeshAxis
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathsim.config.experiment import PlanConfig
 from pathsim.errors import ConfigError
 from pathsim.mesh.plan import Mesh
 from pathsim.platform.topology import Cluster, Island
-from pathsim.workload.mesh_axis import ICI_PIPELINE, MeshAxis, Network
+from pathsim.mesh.axis import ICI_PIPELINE, MeshAxis, NetworkKind
 
 AUTO_ORDER = ("tensor", "pipeline", "fsdp", "data")  # innermost (fastest, contiguous links) first
 
@@ -47,7 +47,7 @@ class AxisPlacement:
     all_to_all_gain: float = 1.0  # a twisted torus's all-to-all speed-up (TPU v4 paper, ISCA 2023)
 
     @property
-    def network(self) -> Network:
+    def network(self) -> NetworkKind:
         return self.axis.network
 
 

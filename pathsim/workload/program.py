@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Literal, Union
 
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 
 Phase = Literal["forward", "backward", "remat", "optimizer"]
 # flash_attention: one fused attention kernel; its `matmul` is one block matmul, batch = block matmuls run.

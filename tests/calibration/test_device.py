@@ -5,7 +5,7 @@ import pytest
 from pathsim.calibration.cases import cases, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from tests.support import placement_of
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 
 
 def test_chip_comes_from_the_measurements(profile):

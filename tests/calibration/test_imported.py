@@ -10,7 +10,7 @@ from pathsim.calibration.kernel_profile import (KernelProfile, KernelProfileMeta
 from pathsim.calibration.kernel_trace import KernelTime
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.errors import ConfigError
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import ComputeOp
 
 from .conftest import make_profile

@@ -5,7 +5,7 @@ import pytest
 from pathsim.catalog.hardware import CHIPS
 from pathsim.costs.collectives import closed_form_time_s, dcn_chip_bytes_per_s
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 
 V4 = CHIPS["tpu_v4"]
 W = 2 * 4.5e10  # both directions of one v4 link

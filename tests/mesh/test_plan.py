@@ -5,7 +5,7 @@ import pytest
 from pathsim.config.experiment import PlanConfig
 from pathsim.errors import ConfigError
 from pathsim.mesh.plan import mesh_of, stage_layers
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 
 ICI, DCN = "ici", "dcn"
 

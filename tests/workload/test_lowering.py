@@ -7,7 +7,7 @@ from pathsim.mesh.plan import stage_layers
 from pathsim.pipeline import lowered_program as lower
 from pathsim.workload.lowering.schedule import gpipe, one_f_one_b
 from pathsim.workload.model import hardware_flops_per_token, model_flops_per_token
-from pathsim.workload.mesh_axis import HOST_LINK, ICI_PIPELINE, MeshAxis
+from pathsim.mesh.axis import HOST_LINK, ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 
 

@@ -1,4 +1,4 @@
-"""The engine as the Pathways actors (pathsim.engine.runtime) see it: each group's slice, and how much of
+"""The engine as the Pathways actors (pathsim.engine.pathways) see it: each group's slice, and how much of
 each computation is left to run on it."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import simpy
 from pathsim.engine.execution.plan import GroupPlan
 from pathsim.engine.execution.state import GroupState
 from pathsim.engine.fabric import Unit
-from pathsim.engine.runtime.training import GroupSlice
+from pathsim.engine.pathways.training import GroupSlice
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import Cluster
-from pathsim.workload.mesh_axis import ICI_PIPELINE
+from pathsim.mesh.axis import ICI_PIPELINE
 from pathsim.workload.program import Program
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from pathsim.engine.execution.state import GroupState, UnitLayout
 from pathsim.engine.fabric import Fabric
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import CommOp
 
 

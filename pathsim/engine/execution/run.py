@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 import numpy as np
 import simpy
 
-from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.catalog.latencies import RuntimeLatencies
 from pathsim.costs.compute import ComputeCostModel
 from pathsim.engine.execution.communication import Communication
 from pathsim.engine.execution.compute import ComputeStreams
@@ -20,7 +20,7 @@ from pathsim.engine.execution.recording import Recorder
 from pathsim.engine.execution.state import GroupState, UnitLayout
 from pathsim.engine.fabric import Fabric
 from pathsim.engine.network import Network
-from pathsim.engine.runtime.training import StepDispatch
+from pathsim.engine.pathways.training import StepDispatch
 from pathsim.engine.timeline import Timeline
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import Cluster

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 
-from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.catalog.latencies import RuntimeLatencies
 from pathsim.costs.collectives import dcn_flow_bytes, dcn_latency_s
 from pathsim.engine.fabric.protocol import Flow, Usage
 from pathsim.placement.mesh_axes import Placement, axis_coordinate
 from pathsim.platform.topology import Cluster, host_block
-from pathsim.workload.mesh_axis import ICI_PIPELINE
+from pathsim.mesh.axis import ICI_PIPELINE
 from pathsim.workload.program import CommOp
 
 

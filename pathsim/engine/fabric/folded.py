@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
+from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
 from pathsim.costs.collectives import SPEC_SHEET_LINKS, LinkTiming, ici_flow
 from pathsim.engine.fabric.dcn import dcn_ring, dcn_send_flow, stage_nic_classes
 from pathsim.engine.fabric.host import add_host_links, host_flow
 from pathsim.engine.fabric.protocol import Flow, Resource, Unit
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import Cluster
-from pathsim.workload.mesh_axis import HOST_LINK, ICI_PIPELINE, MeshAxis
+from pathsim.mesh.axis import HOST_LINK, ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, Program
 
 
 class FoldedFabric:
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
-                 timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> None:
+                 timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = LATENCIES) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
         self.timing, self.latencies = timing, latencies
         self.units = tuple(Unit(name=g.name, group=i, island=placement.group_islands[i], chips=g.chips)

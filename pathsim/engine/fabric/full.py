@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Hashable, Sequence
 
-from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
+from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
 from pathsim.costs.collectives import (
     SPEC_SHEET_LINKS,
     LinkTiming,
@@ -20,7 +20,7 @@ from pathsim.engine.fabric.slot import PodSlot
 from pathsim.placement.mesh_axes import Placement, axis_coordinate
 from pathsim.platform.scenario import LinkState
 from pathsim.platform.topology import Cluster, host_block, torus_neighbour
-from pathsim.workload.mesh_axis import HOST_LINK, ICI_PIPELINE, MeshAxis
+from pathsim.mesh.axis import HOST_LINK, ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import CommOp, Program
 
 
@@ -30,7 +30,7 @@ class FullFabric:
     def __init__(self, program: Program, placement: Placement, cluster: Cluster,
                  slowdowns: dict[tuple[int, tuple[int, ...]], float] | None = None,
                  links: LinkState = LinkState(), slot: PodSlot | None = None,
-                 timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = RUNTIME) -> None:
+                 timing: LinkTiming = SPEC_SHEET_LINKS, latencies: RuntimeLatencies = LATENCIES) -> None:
         self.program, self.placement, self.cluster, self.chip = program, placement, cluster, cluster.chip
         self.timing, self.latencies = timing, latencies
         self.slot = slot

@@ -7,7 +7,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.catalog.latencies import RuntimeLatencies
 from pathsim.workload.program import CommOp
 
 Resource = tuple  # hashable resource id

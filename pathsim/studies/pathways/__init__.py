@@ -1,5 +1,5 @@
 """Pathways experiments: configs, sweep drivers and summaries (no simpy here; the actors live in
-pathsim.engine.runtime).
+pathsim.engine.pathways).
 
 `run_pathways_experiment(path, out_csv)` runs one experiments/pathways_*.yaml whose `kind` is in
 PATHWAYS_KINDS and returns its results as a DataFrame (also written as CSV when `out_csv` is given).

@@ -11,17 +11,17 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from pathsim.catalog.hardware import CHIPS, ChipSpec, chip_spec
-from pathsim.catalog.runtime import RUNTIME, RuntimeLatencies
+from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
 from pathsim.config.experiment import (PATHWAYS_KINDS, ExperimentConfig, IslandConfig, StrictModel, TopologyConfig,
                                        MAX_SIMULATED_OPS, check_override_ranges, config_error,
                                        parse_experiment, work_size)
 from pathsim.mesh.plan import mesh_of
 from pathsim.placement.mesh_axes import place
 from pathsim.platform.topology import build_cluster
-from pathsim.engine.runtime.specs import DISPATCH_MODES, DispatchMode
+from pathsim.catalog.dispatch_modes import DISPATCH_MODES, DispatchMode
 from pathsim.errors import ConfigError
 
-RuntimeField = Literal[tuple(f.name for f in dataclasses.fields(RuntimeLatencies))]  # type: ignore[misc]
+LatencyField = Literal[tuple(f.name for f in dataclasses.fields(RuntimeLatencies))]  # type: ignore[misc]
 Pos = Annotated[float, Field(gt=0)]
 PosInt = Annotated[int, Field(gt=0)]
 # Bounds that keep every run to seconds: the paper's benchmarks use at most 512 hosts of 4-8 chips.
@@ -61,8 +61,9 @@ class _Base(StrictModel):
     chip: str = Field("tpu_v4", description="a chip of pathsim/catalog/hardware.py")
     chips_per_host: Annotated[int, Field(gt=0, le=64)] | None = Field(None, description=(
         "chips per host; omitted: the chip's (TPU v4: 4, the paper's config A)"))
-    runtime: dict[RuntimeField, Annotated[float, Field(ge=1e-9, le=10.0)]] = Field(
-        default_factory=dict, description="overrides of pathsim/catalog/runtime.py latencies, s")
+    latencies: dict[LatencyField, Annotated[float, Field(ge=1e-9, le=10.0)]] = Field(
+        default_factory=dict, description=(
+            "overrides of pathsim/catalog/latencies.py, s (read from `runtime:` in earlier files)"))
     overrides: dict[Literal["dcn_bytes_per_s_per_host", "ici_link_bytes_per_s", "peak_bf16_flops_per_s",
                             "ici_hop_latency_s"], float] = Field(default_factory=dict, description=(
         "what-if replacements of catalog values, with the ranges of topology overrides"))
@@ -104,8 +105,16 @@ class _Base(StrictModel):
             spec = dataclasses.replace(spec, chips_per_host=self.chips_per_host)
         return spec
 
-    def latencies(self) -> RuntimeLatencies:
-        return dataclasses.replace(RUNTIME, **self.runtime)
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_key(cls, data: Any) -> Any:
+        """Earlier files named the latency overrides `runtime`, the word of a training experiment's section."""
+        if isinstance(data, dict) and "runtime" in data and "latencies" not in data:
+            data = {("latencies" if k == "runtime" else k): v for k, v in data.items()}
+        return data
+
+    def runtime_latencies(self) -> RuntimeLatencies:
+        return dataclasses.replace(LATENCIES, **self.latencies)
 
 
 # --- pathways_dispatch ------------------------------------------------------------------------------
@@ -295,9 +304,9 @@ class MultiIslandConfig(_Base):
     @model_validator(mode="after")
     def _layouts(self) -> "MultiIslandConfig":
         _at_least_one(self, ("pipeline", "data_parallel"))
-        if self.runtime:
-            raise ConfigError("runtime", "the training step runs on the catalog's latencies "
-                                         "(pathsim/catalog/runtime.py); pathways_multiisland takes no overrides")
+        if self.latencies:
+            raise ConfigError("latencies", "the training step runs on the catalog's latencies "
+                                         "(pathsim/catalog/latencies.py); pathways_multiisland takes no overrides")
         if self.chips_per_host is not None:
             raise ConfigError("chips_per_host", "the training step runs on the chip's hosts; "
                                                 "pathways_multiisland takes no chips_per_host")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 
 from pathsim.catalog.hardware import ChipSpec
-from pathsim.catalog.runtime import RuntimeLatencies
+from pathsim.catalog.latencies import RuntimeLatencies
 from pathsim.config.experiment import IslandConfig, TopologyConfig
 from pathsim.costs.collectives import closed_form_time_s
 from pathsim.errors import ConfigError
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
 from pathsim.platform.topology import Island, build_cluster
-from pathsim.workload.mesh_axis import ICI_DATA
+from pathsim.mesh.axis import ICI_DATA
 
 SCALAR_BYTES = 4.0  # one f32
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pathsim.engine.runtime import run_deadlock
-from pathsim.engine.runtime.specs import DeadlockSpec
+from pathsim.engine.pathways import run_deadlock
+from pathsim.engine.pathways.specs import DeadlockSpec
 from pathsim.studies.pathways.config import DeadlockConfig
 
 
@@ -13,7 +13,7 @@ def run(cfg: DeadlockConfig) -> pd.DataFrame:
     rows = []
     for scheduler in cfg.schedulers:
         spec = DeadlockSpec(hosts=cfg.hosts, clients=cfg.clients, computation_s=cfg.computation_s,
-                            gang_scheduler=scheduler == "gang", latencies=cfg.latencies())
+                            gang_scheduler=scheduler == "gang", latencies=cfg.runtime_latencies())
         res = run_deadlock(spec)
         rep = res.report
         rows.append({"scheduler": scheduler, "deadlocked": rep is not None, "completed": res.completed,

@@ -7,8 +7,8 @@ import math
 
 import pandas as pd
 
-from pathsim.engine.runtime import run_dispatch
-from pathsim.engine.runtime.specs import DispatchSpec
+from pathsim.engine.pathways import run_dispatch
+from pathsim.engine.pathways.specs import DispatchSpec
 from pathsim.studies.pathways.config import DispatchConfig, ThresholdConfig
 from pathsim.studies.pathways.costs import balanced_shape, benchmark_computation_s, island
 
@@ -19,12 +19,12 @@ def _rate(cfg: DispatchConfig, mode: str, hosts: int, computation_s: float, call
     if calls is None:
         calls = cfg.calls if mode in CHAINED else cfg.opbyop_calls
     spec = DispatchSpec(mode=mode, hosts=hosts, computation_s=computation_s, calls=calls,
-                        chain_length=cfg.chain_length, latencies=cfg.latencies())
+                        chain_length=cfg.chain_length, latencies=cfg.runtime_latencies())
     return run_dispatch(spec).computations_per_s
 
 
 def throughput_rows(cfg: DispatchConfig) -> list[dict]:
-    chip, lat = cfg.chip_spec(), cfg.latencies()
+    chip, lat = cfg.chip_spec(), cfg.runtime_latencies()
     rows = []
     for i, hosts in enumerate(cfg.hosts):
         field = f"hosts.{i}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from pathsim.engine.runtime import ResourceManager, run_tenancy
-from pathsim.engine.runtime.specs import ClientSpec, TenancySpec
+from pathsim.engine.pathways import ResourceManager, run_tenancy
+from pathsim.engine.pathways.specs import ClientSpec, TenancySpec
 from pathsim.studies.pathways.config import MultiTenancyConfig
 
 
@@ -18,7 +18,7 @@ def _hosts(cfg: MultiTenancyConfig) -> int:
 
 def _spec(cfg: MultiTenancyConfig, clients: tuple[ClientSpec, ...], policy: str, window) -> TenancySpec:
     return TenancySpec(hosts=_hosts(cfg), hbm_bytes=cfg.chip_spec().hbm_bytes, clients=clients, policy=policy,
-                       horizon_s=window.horizon_s, warmup_s=window.warmup_s, latencies=cfg.latencies())
+                       horizon_s=window.horizon_s, warmup_s=window.warmup_s, latencies=cfg.runtime_latencies())
 
 
 def run(cfg: MultiTenancyConfig) -> pd.DataFrame:

@@ -27,7 +27,7 @@ from pathsim.config.experiment import (
     resolve_relative,
 )
 from pathsim.catalog.slices import is_slice_name, slice_named
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 
 INFER = -1
 # Short names users reach for (`plan.model` is the paper's "model parallelism") -> schema paths.

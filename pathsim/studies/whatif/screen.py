@@ -35,7 +35,7 @@ from pathsim.workload.lowering.transformer import (
 )
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import Cluster
-from pathsim.workload.mesh_axis import DCN_DATA, ICI_DATA, ICI_TENSOR, MeshAxis
+from pathsim.mesh.axis import DCN_DATA, ICI_DATA, ICI_TENSOR, MeshAxis
 from pathsim.workload.program import ComputeOp, Op
 
 

@@ -25,7 +25,7 @@ from pathsim.workload.lowering.transformer import (
     remat_sub_block,
     sub_blocks,
 )
-from pathsim.workload.mesh_axis import DCN_DATA, ICI_DATA, ICI_PIPELINE, MeshAxis
+from pathsim.mesh.axis import DCN_DATA, ICI_DATA, ICI_PIPELINE, MeshAxis
 from pathsim.workload.program import ComputeOp, GroupProgram, Program, group_label
 
 DCN_PIPELINE = MeshAxis("dcn", "pipeline")

@@ -10,7 +10,7 @@ from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
 from pathsim.errors import ConfigError
 from pathsim.workload.model import embedding_params, layer_params, mlp_matrices
 from pathsim.workload.remat import RematPolicy, remat_policy
-from pathsim.workload.mesh_axis import HOST_LINK, MeshAxis
+from pathsim.mesh.axis import HOST_LINK, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, MatmulShape, Op, Phase, RecvOp
 
 

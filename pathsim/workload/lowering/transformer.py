@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pathsim.workload.lowering.context import GroupBuilder, Shard
 from pathsim.workload.lowering.flash import FlashKernel, flash_backward, flash_forward, softmax_stats_bytes
-from pathsim.workload.mesh_axis import ICI_TENSOR
+from pathsim.mesh.axis import ICI_TENSOR
 from pathsim.workload.program import MatmulShape, Phase
 
 F32_BYTES = 4  # softmax scores and loss statistics in f32 (catalog/software.py)

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass
 
 from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.model import embedding_params, layer_params
 from pathsim.workload.program import CommOp, Program
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pathsim.workload.mesh_axis import HOST_LINK, MeshAxis
+from pathsim.mesh.axis import HOST_LINK, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, GroupProgram, MatmulShape, Op, Phase, Program, group_label
 from pathsim.workload.xla.hlo_text import Computation, HloModule, Instruction, Shape, parse_module
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pathsim.config.experiment import PlanConfig, TopologyConfig
 from pathsim.errors import ConfigError
-from pathsim.workload.mesh_axis import ICI_TENSOR, MeshAxis
+from pathsim.mesh.axis import ICI_TENSOR, MeshAxis
 from pathsim.workload.xla.hlo_import import MeshAxes
 
 # pathsim chip -> (libtpu topology prefix, chip_config_name): names that compile (xla_tpu_aot.md).

@@ -13,13 +13,12 @@ from pathsim.config.experiment import parse_experiment, parse_topology
 from pathsim.costs.collectives import SPEC_SHEET_LINKS, closed_form_time_s
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.costs.tpu_kernels import TpuKernelCostModel
-from pathsim.costs.tpu_kernels.model import matmul_time_s
 from pathsim.costs.tpu_kernels.reference_data import load_timings
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment
 from pathsim.platform.topology import build_cluster
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import ComputeOp, MatmulShape
-from tests.support import REPO, small_experiment
+from tests.support import small_experiment
 
 V5E_PEAK, V5E_BW, V5E_FLOOR = 197e12, 820e9, 105.56e-6
 

@@ -10,7 +10,7 @@ from pathsim.engine.execution.plan import plan_group
 from pathsim.engine.execution.state import GroupState, UnitLayout
 from pathsim.engine.fabric import Unit
 from pathsim.workload.program import GroupProgram, Program
-from tests.engine.test_engine import OneTeraflop
+from tests.engine.test_simulator import OneTeraflop
 
 
 def units(*groups: int, slowdowns: dict[int, float] | None = None) -> tuple[Unit, ...]:

@@ -1,9 +1,9 @@
-"""Sends, receives and gangs, through the engine (tests.engine.test_engine's tiny programs)."""
+"""Sends, receives and gangs, through the engine (tests.engine.test_simulator's tiny programs)."""
 
 import pytest
 
 from pathsim.workload.program import CommOp, RecvOp
-from tests.engine.test_engine import DCN_DATA, PIPELINE, compute, gather, run
+from tests.engine.test_simulator import DCN_DATA, PIPELINE, compute, gather, run
 
 SEND_S = 0.9e9 / 4.5e10  # 0.9 GB over one z link
 

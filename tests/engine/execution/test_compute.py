@@ -6,7 +6,7 @@ import pytest
 from pathsim.engine.execution.compute import ComputeStreams, SegmentTimer
 from pathsim.engine.execution.recording import Recorder
 from tests.engine.execution.helpers import Parts, units
-from tests.engine.test_engine import compute, gather
+from tests.engine.test_simulator import compute, gather
 
 
 def streams(group_ops, unit_list):

@@ -3,7 +3,7 @@
 import numpy as np
 
 from tests.engine.execution.helpers import Parts, units
-from tests.engine.test_engine import compute, gather
+from tests.engine.test_simulator import compute, gather
 
 
 def test_ready_ops_wait_for_their_gate():

@@ -5,7 +5,7 @@ from pathsim.engine.execution.dispatch import group_slices
 from pathsim.platform.topology import build_cluster
 from pathsim.workload.program import GroupProgram, Program
 from tests.engine.execution.helpers import Parts, units
-from tests.engine.test_engine import compute
+from tests.engine.test_simulator import compute
 
 
 def test_a_computation_is_done_when_every_unit_ran_every_op():

@@ -3,7 +3,7 @@
 from pathsim.engine.execution.gangs import Gangs
 from pathsim.engine.execution.state import UnitLayout
 from tests.engine.execution.helpers import Parts, units
-from tests.engine.test_engine import DCN_DATA, gather
+from tests.engine.test_simulator import DCN_DATA, gather
 
 
 class PairsAcrossGroups:

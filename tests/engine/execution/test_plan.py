@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from pathsim.engine.execution.plan import plan_group
-from tests.engine.test_engine import OneTeraflop, compute, gather
+from tests.engine.test_simulator import OneTeraflop, compute, gather
 
 
 def test_compute_ops_nothing_waits_on_run_as_one_segment():

@@ -4,7 +4,7 @@ import numpy as np
 
 from pathsim.engine.execution.recording import Recorder
 from tests.engine.execution.helpers import Parts, units
-from tests.engine.test_engine import compute
+from tests.engine.test_simulator import compute
 
 
 def recorder(record_units):

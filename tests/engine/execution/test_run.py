@@ -2,14 +2,14 @@
 
 import pytest
 
-from pathsim.catalog.runtime import RUNTIME
+from pathsim.catalog.latencies import LATENCIES
 from pathsim.config.experiment import parse_topology
 from pathsim.engine.execution import Run
 from pathsim.engine.fabric import FoldedFabric
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import build_cluster
 from pathsim.workload.program import GroupProgram, Program
-from tests.engine.test_engine import AXES, OneTeraflop, compute
+from tests.engine.test_simulator import AXES, OneTeraflop, compute
 
 
 def one_group_run(ops, record_units=None):
@@ -18,7 +18,7 @@ def one_group_run(ops, record_units=None):
                       computations=("train",))
     placement = Placement(axes=AXES, group_islands=(0,), chips_per_group=64)
     fabric = FoldedFabric(program, placement, cluster)
-    return Run(program, fabric, OneTeraflop(), "pathways_opbyop", RUNTIME, True, record_units, cluster, placement)
+    return Run(program, fabric, OneTeraflop(), "pathways_opbyop", LATENCIES, True, record_units, cluster, placement)
 
 
 def test_a_computation_with_no_ops_on_a_group_is_done_when_it_starts():

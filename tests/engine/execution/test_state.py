@@ -5,7 +5,7 @@ import numpy as np
 from pathsim.engine.execution.plan import plan_group
 from pathsim.engine.execution.state import GroupState, UnitLayout
 from tests.engine.execution.helpers import units
-from tests.engine.test_engine import OneTeraflop, compute, gather
+from tests.engine.test_simulator import OneTeraflop, compute, gather
 
 
 def test_layout_gives_each_unit_its_index_in_its_group():

@@ -7,7 +7,7 @@ from pathsim.engine.fabric import Fabric, FoldedFabric
 from pathsim.placement.mesh_axes import Placement
 from pathsim.platform.topology import build_cluster
 from pathsim.workload.program import GroupProgram, Program
-from tests.engine.test_engine import AXES, DCN_DATA, TENSOR, gather
+from tests.engine.test_simulator import AXES, DCN_DATA, TENSOR, gather
 
 
 @pytest.fixture

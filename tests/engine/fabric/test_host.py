@@ -2,7 +2,7 @@
 
 from pathsim.catalog.hardware import chip_spec
 from pathsim.engine.fabric.host import add_host_links, host_flow
-from pathsim.workload.mesh_axis import HOST_LINK
+from pathsim.mesh.axis import HOST_LINK
 from pathsim.workload.program import CommOp
 
 

@@ -54,7 +54,7 @@ def _bad(tmp_path, repo, name, edit):
      "pipeline.layouts.0.plan.microbatches"),
     ("pathways_multiisland.yaml", lambda d: d["data_parallel"]["layouts"][1].update(islands=[[8, 8, 8]] * 3),
      "data_parallel.layouts.1.plan.dcn"),
-    ("pathways_multiisland.yaml", lambda d: d.update(runtime={"rpc_cpu_s": 1e-5}), "runtime"),
+    ("pathways_multiisland.yaml", lambda d: d.update(latencies={"rpc_cpu_s": 1e-5}), "latencies"),
 ])
 def test_bad_input_is_one_line_naming_the_field(tmp_path, repo, name, edit, field):
     res = _bad(tmp_path, repo, name, edit)

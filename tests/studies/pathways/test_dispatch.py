@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pathsim.catalog.hardware import CHIPS
-from pathsim.catalog.runtime import RUNTIME
+from pathsim.catalog.latencies import LATENCIES
 from pathsim.studies.pathways import dispatch
 from pathsim.studies.pathways.config import parse
 from pathsim.studies.pathways.costs import balanced_shape, benchmark_computation_s, island
@@ -27,7 +27,7 @@ def test_computation_time_is_the_scalar_all_reduce():
     chip = CHIPS["tpu_v4"]
     isl = island(balanced_shape(2048, 3, "h"), chip, "h")
     assert isl.shape == (8, 16, 16)
-    assert benchmark_computation_s(isl, chip, RUNTIME) == pytest.approx(RUNTIME.device_program_s + 40e-6)
+    assert benchmark_computation_s(isl, chip, LATENCIES) == pytest.approx(LATENCIES.device_program_s + 40e-6)
 
 
 def test_fused_matches_multi_controller_up_to_about_1000_chips_then_falls_behind():
@@ -48,7 +48,7 @@ def test_opbyop_pays_the_fan_out_and_parallel_beats_sequential():
     assert (rates.pathways_opbyop < rates.jax_opbyop).all()
     assert (rates.pathways_opbyop_sequential < rates.pathways_opbyop).all()
     # Oracle: parallel async dispatch is bound by the scheduler's CPU per computation.
-    lat = RUNTIME
+    lat = LATENCIES
     per = lat.rpc_cpu_s + lat.controller_work_s + 16 * lat.rpc_cpu_s
     assert rates.pathways_opbyop.loc[16] == pytest.approx(1 / per, rel=0.01)
 
@@ -57,7 +57,7 @@ def test_threshold_is_the_single_controller_cost_and_grows_with_hosts():
     cfg = _cfg(threshold={"points": [{"hosts": 16, "chips_per_host": 8, "paper_s": 2.3e-3},
                                      {"hosts": 64, "chips_per_host": 4}], "calls": 8})
     rows = dispatch.threshold_rows(cfg)
-    lat = RUNTIME
+    lat = LATENCIES
     for row in rows:
         # Matching 98% of JAX means the computation hides 98% of the scheduler's per-computation work.
         per = lat.rpc_cpu_s + lat.controller_work_s + row["hosts"] * lat.rpc_cpu_s

@@ -10,7 +10,7 @@ from pathsim.config.experiment import load_experiment
 from pathsim.errors import ConfigError
 from pathsim.studies.whatif.params import INFER, canonical_path, check_value, mesh_axis_of, resolve
 from pathsim.studies.whatif.spec import parse_set, split_values
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 
 
 def test_aliases_and_schema_paths():

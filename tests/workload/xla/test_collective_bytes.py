@@ -15,10 +15,9 @@ bytes in the backward pass here (225x on the 16B model of V5E-MT-16B-1).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import CommOp
 from pathsim.workload.xla.hlo_import import MeshAxes, import_hlo
 from tests.workload.xla.conftest import NEEDS_TPU_COMPILER

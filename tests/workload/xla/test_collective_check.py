@@ -7,7 +7,7 @@ import dataclasses
 from pathsim.api import run_experiment
 from pathsim.config.experiment import ExperimentConfig, ModelConfig, PlanConfig, TrainingConfig
 from pathsim.results.report import result_dict, text_report
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import CommOp, GroupProgram, Program
 from pathsim.workload.xla.collective_check import SUSPECT_FACTOR, check_collectives, nominal_bytes
 from tests.support import REPO

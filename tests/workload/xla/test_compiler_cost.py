@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
 
 from pathsim.api import simulate_config
 from pathsim.catalog.hardware import chip_spec

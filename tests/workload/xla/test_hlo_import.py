@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 from pathsim.workload.xla.hlo_import import MeshAxes, import_hlo, replica_groups
 from tests.workload.xla.conftest import NEEDS_TPU_COMPILER
@@ -236,7 +236,7 @@ def test_host_offload_copies_become_transfers_over_the_host_link():
     import jax.numpy as jnp
     from jax.ad_checkpoint import checkpoint_name
 
-    from pathsim.workload.mesh_axis import HOST_LINK
+    from pathsim.mesh.axis import HOST_LINK
 
     policy = jax.checkpoint_policies.save_and_offload_only_these_names(
         names_which_can_be_saved=[], names_which_can_be_offloaded=["h"], offload_src="device",

@@ -6,7 +6,7 @@ import pytest
 
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig, read_yaml
 from pathsim.errors import ConfigError
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.xla.mesh import mesh_plan
 from tests.support import REPO
 from tests.workload.xla.conftest import tiny_experiment

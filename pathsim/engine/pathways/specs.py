@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pathsim.catalog.runtime import DISPATCH_MODES as _MODES, RuntimeLatencies
+from pathsim.catalog.dispatch_modes import DispatchMode
+from pathsim.catalog.latencies import RuntimeLatencies
 
-DispatchMode = Literal[tuple(_MODES)]  # type: ignore[valid-type]  # the one set: pathsim/catalog/runtime.py
-DISPATCH_MODES: tuple[str, ...] = tuple(_MODES)
 Policy = Literal["fifo", "proportional"]
 
 

@@ -7,12 +7,12 @@ import math
 
 import simpy
 
-from pathsim.engine.runtime.client import PathwaysClient, uncoordinated_client
-from pathsim.engine.runtime.devices import DeviceArray, Gang
-from pathsim.engine.runtime.executor import HostExecutor
-from pathsim.engine.runtime.policies import Fifo
-from pathsim.engine.runtime.scheduler import GangScheduler
-from pathsim.engine.runtime.specs import DeadlockResult, DeadlockSpec
+from pathsim.engine.pathways.client import PathwaysClient, uncoordinated_client
+from pathsim.engine.pathways.devices import DeviceArray, Gang
+from pathsim.engine.pathways.executor import HostExecutor
+from pathsim.engine.pathways.policies import Fifo
+from pathsim.engine.pathways.scheduler import GangScheduler
+from pathsim.engine.pathways.specs import DeadlockResult, DeadlockSpec
 
 
 def run_deadlock(spec: DeadlockSpec) -> DeadlockResult:

@@ -5,7 +5,7 @@ from pathsim.config.experiment import load_experiment, parse_experiment, parse_t
 from pathsim.errors import ConfigError
 from pathsim.placement.mesh_axes import AxisSegment
 from pathsim.platform.topology import build_cluster
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 
 TENSOR, FSDP = MeshAxis("ici", "tensor"), MeshAxis("ici", "fsdp")
 

@@ -15,7 +15,7 @@ from typing import Callable
 import networkx as nx
 import simpy
 
-from pathsim.engine.runtime.specs import DeadlockReport
+from pathsim.engine.pathways.specs import DeadlockReport
 
 
 @dataclass(eq=False)

@@ -7,10 +7,10 @@ import math
 import pytest
 import simpy
 
-from pathsim.catalog.runtime import RUNTIME
-from pathsim.engine.runtime import ResourceManager
-from pathsim.engine.runtime.devices import DeviceArray, Gang
-from pathsim.engine.runtime.policies import ProportionalShare
+from pathsim.catalog.latencies import LATENCIES
+from pathsim.engine.pathways import ResourceManager
+from pathsim.engine.pathways.devices import DeviceArray, Gang
+from pathsim.engine.pathways.policies import ProportionalShare
 from pathsim.errors import ConfigError
 
 
@@ -81,4 +81,4 @@ def test_resource_manager_slices():
 
 
 def test_runtime_catalog_keeps_existing_values():
-    assert (RUNTIME.dcn_message_s, RUNTIME.host_enqueue_s, RUNTIME.controller_work_s) == (100e-6, 20e-6, 50e-6)
+    assert (LATENCIES.dcn_message_s, LATENCIES.host_enqueue_s, LATENCIES.controller_work_s) == (100e-6, 20e-6, 50e-6)

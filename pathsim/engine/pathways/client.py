@@ -7,11 +7,11 @@ from typing import Callable, Iterable
 
 import simpy
 
-from pathsim.catalog.runtime import RuntimeLatencies
-from pathsim.engine.runtime.actors import Cpu, deliver
-from pathsim.engine.runtime.devices import DeviceArray, Gang
-from pathsim.engine.runtime.executor import Dispatch, HostExecutor
-from pathsim.engine.runtime.scheduler import GangScheduler, Request
+from pathsim.catalog.latencies import RuntimeLatencies
+from pathsim.engine.pathways.actors import Cpu, deliver
+from pathsim.engine.pathways.devices import DeviceArray, Gang
+from pathsim.engine.pathways.executor import Dispatch, HostExecutor
+from pathsim.engine.pathways.scheduler import GangScheduler, Request
 
 Call = tuple[Gang, ...]
 

@@ -5,13 +5,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from pathsim.catalog.runtime import RUNTIME
+from pathsim.catalog.latencies import LATENCIES
 from pathsim.config.experiment import parse_topology
 from pathsim.costs.collectives import closed_form_time_s, dcn_chip_bytes_per_s
 from pathsim.engine import simulate
 from pathsim.placement.mesh_axes import AxisPlacement, AxisSegment, Placement
 from pathsim.platform.topology import build_cluster
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, GroupProgram, Program, RecvOp
 
 W = 2 * 4.5e10  # one v4 chip's bandwidth on one torus dim
@@ -115,7 +115,7 @@ def test_dcn_all_reduce_waits_for_the_slowest_member():
     ops1 = [compute("a", 2.0), gather("dcn", axis=DCN_DATA, deps=(0,), nbytes=nbytes, collective="all_reduce")]
     tl = run([ops0, ops1], group_axes=((DCN_DATA, 2),), islands=2)
     chip = build_cluster(parse_topology({"name": "t", "chip": "tpu_v4", "islands": [{"shape": [4, 4, 4]}]})).chip
-    assert tl.end_s == pytest.approx(2.0 + max(nbytes / dcn_chip_bytes_per_s(chip), RUNTIME.dcn_message_s))
+    assert tl.end_s == pytest.approx(2.0 + max(nbytes / dcn_chip_bytes_per_s(chip), LATENCIES.dcn_message_s))
 
 
 def test_pipeline_send_and_receive():
@@ -139,8 +139,8 @@ def test_unfinishable_program_is_reported():
 def test_dcn_floor_uses_the_latencies_passed_to_simulate():
     # A tiny all-reduce over 2 islands lasts its floor: 2 ring steps of one DCN message each.
     ops = [[gather("dcn", axis=DCN_DATA, nbytes=8.0, collective="all_reduce")] for _ in range(2)]
-    slow = dataclasses.replace(RUNTIME, dcn_message_s=1e-3)
-    for lat in (RUNTIME, slow):
+    slow = dataclasses.replace(LATENCIES, dcn_message_s=1e-3)
+    for lat in (LATENCIES, slow):
         tl = run(ops, group_axes=((DCN_DATA, 2),), islands=2, latencies=lat)
         dcn = [s for s in tl.spans if s.track == "dcn"]
         assert dcn[0].duration_s == pytest.approx(2 * lat.dcn_message_s, rel=1e-3)

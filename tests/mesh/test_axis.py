@@ -3,7 +3,7 @@
 import pytest
 
 from pathsim.config.experiment import AXIS_KINDS
-from pathsim.workload.mesh_axis import NETWORKS, MeshAxis
+from pathsim.mesh.axis import NETWORKS, MeshAxis
 
 
 def test_prints_as_the_plan_key_and_parses_back():

@@ -7,9 +7,9 @@ Inputs and outputs are the frozen dataclasses of `specs`; the drivers in pathsim
 experiment files and turn the results into tables.
 """
 
-from pathsim.engine.runtime.deadlock import run_deadlock
-from pathsim.engine.runtime.dispatch import run_dispatch
-from pathsim.engine.runtime.resource_manager import ResourceManager, VirtualSlice
-from pathsim.engine.runtime.tenancy import run_tenancy
+from pathsim.engine.pathways.deadlock import run_deadlock
+from pathsim.engine.pathways.dispatch import run_dispatch
+from pathsim.engine.pathways.resource_manager import ResourceManager, VirtualSlice
+from pathsim.engine.pathways.tenancy import run_tenancy
 
 __all__ = ["ResourceManager", "VirtualSlice", "run_deadlock", "run_dispatch", "run_tenancy"]

@@ -12,8 +12,8 @@ from typing import Literal, get_args
 
 from pathsim.config.experiment import AXIS_KINDS, AxisKind
 
-Network = Literal["ici", "dcn"]
-NETWORKS: tuple[Network, ...] = get_args(Network)
+NetworkKind = Literal["ici", "dcn"]  # the max-min link solver is engine.network.Network
+NETWORKS: tuple[NetworkKind, ...] = get_args(NetworkKind)
 # Not a mesh axis but a chip's own link to its host's memory (PCIe): host offload's copies travel on it.
 HOST_NETWORK, HOST_KIND = "host", "pcie"
 
@@ -21,7 +21,7 @@ HOST_NETWORK, HOST_KIND = "host", "pcie"
 # order=True sorts by (network, kind), as the "network.kind" strings sorted: group axes keep their order.
 @dataclass(frozen=True, order=True)
 class MeshAxis:
-    network: Network
+    network: NetworkKind
     kind: AxisKind
 
     def __post_init__(self) -> None:

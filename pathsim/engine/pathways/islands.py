@@ -9,11 +9,11 @@ from typing import Callable
 
 import simpy
 
-from pathsim.catalog.runtime import RuntimeLatencies
-from pathsim.engine.runtime.devices import DeviceArray, Gang
-from pathsim.engine.runtime.executor import HostExecutor
-from pathsim.engine.runtime.policies import Fifo
-from pathsim.engine.runtime.scheduler import GangScheduler
+from pathsim.catalog.latencies import RuntimeLatencies
+from pathsim.engine.pathways.devices import DeviceArray, Gang
+from pathsim.engine.pathways.executor import HostExecutor
+from pathsim.engine.pathways.policies import Fifo
+from pathsim.engine.pathways.scheduler import GangScheduler
 
 
 @dataclass

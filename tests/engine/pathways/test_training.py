@@ -7,13 +7,13 @@ import dataclasses
 import pytest
 
 from pathsim.api import simulate_config
-from pathsim.catalog.runtime import RUNTIME
+from pathsim.catalog.latencies import LATENCIES
 from pathsim.config.experiment import load_experiment
-from pathsim.engine.runtime.training import GroupSlice, allocate
+from pathsim.engine.pathways.training import GroupSlice, allocate
 from pathsim.errors import ConfigError
 from pathsim.results.report import dispatch_text
 from tests.support import REPO
-from tests.engine.test_engine import compute, gather, run
+from tests.engine.test_simulator import compute, gather, run
 
 HOSTS_PER_POD = 768  # 3072 chips, 4 per host
 PALM_TWO_PODS_S = 12.7997
@@ -35,7 +35,7 @@ def test_async_step_pays_the_per_host_fan_out_off_the_critical_path(palm_async):
     assert stats.hosts == 2 * HOSTS_PER_POD
     # transfer, update and the next step's train are dispatched during the step (this step's train was, during
     # the previous one): each island's scheduler receives, decides and sends one message per host for each.
-    per_unit = RUNTIME.rpc_cpu_s + RUNTIME.controller_work_s + HOSTS_PER_POD * RUNTIME.rpc_cpu_s
+    per_unit = LATENCIES.rpc_cpu_s + LATENCIES.controller_work_s + HOSTS_PER_POD * LATENCIES.rpc_cpu_s
     assert stats.scheduler_busy_s == pytest.approx((3 * per_unit, 3 * per_unit))
     assert stats.host_messages == 3 * 2 * HOSTS_PER_POD
     scheduler_spans = [s for s in palm_async.spans if s.track == "scheduler"]
@@ -52,19 +52,19 @@ def test_multi_controller_pays_no_scheduler_and_sends_no_message(palm_async):
     assert not [s for s in mc.spans if s.track == "scheduler"]
     assert "no gang scheduler" in dispatch_text(stats)
     # Every host dispatches its own shard of the three computations.
-    assert stats.host_busy_s == pytest.approx(2 * HOSTS_PER_POD * 3 * (RUNTIME.python_call_s + RUNTIME.host_enqueue_s))
+    assert stats.host_busy_s == pytest.approx(2 * HOSTS_PER_POD * 3 * (LATENCIES.python_call_s + LATENCIES.host_enqueue_s))
     # The first computation starts after one host-side call instead of being enqueued ahead.
-    assert mc.end_s - palm_async.end_s == pytest.approx(RUNTIME.python_call_s + RUNTIME.host_enqueue_s, abs=1e-6)
+    assert mc.end_s - palm_async.end_s == pytest.approx(LATENCIES.python_call_s + LATENCIES.host_enqueue_s, abs=1e-6)
 
 
 def test_sequential_dispatch_puts_the_first_fan_out_on_the_critical_path(palm_async):
     seq = _palm("pathways_opbyop_sequential")
-    fan_out_s = HOSTS_PER_POD * RUNTIME.rpc_cpu_s
+    fan_out_s = HOSTS_PER_POD * LATENCIES.rpc_cpu_s
     # Nothing was dispatched ahead of the step: the first computation waits for its fan-out; each later one's
     # host-side work waits until every host acknowledged enqueuing the previous one (one ack per host read).
     assert seq.end_s - palm_async.end_s > fan_out_s
     assert seq.dispatch.host_messages == 3 * 2 * HOSTS_PER_POD
-    per_unit = RUNTIME.rpc_cpu_s + RUNTIME.controller_work_s + 2 * HOSTS_PER_POD * RUNTIME.rpc_cpu_s
+    per_unit = LATENCIES.rpc_cpu_s + LATENCIES.controller_work_s + 2 * HOSTS_PER_POD * LATENCIES.rpc_cpu_s
     assert seq.dispatch.scheduler_busy_s == pytest.approx((3 * per_unit, 3 * per_unit))
 
 
@@ -73,7 +73,7 @@ def test_chained_dispatch_sends_the_step_as_one_message_per_host(palm_async):
     # The step's three computations are one statically schedulable subgraph: dispatched during the previous
     # step; this step dispatches the next step's, one message per host.
     assert chained.dispatch.host_messages == 2 * HOSTS_PER_POD
-    per_unit = RUNTIME.rpc_cpu_s + RUNTIME.controller_work_s + HOSTS_PER_POD * RUNTIME.rpc_cpu_s
+    per_unit = LATENCIES.rpc_cpu_s + LATENCIES.controller_work_s + HOSTS_PER_POD * LATENCIES.rpc_cpu_s
     assert chained.dispatch.scheduler_busy_s == pytest.approx((per_unit, per_unit))
     assert chained.end_s == pytest.approx(palm_async.end_s, abs=1e-9)
 

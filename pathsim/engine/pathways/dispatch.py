@@ -6,12 +6,12 @@ import math
 
 import simpy
 
-from pathsim.engine.runtime.client import PathwaysClient, multi_controller_host
-from pathsim.engine.runtime.devices import DeviceArray, Gang
-from pathsim.engine.runtime.executor import HostExecutor
-from pathsim.engine.runtime.policies import Fifo
-from pathsim.engine.runtime.scheduler import GangScheduler
-from pathsim.engine.runtime.specs import DispatchResult, DispatchSpec
+from pathsim.engine.pathways.client import PathwaysClient, multi_controller_host
+from pathsim.engine.pathways.devices import DeviceArray, Gang
+from pathsim.engine.pathways.executor import HostExecutor
+from pathsim.engine.pathways.policies import Fifo
+from pathsim.engine.pathways.scheduler import GangScheduler
+from pathsim.engine.pathways.specs import DispatchResult, DispatchSpec
 
 
 def _calls(env: simpy.Environment, spec: DispatchSpec) -> list[tuple[Gang, ...]]:

@@ -6,12 +6,12 @@ import itertools
 
 import simpy
 
-from pathsim.engine.runtime.client import PathwaysClient
-from pathsim.engine.runtime.devices import DeviceArray, Gang
-from pathsim.engine.runtime.executor import HostExecutor
-from pathsim.engine.runtime.policies import Fifo, ProportionalShare
-from pathsim.engine.runtime.scheduler import GangScheduler
-from pathsim.engine.runtime.specs import ClientSpec, TenancyResult, TenancySpec
+from pathsim.engine.pathways.client import PathwaysClient
+from pathsim.engine.pathways.devices import DeviceArray, Gang
+from pathsim.engine.pathways.executor import HostExecutor
+from pathsim.engine.pathways.policies import Fifo, ProportionalShare
+from pathsim.engine.pathways.scheduler import GangScheduler
+from pathsim.engine.pathways.specs import ClientSpec, TenancyResult, TenancySpec
 
 
 def _programs(env: simpy.Environment, index: int, client: ClientSpec, hosts: tuple[int, ...]):

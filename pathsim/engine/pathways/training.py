@@ -11,7 +11,7 @@ The resource manager (`resource_manager.py`) gives each group its virtual slice 
 Pathways resource manager maps a client's virtual slices onto physical devices: a group alone on its island
 shares the island's hosts, pipeline stages on one island get hosts of their own (exclusive slices).
 
-`runtime.dispatch` is one of the actors' modes (pathsim/catalog/runtime.py, docs/pathways.md):
+`runtime.dispatch` is one of the actors' modes (pathsim/catalog/latencies.py, docs/pathways.md):
 - `pathways_opbyop`: one asynchronous call (a future) per computation, each island's part to that island's
   gang scheduler, fanned out to every host. In steady state the step's first computation was dispatched
   during the previous step, so it is in the device queues at time 0, and this step dispatches the next
@@ -32,14 +32,15 @@ from typing import Callable
 
 import simpy
 
-from pathsim.catalog.runtime import STEP_DISPATCH_MODES, RuntimeLatencies
-from pathsim.engine.runtime.actors import Cpu
-from pathsim.engine.runtime.client import PathwaysClient, multi_controller_host
-from pathsim.engine.runtime.devices import DeviceArray, Gang
-from pathsim.engine.runtime.executor import HostExecutor
-from pathsim.engine.runtime.resource_manager import ResourceManager
-from pathsim.engine.runtime.runtime import island_runtime
-from pathsim.engine.runtime.scheduler import GangScheduler
+from pathsim.catalog.dispatch_modes import STEP_DISPATCH_MODES
+from pathsim.catalog.latencies import RuntimeLatencies
+from pathsim.engine.pathways.actors import Cpu
+from pathsim.engine.pathways.client import PathwaysClient, multi_controller_host
+from pathsim.engine.pathways.devices import DeviceArray, Gang
+from pathsim.engine.pathways.executor import HostExecutor
+from pathsim.engine.pathways.resource_manager import ResourceManager
+from pathsim.engine.pathways.islands import island_runtime
+from pathsim.engine.pathways.scheduler import GangScheduler
 from pathsim.engine.timeline import DispatchStats, Span
 
 

@@ -7,9 +7,9 @@ from typing import Callable
 
 import simpy
 
-from pathsim.catalog.runtime import RuntimeLatencies
-from pathsim.engine.runtime.actors import Cpu, deliver
-from pathsim.engine.runtime.devices import DeviceArray, Gang
+from pathsim.catalog.latencies import RuntimeLatencies
+from pathsim.engine.pathways.actors import Cpu, deliver
+from pathsim.engine.pathways.devices import DeviceArray, Gang
 
 
 @dataclass(frozen=True)

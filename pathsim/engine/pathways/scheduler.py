@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from pathsim.catalog.runtime import RuntimeLatencies
-from pathsim.engine.runtime.actors import Cpu, deliver
-from pathsim.engine.runtime.devices import Gang
-from pathsim.engine.runtime.executor import Dispatch, HostExecutor
-from pathsim.engine.runtime.policies import SchedulingPolicy
+from pathsim.catalog.latencies import RuntimeLatencies
+from pathsim.engine.pathways.actors import Cpu, deliver
+from pathsim.engine.pathways.devices import Gang
+from pathsim.engine.pathways.executor import Dispatch, HostExecutor
+from pathsim.engine.pathways.policies import SchedulingPolicy
 
 
 @dataclass(eq=False)

@@ -13,7 +13,7 @@ from pathsim.api import simulate_config
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig, load_experiment, read_yaml
 from pathsim.errors import ConfigError
 from pathsim.platform.topology import build_cluster
-from pathsim.workload.mesh_axis import MeshAxis
+from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
 from pathsim.workload.xla import compile as xla_compile
 from pathsim.workload.xla.hlo_import import import_hlo
