@@ -4,7 +4,7 @@ import pytest
 
 from tests.support import REPO, memory_of, small_experiment
 from pathsim.api import simulate_config
-from pathsim.catalog.latencies import DISPATCH_ALIASES
+from pathsim.catalog.dispatch_modes import DISPATCH_ALIASES
 from pathsim.config.experiment import load_experiment, parse_experiment, parse_topology, read_yaml
 from pathsim.errors import ConfigError
 
