@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from pathsim.catalog.software import optimizer_moments
@@ -11,6 +10,7 @@ from pathsim.errors import ConfigError
 from pathsim.workload.model import embedding_params, layer_params, mlp_matrices
 from pathsim.workload.remat import RematPolicy, remat_policy
 from pathsim.mesh.axis import HOST_LINK, MeshAxis
+from pathsim.mesh.sharding import sharding_of
 from pathsim.workload.program import CommOp, ComputeOp, MatmulShape, Op, Phase, RecvOp
 
 
@@ -73,25 +73,26 @@ def _tensor_must_divide(plan, value: int, what: str) -> None:
 
 
 def shard_for(model: ModelConfig, training: TrainingConfig, plan: PlanConfig) -> Shard:
-    m_deg, f_deg, d_deg = plan.degree("tensor"), plan.degree("fsdp"), plan.degree("data")
-    stages, micro = plan.degree("pipeline"), plan.microbatches
+    """Per-chip sizes from the plan's sharding (mesh/sharding.py), the description the XLA step reads too."""
+    sharding = sharding_of(plan)
+    m_deg, f_deg, replicas = sharding.degree("heads"), sharding.degree("embed"), sharding.degree("batch")
+    d_deg, stages, micro = replicas // f_deg, sharding.degree("stage"), plan.microbatches
     _tensor_must_divide(plan, model.n_heads, "query heads (model.n_heads)")
     _tensor_must_divide(plan, model.d_ff, "MLP width (model.d_ff)")
     if plan.tensor_style == "2d":
         _tensor_must_divide(plan, model.d_model, "d_model (model.d_model; 2D sharding splits it over tensor)")
     if stages > model.n_layers:
         raise ConfigError("plan.pipeline", f"{stages} stages exceed the model's {model.n_layers} layers")
-    replicas = d_deg * f_deg
     if training.global_batch_seqs % (replicas * micro):
         raise ConfigError("training.global_batch_seqs",
                           f"{training.global_batch_seqs} sequences do not split over data x fsdp x microbatches "
                           f"= {d_deg} x {f_deg} x {micro} = {replicas * micro}")
     seqs = training.global_batch_seqs // (replicas * micro)
     kv = model.kv_heads
-    kv_local = kv // m_deg if kv % m_deg == 0 else kv  # e.g. multi-query K/V are replicated over tensor
-    heads_local = model.n_heads // m_deg
+    kv_local = sharding.split("kv_heads", kv)  # e.g. multi-query K/V are replicated over tensor
+    heads_local = sharding.split("heads", model.n_heads)
     hd = model.q_head_dim
-    ff_local = model.d_ff // m_deg
+    ff_local = sharding.split("mlp", model.d_ff)
     mlp_in = (mlp_matrices(model) - 1) * ff_local
     lp = layer_params(model)
     weight_local = (lp.q + lp.o + lp.mlp) // m_deg + (lp.kv // m_deg if kv_local != kv else lp.kv)
@@ -99,9 +100,9 @@ def shard_for(model: ModelConfig, training: TrainingConfig, plan: PlanConfig) ->
         tensor=m_deg, fsdp=f_deg, data=d_deg, stages=stages, microbatches=micro, n_layers=model.n_layers,
         pipeline_schedule=plan.pipeline_schedule, optimizer_moments=optimizer_moments(training.optimizer),
         tokens=seqs * model.seq_len, seqs=seqs, seq_len=model.seq_len, d_model=model.d_model,
-        d_local=model.d_model // m_deg if plan.tensor_style == "2d" else model.d_model,
+        d_local=sharding.split("act_embed", model.d_model),
         heads_local=heads_local, kv_heads_local=kv_local, head_dim=hd, ff_local=ff_local,
-        vocab_local=math.ceil(model.vocab_size / m_deg), mlp_in_width=mlp_in,
+        vocab_local=sharding.padded_split("vocab", model.vocab_size), mlp_in_width=mlp_in,
         layer_weight_params_local=weight_local,
         embedding_params_local=embedding_params(model) // m_deg,
         param_bytes=training.param_bytes, grad_bytes=training.grad_bytes, act_bytes=training.activation_bytes,

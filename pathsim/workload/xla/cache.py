@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-FORMAT = 1  # bump when the step or what is stored changes
+FORMAT = 2  # bump when the step or what is stored changes (2: key/value heads split over tensor)
 
 
 def cache_dir() -> Path:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pathsim.config.experiment import PlanConfig, TopologyConfig
 from pathsim.errors import ConfigError
-from pathsim.mesh.axis import ICI_TENSOR, MeshAxis
+from pathsim.mesh.sharding import Sharding, device_order, sharding_of
 from pathsim.workload.xla.hlo_import import MeshAxes
 
 # pathsim chip -> (libtpu topology prefix, chip_config_name): names that compile (xla_tpu_aot.md).
@@ -24,7 +24,6 @@ TPU_TARGETS = {
     "tpu_v5p": ("v5p", "megacore"),
     "tpu_v6e": ("v6e", "default"),
 }
-ICI_ORDER = ("data", "fsdp", "pipeline", "tensor")  # tensor innermost: its collectives are the busiest
 
 
 @dataclass(frozen=True)
@@ -39,24 +38,15 @@ class TargetTopology:
 
 @dataclass(frozen=True)
 class MeshPlan:
-    """The mesh axes in device order and the logical-axis rules of the step."""
+    """The mesh axes in device order and the plan's sharding (mesh/sharding.py, which the lowering reads too)."""
 
     axes: MeshAxes
     target: TargetTopology | None  # None: no TPU target, the step runs on the devices at hand
-    batch_axes: tuple[MeshAxis, ...]  # shard the batch (data and fsdp, over DCN and ICI)
-    fsdp_axes: tuple[MeshAxis, ...]  # shard weights' d_model dimension (ZeRO-3)
-    tensor_axis: MeshAxis | None  # shards heads, d_ff and vocab
-    activation_embed_axis: MeshAxis | None  # 2D sharding also splits activations' d_model over tensor
+    sharding: Sharding
 
     def rules(self) -> dict[str, tuple[str, ...] | str | None]:
         """Logical axis name -> jax mesh axis names (MaxText's logical_axis_rules)."""
-        batch, embed = tuple(map(str, self.batch_axes)), tuple(map(str, self.fsdp_axes))
-        tensor = str(self.tensor_axis) if self.tensor_axis else None
-        act_embed = str(self.activation_embed_axis) if self.activation_embed_axis else None
-        return {
-            "batch": batch or None, "embed": embed or None, "heads": tensor, "mlp": tensor, "vocab": tensor,
-            "act_embed": act_embed, "seq": None, "kv": None, "layers": None, "norm": None, "stack": None,
-        }
+        return self.sharding.jax_rules()
 
 
 def target_topology(topo: TopologyConfig) -> TargetTopology:
@@ -81,20 +71,14 @@ def mesh_plan(plan: PlanConfig, topo: TopologyConfig | None = None) -> MeshPlan:
     if plan.degree("pipeline") > 1:
         raise ConfigError("plan.pipeline", "program: xla compiles SPMD plans (data, fsdp, tensor); use "
                           "program: lowered for pipeline parallelism")
-    dcn = [(MeshAxis("dcn", k), plan.dcn[k]) for k in ICI_ORDER if k in plan.dcn]
-    ici = [(MeshAxis("ici", k), plan.ici[k]) for k in ICI_ORDER if k in plan.ici]
-    axes = MeshAxes(tuple(dcn + ici))
+    order = device_order(plan)
+    axes = MeshAxes(order)
     if topo is not None:
         islands = sum(i.count for i in topo.islands)
-        if math.prod(n for _, n in dcn) != islands:
+        if math.prod(plan.dcn.values()) != islands:
             raise ConfigError("plan.dcn", f"axis sizes {dict(plan.dcn)} do not multiply to the {islands} islands")
-    names = [a for a, _ in axes.axes]
-    batch = tuple(a for a in names if a.kind in ("data", "fsdp"))
-    fsdp = tuple(a for a in names if a.kind == "fsdp")
-    tensor = ICI_TENSOR if ICI_TENSOR in names else None
-    return MeshPlan(axes=axes, target=target_topology(topo) if topo is not None else None, batch_axes=batch,
-                    fsdp_axes=fsdp, tensor_axis=tensor,
-                    activation_embed_axis=tensor if plan.tensor_style == "2d" else None)
+    return MeshPlan(axes=axes, target=target_topology(topo) if topo is not None else None,
+                    sharding=sharding_of(plan))
 
 
 def local_mesh(mp: MeshPlan):

@@ -1,7 +1,8 @@
 """The JAX training step of an experiment: a decoder-only transformer (the `model:` family), its loss,
 the optimizer of `training:`, rematerialization as jax.checkpoint policies, layers under jax.lax.scan.
 
-Weights and activations are annotated with logical axes; MeshPlan.rules() maps them to mesh axes.
+Weights and activations are annotated with logical axes; the plan's Sharding (mesh/sharding.py, which the
+lowering reads too) maps them to mesh axes.
 The same step is compiled ahead of time for a TPU target (compile.py, abstract inputs) and run on the
 devices at hand from concrete inputs (LocalStep: the calibration's closed loop times and profiles it).
 
