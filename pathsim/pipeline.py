@@ -4,7 +4,7 @@ simulate -> measure. Every caller (run, sweeps, compare, shared pods, calibratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pathsim.catalog.kernels import kernel_spec
@@ -148,6 +148,7 @@ def prepare(exp: ExperimentConfig, topo: TopologyConfig | None, base_dir: Path |
 
         imported = xla_program(exp.model, exp.training, exp.plan, topo)
         program = imported.program
+        planned = replace(planned, memory=replace(planned.memory, compiled_bytes=imported.compiled.per_chip_bytes))
         return PreparedRun(
             experiment=exp, planned=planned, cost=cost, program=program, program_source="xla",
             notes=xla_notes(planned.cluster, cost, imported, planned.memory),

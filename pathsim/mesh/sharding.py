@@ -46,6 +46,10 @@ class Sharding:
         vocabulary: a table is split even when the degree does not divide it)."""
         return math.ceil(n / self.degree(logical))
 
+    def padded(self, logical: str, n: int) -> int:
+        """The dimension's size padded up to a multiple of its degree."""
+        return self.degree(logical) * self.padded_split(logical, n)
+
     def jax_rules(self) -> dict[str, tuple[str, ...] | str | None]:
         """Logical axis name -> jax mesh axis names ("ici.fsdp"), as MaxText's logical_axis_rules."""
         out: dict[str, tuple[str, ...] | str | None] = {}

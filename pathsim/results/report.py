@@ -57,9 +57,11 @@ def _seconds(value: float) -> str:
 
 def verdict(result: SimulationResult) -> str:
     mem = result.memory
+    whose = ("" if mem.compiled_bytes is None
+             else f" (XLA's compiled step; pathsim's estimate {_gib(mem.total_bytes)})")
     if mem.feasible:
-        return f"fits: {_gib(mem.total_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip"
-    return (f"does not fit: needs {_gib(mem.total_bytes)} per chip of {_gib(mem.hbm_bytes)} HBM "
+        return f"fits: {_gib(mem.deciding_bytes)} of {_gib(mem.hbm_bytes)} HBM per chip{whose}"
+    return (f"does not fit: needs {_gib(mem.deciding_bytes)} per chip of {_gib(mem.hbm_bytes)} HBM{whose} "
             f"(simulated as if it fit)")
 
 
@@ -131,9 +133,11 @@ def text_report(result: SimulationResult) -> str:
     memory.add_column("category")
     memory.add_column("size", justify="right")
     for key, value in mem.as_dict().items():
-        if key not in ("hbm_bytes", "total_bytes", "offloaded_bytes"):
+        if key not in ("hbm_bytes", "total_bytes", "offloaded_bytes", "compiled_bytes"):
             memory.add_row(key.removesuffix("_bytes"), _gib(value))
-    memory.add_row("total", _gib(mem.total_bytes))
+    memory.add_row("total (pathsim's estimate)" if mem.compiled_bytes is not None else "total", _gib(mem.total_bytes))
+    if mem.compiled_bytes is not None:
+        memory.add_row("XLA's compiled step", _gib(mem.compiled_bytes))
     memory.add_row("HBM", _gib(mem.hbm_bytes))
     if mem.offloaded_bytes:
         memory.add_row("offloaded to host (not in HBM)", _gib(mem.offloaded_bytes))

@@ -39,7 +39,8 @@ def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, me
         f"{how}",
         f"per-chip memory: XLA {compiled.per_chip_bytes / GIB:.2f} GiB (temp {compiled.memory_bytes['temp'] / GIB:.2f}),"
         f" pathsim estimate {mem.total_bytes / GIB:.2f} GiB, of {hbm / GIB:.1f} GiB HBM"
-        + (" (XLA's figure exceeds HBM, yet it compiled)" if compiled.per_chip_bytes > hbm else ""),
+        + (" (XLA's figure exceeds HBM: the compile for the target did not refuse it)"
+           if compiled.per_chip_bytes > hbm else ""),
         f"kernel time per chip: {priced * 1e3:.1f} ms priced by {cost.name}"
         + (f", {estimated * 1e3:.1f} ms by the compiler's estimated_cycles"
            f" at {clock.value / 1e9:.2f} GHz" if estimated is not None else ", no compiler estimate (no clock "

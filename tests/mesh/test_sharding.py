@@ -49,15 +49,16 @@ def test_a_dimension_its_axes_do_not_divide_stays_whole_unless_padded():
 
 @pytest.mark.skipif(any(importlib.util.find_spec(m) is None for m in ("jax", "libtpu", "optax")),
                     reason='needs the tpu extra: pip install -e ".[tpu]"')
-@pytest.mark.parametrize("kv_heads", [1, 2, 4])
-def test_the_lowering_and_the_xla_step_hold_the_same_shares(kv_heads, monkeypatch):
-    """Each weight's per-chip shape in the compiled step is the share the lowering prices."""
+@pytest.mark.parametrize("kv_heads, vocab", [(1, 1024), (2, 1001), (4, 1024)])
+def test_the_lowering_and_the_xla_step_hold_the_same_shares(kv_heads, vocab, monkeypatch):
+    """Each weight's per-chip shape in the compiled step is the share the lowering prices; a vocabulary
+    tensor does not divide is padded in both."""
     monkeypatch.setenv("TPU_SKIP_MDS_QUERY", "1")
     monkeypatch.setenv("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
     from pathsim.workload.xla.mesh import build_mesh, mesh_plan
     from pathsim.workload.xla.step import build_step
 
-    exp = ExperimentConfig.model_validate(tiny_experiment(**{"model.n_kv_heads": kv_heads}))
+    exp = ExperimentConfig.model_validate(tiny_experiment(**{"model.n_kv_heads": kv_heads, "model.vocab_size": vocab}))
     mp = mesh_plan(exp.plan, TopologyConfig.model_validate(read_yaml(TOPOLOGY, "topology")))
     params = build_step(exp.model, exp.training, mp, build_mesh(mp)).args[0]
     shard = shard_for(exp.model, exp.training, exp.plan)
@@ -68,4 +69,5 @@ def test_the_lowering_and_the_xla_step_hold_the_same_shares(kv_heads, monkeypatc
     assert local("layers.wq")[2] == shard.heads_local
     assert local("layers.wkv")[3] == shard.kv_heads_local
     assert local("layers.w_in")[3] == shard.ff_local
-    assert local("embed")[0] == shard.vocab_local
+    assert local("embed")[0] == shard.vocab_local == -(-vocab // 2)
+    assert params["embed"].shape[0] == 2 * shard.vocab_local

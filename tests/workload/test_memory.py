@@ -68,3 +68,14 @@ def test_per_tensor_policies_order_saved_memory_and_offload_leaves_hbm():
     assert offloaded.offloaded_bytes == pytest.approx(qkv_bytes)
     assert offloaded.total_bytes == pytest.approx(full.total_bytes)  # off HBM: not in the total
     assert "offloaded_bytes" in offloaded.as_dict() and "offloaded_bytes" not in full.as_dict()
+
+
+def test_the_compilers_figure_decides_feasibility_when_there_is_one():
+    from dataclasses import replace
+
+    mem = memory_of(parse_experiment(small_experiment()), CUBE)
+    assert mem.feasible and "compiled_bytes" not in mem.as_dict()
+    compiled = replace(mem, compiled_bytes=mem.hbm_bytes + 1)
+    assert not compiled.feasible and compiled.deciding_bytes == mem.hbm_bytes + 1
+    assert compiled.total_bytes == mem.total_bytes  # pathsim's own estimate is still reported beside it
+    assert compiled.as_dict()["compiled_bytes"] == mem.hbm_bytes + 1

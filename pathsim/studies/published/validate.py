@@ -92,7 +92,7 @@ def simulate_run(item: tuple[int, PublishedRun, str]) -> RowResult:
     metrics, memory = result.metrics, result.memory
     return replace(published, predicted_step_s=float(metrics.step_time_s), predicted_mfu=float(metrics.mfu),
                    predicted_hfu=float(metrics.hfu), exposed_dcn_s=float(metrics.breakdown.exposed_dcn_s),
-                   fits=bool(memory.feasible), hbm_used_bytes=float(memory.total_bytes),
+                   fits=bool(memory.feasible), hbm_used_bytes=float(memory.deciding_bytes),
                    hbm_bytes=float(memory.hbm_bytes))
 
 

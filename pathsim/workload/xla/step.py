@@ -57,10 +57,11 @@ def _dtype(nbytes: int):
     return {2: jnp.bfloat16, 4: jnp.float32}.get(nbytes, jnp.bfloat16)
 
 
-def param_shapes(model: ModelConfig, training: TrainingConfig) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
-    """Parameter name -> (shape, logical axes). Layers are stacked on a leading axis for the scan."""
+def param_shapes(model: ModelConfig, vocab_size: int) -> dict[str, tuple[tuple[int, ...], tuple[str, ...]]]:
+    """Parameter name -> (shape, logical axes), with the vocabulary as padded (padded_vocab). Layers are
+    stacked on a leading axis for the scan."""
     L, d, H, kv, hd, ff, V = (model.n_layers, model.d_model, model.n_heads, model.kv_heads, model.q_head_dim,
-                              model.d_ff, model.vocab_size)
+                              model.d_ff, vocab_size)
     n_in = 2 if model.mlp == "swiglu" else 1
     shapes = {
         "embed": ((V, d), ("vocab", "embed")),
@@ -77,6 +78,14 @@ def param_shapes(model: ModelConfig, training: TrainingConfig) -> dict[str, tupl
     if not model.tied_embeddings:
         shapes["unembed"] = ((d, V), ("embed", "vocab"))
     return shapes
+
+
+def padded_vocab(model: ModelConfig, mp: MeshPlan) -> int:
+    """The vocabulary padded to a multiple of the axes that split it, as Megatron-LM pads it
+    (make-vocab-size-divisible-by) and as the lowering prices it (Sharding.padded_split): jax cannot split
+    a table its axes do not divide, and a table kept whole computes and holds the logits of the whole
+    vocabulary on every chip of the tensor group. The padded rows are never a target."""
+    return mp.sharding.padded("vocab", model.vocab_size)
 
 
 def rms_norm(x, scale, dtype):
@@ -152,13 +161,14 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     rules = mp.rules()
     sizes = dict(zip(mp.axes.names, mp.axes.sizes))
     pdt, adt = _dtype(training.param_bytes), _dtype(training.activation_bytes)
-    shapes = param_shapes(model, training)
+    V = padded_vocab(model, mp)
+    shapes = param_shapes(model, V)
     shard = {k: NamedSharding(mesh, _spec(ax, rules, s, sizes)) for k, (s, ax) in shapes.items()}
     B, S = training.global_batch_seqs, model.seq_len
     act = lambda *logical: NamedSharding(mesh, _spec(logical, rules, (B, S, model.d_model), sizes))  # noqa: E731
     x_sharding = act("batch", "seq", "act_embed")
-    logits_sharding = NamedSharding(mesh, _spec(("batch", "seq", "vocab"), rules, (B, S, model.vocab_size), sizes))
-    vocab_d = (model.vocab_size, model.d_model)
+    logits_sharding = NamedSharding(mesh, _spec(("batch", "seq", "vocab"), rules, (B, S, V), sizes))
+    vocab_d = (V, model.d_model)
     lookup_sharding = NamedSharding(mesh, _spec(("vocab", None), rules, vocab_d, sizes))
     lookup_out = NamedSharding(mesh, _spec(("batch", "seq", None), rules, (B, S, model.d_model), sizes))
     G = model.n_heads // model.kv_heads  # query heads per key/value head
@@ -266,11 +276,11 @@ def concrete_args(model: ModelConfig, training: TrainingConfig, spec: StepSpec, 
 
     params, state, tokens = spec.args
     keys = iter(jax.random.split(jax.random.PRNGKey(seed), len(params) + 1))
-    shapes = param_shapes(model, training)
+    logical = {name: axes for name, (_, axes) in param_shapes(model, model.vocab_size).items()}
 
     def init(name, a):
         key = next(keys)
-        if shapes[name][1][-1] == "norm":
+        if logical[name][-1] == "norm":
             return jnp.ones(a.shape, a.dtype)
         return (jax.random.normal(key, a.shape, jnp.float32) * model.d_model ** -0.5).astype(a.dtype)
 

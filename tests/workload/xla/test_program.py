@@ -65,6 +65,9 @@ def test_folded_and_full_mode_agree_on_an_imported_symmetric_program():
     assert folded.program_source == full.program_source == "xla"
     assert full.metrics.step_time_s == pytest.approx(folded.metrics.step_time_s, rel=1e-9)
     assert any("per-chip memory: XLA" in n for n in folded.notes)
+    # Feasibility is the compiler's figure for the program that would run, pathsim's estimate beside it.
+    assert folded.memory.compiled_bytes == _compile(exp, topo).per_chip_bytes
+    assert folded.memory.deciding_bytes == folded.memory.compiled_bytes != folded.memory.total_bytes
     # The guard read every family the plan implies, within its factor of the plan's bytes.
     check = folded.collective_check
     assert {(str(r.axis), r.family) for r in check.rows} >= {
@@ -127,6 +130,7 @@ def test_cli_runs_a_multislice_xla_program():
     result = json.loads(out.stdout)
     assert result["program"] == "xla"
     assert any(note.startswith("per-chip memory: XLA") for note in result["notes"])
+    assert result["memory"]["compiled_bytes"] > 0 and "XLA's compiled step" in result["verdict"]
     assert result["breakdown"]["exposed_dcn_s"] > 0  # the cross-slice gradient all-reduce is simulated
     check = result["collective_check"]  # the guard read the DCN gradient all-reduce too, within its factor
     assert check["suspect"] is False and ("dcn.data", "reduce") in {(r["axis"], r["family"]) for r in check["rows"]}
