@@ -41,17 +41,17 @@ def register(subparsers) -> None:
     val.add_argument("--profile", required=True, type=Path, help="profile measured on this machine")
     val.add_argument("--report", type=Path, default=None, help="also write the report to this file")
     val.add_argument("--kernels", type=Path, default=None,
-                     help="kernel profile (pathsim profile-kernels): also predict from XLA's imported program")
+                     help="kernel timings (pathsim profile-kernels): also predict from XLA's imported program")
     val.add_argument("--kernels-out", type=Path, default=None,
-                     help="trace each step's kernels between its timed runs (same host load), write that kernel "
-                          "profile here (.json) and also predict from XLA's imported program")
+                     help="trace each step's kernels between its timed runs (same host load), write those kernel "
+                          "timings here (.json) and also predict from XLA's imported program")
     _common(val)
     val.set_defaults(handler=validate_command)
     ker = subparsers.add_parser("profile-kernels",
                                 help="time every kernel of the closed-loop cases' compiled steps (JAX profiler)")
-    ker.add_argument("--out", required=True, type=Path, help="kernel profile to write (.json)")
+    ker.add_argument("--out", required=True, type=Path, help="kernel timings to write (.json)")
     _common(ker)
-    ker.set_defaults(handler=profile_kernels_command)
+    ker.set_defaults(handler=time_kernels_command)
 
 
 def _check_counts(args: argparse.Namespace) -> None:
@@ -100,26 +100,26 @@ def calibrate_command(args: argparse.Namespace) -> int:
     jax = _start_jax(args.devices)
     from pathsim.calibration.grid import build_grid
     from pathsim.calibration.microbench import Timing, run_calibration
-    from pathsim.calibration.profile_files import save_profile
+    from pathsim.calibration.profile_files import save_cost_profile
 
     preset, case_list = _cases(args, jax)
     grid = build_grid(case_list, dtypes, _GENERIC_SIZES[preset], _COLLECTIVE_BYTES[preset])
     profile = run_calibration(grid, Timing(args.warmup, args.repeats), progress=not args.no_progress)
-    save_profile(profile, args.out)
+    save_cost_profile(profile, args.out)
     meta = profile.meta
     print(f"wrote {args.out}: {meta.device_count} x {meta.device_kind} ({meta.backend}, jax {meta.jax_version}); "
           f"{len(profile.matmuls)} matmuls, {len(profile.memory_ops)} memory-bound ops, "
-          f"{len(profile.collectives)} collectives; dispatch {meta.dispatch_s * 1e6:.1f} us, "
+          f"{len(profile.collectives)} collectives; call overhead {meta.call_overhead_s * 1e6:.1f} us, "
           f"concurrent slowdown {meta.concurrent_slowdown:.2f}x")
     return 0
 
 
 def _write_reference_profile(chip: str, out: Path) -> int:
-    from pathsim.calibration.profile_files import save_profile
+    from pathsim.calibration.profile_files import save_cost_profile
     from pathsim.calibration.reference_profile import reference_profile
 
     profile = reference_profile(chip)
-    save_profile(profile, out)
+    save_cost_profile(profile, out)
     print(f"wrote {out}: the TPU kernel model for {chip} ({profile.meta.device_kind}); {len(profile.matmuls)} "
           f"matmuls, {len(profile.memory_ops)} memory-bound ops; no measurement was taken")
     return 0
@@ -127,27 +127,27 @@ def _write_reference_profile(chip: str, out: Path) -> int:
 
 def validate_command(args: argparse.Namespace) -> int:
     _check_counts(args)
-    from pathsim.calibration.kernel_profile import load_kernel_profile
-    from pathsim.costs.calibrated.profile import load_profile
+    from pathsim.calibration.kernel_timings import load_kernel_timings
+    from pathsim.costs.calibrated.profile import load_cost_profile
 
     if args.kernels is not None and args.kernels_out is not None:
-        raise ConfigError("--kernels-out", "give --kernels (a stored kernel profile) or --kernels-out, not both")
+        raise ConfigError("--kernels-out", "give --kernels (stored kernel timings) or --kernels-out, not both")
     if args.kernels_out is not None and args.kernels_out.suffix != ".json":
         raise ConfigError("--kernels-out", f"must end in .json, got {args.kernels_out.name!r}")
     for path, field in ((args.kernels_out, "--kernels-out"), (args.report, "--report")):
         if path is not None:
             check_output(path, field)  # before minutes of measuring
-    profile = load_profile(args.profile, "--profile")
-    kernels = load_kernel_profile(args.kernels) if args.kernels is not None else None
+    profile = load_cost_profile(args.profile, "--profile")
+    kernels = load_kernel_timings(args.kernels) if args.kernels is not None else None
     jax = _start_jax(args.devices)
-    from pathsim.calibration.kernel_profile import save_kernel_profile
+    from pathsim.calibration.kernel_timings import save_kernel_timings
     from pathsim.calibration.validate import format_report, run_validation
 
     _, case_list = _cases(args, jax)
     report = run_validation(profile, case_list, args.warmup, args.repeats, progress=not args.no_progress,
                             kernels=kernels, trace_kernels=args.kernels_out is not None)
     if args.kernels_out is not None:
-        save_kernel_profile(report.kernel_profile, args.kernels_out, "--kernels-out")
+        save_kernel_timings(report.kernel_timings, args.kernels_out, "--kernels-out")
     text = format_report(report)
     print(text)
     if args.report is not None:
@@ -155,18 +155,18 @@ def validate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def profile_kernels_command(args: argparse.Namespace) -> int:
+def time_kernels_command(args: argparse.Namespace) -> int:
     _check_counts(args)
     if args.out.suffix != ".json":
         raise ConfigError("--out", f"must end in .json, got {args.out.name!r}")
     check_output(args.out, "--out")
     jax = _start_jax(args.devices)
-    from pathsim.calibration.kernel_bench import run_kernel_profiles
-    from pathsim.calibration.kernel_profile import save_kernel_profile
+    from pathsim.calibration.kernel_bench import run_kernel_timings
+    from pathsim.calibration.kernel_timings import save_kernel_timings
 
     _, case_list = _cases(args, jax)
-    kernels = run_kernel_profiles(case_list, args.warmup, args.repeats, progress=not args.no_progress)
-    save_kernel_profile(kernels, args.out)
+    kernels = run_kernel_timings(case_list, args.warmup, args.repeats, progress=not args.no_progress)
+    save_kernel_timings(kernels, args.out)
     meta = kernels.meta
     print(f"wrote {args.out}: {len(kernels.programs)} compiled steps on {meta.device_count} x {meta.device_kind} "
           f"({meta.backend}, jax {meta.jax_version}), {sum(len(p.kernels) for p in kernels.programs)} kernels; "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from pathsim.costs.calibrated.profile import Profile
+from pathsim.costs.calibrated.profile import CostProfile
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.catalog.latencies import RuntimeLatencies
 from pathsim.placement.mesh_axes import AUTO_ORDER
@@ -18,7 +18,7 @@ from pathsim.platform.topology import DIM_NAMES, Cluster, Island
 
 
 
-def _link_fit(profile: Profile) -> tuple[float, float]:
+def _link_fit(profile: CostProfile) -> tuple[float, float]:
     """(one-way link bytes/s, hop latency s) from the all-gathers over every device; (memory rate, 0)
     where the profile has none (one device: the value is never used)."""
     n = profile.meta.device_count
@@ -31,7 +31,7 @@ def _link_fit(profile: Profile) -> tuple[float, float]:
     return w_eff / 2.0, small.time_s / (n / 2.0)
 
 
-def measured_chip(profile: Profile) -> ChipSpec:
+def measured_chip(profile: CostProfile) -> ChipSpec:
     meta = profile.meta
     link, hop = _link_fit(profile)
     source = f"measured by pathsim calibrate on {meta.device_kind} ({meta.backend}), {meta.date}"
@@ -65,8 +65,8 @@ def mesh_cluster(chip: ChipSpec, ici: dict[str, int]) -> Cluster:
     return Cluster(name=f"local {chip.name} x{math.prod(shape)}", chip=chip, islands=(island,))
 
 
-def measured_latencies(profile: Profile) -> RuntimeLatencies:
-    """One process drives its local devices: launching a computation costs one measured dispatch (the
-    measured call covers the Python side too, so python_call_s is 0)."""
-    return RuntimeLatencies(dcn_message_s=0.0, host_enqueue_s=profile.meta.dispatch_s, controller_work_s=0.0,
-                            python_call_s=0.0)
+def measured_latencies(profile: CostProfile) -> RuntimeLatencies:
+    """One process drives its local devices: launching a computation costs one measured call overhead (an
+    empty jitted call, which covers the Python side too, so python_call_s is 0)."""
+    return RuntimeLatencies(dcn_message_s=0.0, host_enqueue_s=profile.meta.call_overhead_s,
+                            controller_work_s=0.0, python_call_s=0.0)

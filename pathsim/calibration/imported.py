@@ -1,6 +1,6 @@
 """The closed loop on XLA's own program: the compiled step's scheduled HLO imported as a pathsim Program
 (pathsim.workload.xla), each kernel costed at the time it was measured to take inside the real step (a
-ProgramProfile), simulated on the measured platform with collectives fitted as for the lowered program.
+StepKernelTimings), simulated on the measured platform with collectives fitted as for the lowered program.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathsim.calibration.cases import Case, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.kernel_cost import KernelCostModel
-from pathsim.calibration.kernel_profile import ProgramProfile, Statistic, hlo_fingerprint
-from pathsim.costs.calibrated.profile import Profile
+from pathsim.calibration.kernel_timings import StepKernelTimings, Statistic, hlo_fingerprint
+from pathsim.costs.calibrated.profile import CostProfile
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.engine.timeline import Timeline
 from pathsim.errors import ConfigError
@@ -27,13 +27,13 @@ class ImportedPrediction:
     compute_s: float  # the compute ops of one chip, back to back
     comm_s: float  # the collectives' simulated time, whether hidden behind compute or not
     ops: int  # compute ops in the imported program
-    unmeasured_ops: int  # compute ops the kernel profile has no time for (costed by the roofline)
+    unmeasured_ops: int  # compute ops the kernel timings have no time for (costed by the roofline)
     unmeasured_s: float
 
 
 @dataclass(frozen=True)
 class KernelAccounting:
-    """What the real step's kernels add up to, against the step (from the kernel profile, one device)."""
+    """What the real step's kernels add up to, against the step (from the kernel timings, one device)."""
 
     kernel_total_s: float  # sum over the program's kernels of mean share x calls: what the model uses
     durations_s: float  # the same with the kernels' mean durations (overlapping kernels counted in full)
@@ -52,9 +52,9 @@ class ErrorTerms:
     coverage_s: float  # program ops costed otherwise than by a measured kernel, or kernels not imported
     statistic_s: float  # sum of per-kernel mean shares - median busy time (noise: mean and median of a step)
     gaps_s: float  # busy time - span (<= 0: idle gaps between the kernels, which the engine does not have)
-    host_s: float  # the one dispatch modelled - the real step's host time outside its kernels
+    host_s: float  # the one call overhead modelled - the real step's host time outside its kernels
     collectives_s: float  # simulated exposed collectives - the collective thunks' measured time
-    drift_s: float  # the step traced (kernel profile) - the step measured (validation): profiler, load
+    drift_s: float  # the step traced (kernel timings) - the step measured (validation): profiler, load
 
     def total_s(self) -> float:
         return (self.coverage_s + self.statistic_s + self.gaps_s + self.host_s + self.collectives_s
@@ -62,13 +62,13 @@ class ErrorTerms:
 
 
 def error_terms(prediction: ImportedPrediction, k: KernelAccounting, measured_s: float,
-                dispatch_s: float) -> ErrorTerms:
-    exposed_comm_s = prediction.step_s - prediction.compute_s - dispatch_s
+                call_overhead_s: float) -> ErrorTerms:
+    exposed_comm_s = prediction.step_s - prediction.compute_s - call_overhead_s
     return ErrorTerms(
         coverage_s=prediction.compute_s - (k.kernel_total_s - k.collective_s),
         statistic_s=k.kernel_total_s - k.busy_s,
         gaps_s=k.busy_s - k.span_s,
-        host_s=dispatch_s - (k.traced_step_s - k.span_s),
+        host_s=call_overhead_s - (k.traced_step_s - k.span_s),
         collectives_s=exposed_comm_s - k.collective_s,
         drift_s=k.traced_step_s - measured_s)
 
@@ -85,7 +85,7 @@ def import_case_program(hlo_text: str, case: Case) -> Program:
     return import_hlo(hlo_text, case_mesh(case))
 
 
-def accounting(kernels: ProgramProfile, program: Program) -> KernelAccounting:
+def accounting(kernels: StepKernelTimings, program: Program) -> KernelAccounting:
     collectives = {op.name for op in program.groups[0].ops if isinstance(op, CommOp)}
     return KernelAccounting(
         kernel_total_s=kernels.total_s("share"), durations_s=kernels.total_s("mean"),
@@ -98,10 +98,10 @@ def _comm_s(timeline: Timeline) -> float:
     return sum(s.duration_s for s in timeline.spans if s.track in ("ici", "dcn"))
 
 
-def predict_imported(case: Case, hlo_text: str, kernels: ProgramProfile, profile: Profile,
+def predict_imported(case: Case, hlo_text: str, kernels: StepKernelTimings, profile: CostProfile,
                      statistic: Statistic = "share") -> tuple[ImportedPrediction, KernelAccounting]:
     if kernels.hlo_sha256 != hlo_fingerprint(hlo_text):
-        raise ConfigError("--kernels", f"{case.name}: the compiled step differs from the one profiled "
+        raise ConfigError("--kernels", f"{case.name}: the compiled step differs from the one whose kernels were timed "
                           "(another jax or model?); re-run `pathsim profile-kernels`")
     exp = experiment(case)
     chip = measured_chip(profile)

@@ -1,7 +1,7 @@
 """KernelCostModel: each op of a program imported from XLA costs the time its kernel was measured to take
-inside the real step (a ProgramProfile), looked up by HLO instruction name.
+inside the real step (its StepKernelTimings), looked up by HLO instruction name.
 
-An op the profile does not hold (an instruction the runtime never ran as a thunk, or a renamed one) falls
+An op the kernel timings do not hold (an instruction the runtime never ran as a thunk, or a renamed one) falls
 back to a roofline of the measured chip and is counted, so a report can say how much was not measured.
 """
 

@@ -1,4 +1,4 @@
-"""Kernel times of a compiled program, attributed by HLO instruction name from profiler events.
+"""Kernel times of a compiled program, attributed by HLO instruction name from the events of a JAX profiler trace.
 
 XLA's CPU runtime records one event per executed thunk (a fusion, copy, dot, custom call or collective),
 named by its HLO instruction and tagged with the device and the run (one execution of the program).

@@ -1,7 +1,7 @@
 """The micro-benchmarks behind `pathsim calibrate`: JAX kernels on the default backend, timed as a
 benchmark should be (compile, warm-up runs, then the median of repeats), with a progress bar.
 
-Each timed call includes the host's dispatch of a jitted function; its median (an empty jitted call) is
+Each timed call includes the call overhead of a jitted function; its median (an empty jitted call) is
 measured first and subtracted, so the rows hold device time. Import only from the commands: it imports jax.
 """
 
@@ -21,11 +21,11 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from pathsim.calibration.grid import BYTES_PER_ELEMENT, Grid, MatmulWorkload, MemoryWorkload
-from pathsim.costs.calibrated.profile import (COLLECTIVES, DTYPE_BYTES, CollectivePoint, MatmulPoint, MemoryPoint,
-                                         Profile, ProfileMeta)
+from pathsim.costs.calibrated.profile import (COLLECTIVES, DTYPE_BYTES, CollectivePoint, CostProfile,
+                                              CostProfileMeta, MatmulPoint, MemoryPoint)
 from pathsim.workload.xla.step import rms_norm
 
-MIN_TIME_S = 1e-7  # a row is never below this after the dispatch is subtracted (timer resolution)
+MIN_TIME_S = 1e-7  # a row is never below this after the call overhead is subtracted (timer resolution)
 REFERENCE_MATMUL = 512  # edge of the square f32 matmul that measures the slowdown of concurrent devices
 
 
@@ -127,7 +127,7 @@ def _memory_total_bytes() -> float:
     return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))  # CPU: the host's memory
 
 
-def run_calibration(grid: Grid, timing: Timing, progress: bool = True) -> Profile:
+def run_calibration(grid: Grid, timing: Timing, progress: bool = True) -> CostProfile:
     from rich.progress import Progress
 
     devices = jax.devices()
@@ -137,12 +137,12 @@ def run_calibration(grid: Grid, timing: Timing, progress: bool = True) -> Profil
     noop = jax.jit(lambda x: x)
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task(f"calibrating {devices[0].device_kind}", total=total)
-        dispatch_s = timing.median_s(noop, jnp.zeros((1,)))
+        call_overhead_s = timing.median_s(noop, jnp.zeros((1,)))
         slowdown = concurrent_slowdown(timing)
         bar.advance(task, 2)
 
         def kernel_s(fn, args) -> float:
-            value = max(timing.median_s(fn, *args) - dispatch_s, MIN_TIME_S)
+            value = max(timing.median_s(fn, *args) - call_overhead_s, MIN_TIME_S)
             bar.advance(task)
             return value
 
@@ -151,9 +151,9 @@ def run_calibration(grid: Grid, timing: Timing, progress: bool = True) -> Profil
         memory = tuple(MemoryPoint(w.kind, memory_bytes(w), kernel_s(*memory_case(w))) for w in grid.memory)
         collectives = tuple(CollectivePoint(c, g, float(v), kernel_s(*collective_case(c, g, v)))
                             for c, g, v in collective_jobs)
-    meta = ProfileMeta(
+    meta = CostProfileMeta(
         backend=jax.default_backend(), device_kind=devices[0].device_kind, device_count=len(devices),
         jax_version=jax.__version__, date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        warmup=timing.warmup, repeats=timing.repeats, dispatch_s=dispatch_s, concurrent_slowdown=slowdown,
-        memory_bytes=_memory_total_bytes(), host_load_1min=os.getloadavg()[0])
-    return Profile(meta=meta, matmuls=matmuls, memory_ops=memory, collectives=collectives)
+        warmup=timing.warmup, repeats=timing.repeats, call_overhead_s=call_overhead_s,
+        concurrent_slowdown=slowdown, memory_bytes=_memory_total_bytes(), host_load_1min=os.getloadavg()[0])
+    return CostProfile(meta=meta, matmuls=matmuls, memory_ops=memory, collectives=collectives)

@@ -1,4 +1,4 @@
-"""The TPU kernel model as a calibration profile (`pathsim calibrate --from-reference CHIP`).
+"""The TPU kernel model as a cost profile (`pathsim calibrate --from-reference CHIP`).
 
 It has the format of a profile measured with `pathsim calibrate`, so that a user with a real TPU can
 measure one on that TPU and compare the two row by row. Its rows are the model's kernel times over a grid
@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import itertools
 
-from pathsim.costs.calibrated.profile import MEMORY_KINDS, MatmulPoint, MemoryPoint, Profile, ProfileMeta
+from pathsim.costs.calibrated.profile import MEMORY_KINDS, CostProfile, CostProfileMeta, MatmulPoint, MemoryPoint
 from pathsim.catalog.hardware import chip_spec
 from pathsim.catalog.kernels import HOST_DISPATCH_S, kernel_spec
 from pathsim.costs.tpu_kernels.model import TpuKernelCostModel
@@ -31,7 +31,7 @@ def _matmul_point(model: TpuKernelCostModel, kind: str, m: int, k: int, n: int, 
     return MatmulPoint(kind=kind, dtype=_DTYPE, m=m, k=k, n=n, batch=batch, time_s=model.op_time_s(op))
 
 
-def reference_profile(chip_name: str, field: str = "--from-reference") -> Profile:
+def reference_profile(chip_name: str, field: str = "--from-reference") -> CostProfile:
     chip, kernels = chip_spec(chip_name, field), kernel_spec(chip_name)
     model = TpuKernelCostModel(chip, kernels)
     matmuls = [_matmul_point(model, "matmul", m, k, n, 1) for m, k, n in itertools.product(_DIMS, _DIMS, _DIMS)]
@@ -40,9 +40,9 @@ def reference_profile(chip_name: str, field: str = "--from-reference") -> Profil
     memory = [MemoryPoint(kind=kind, bytes=b, time_s=model.op_time_s(
         ComputeOp(name="grid", kind=kind, phase="forward", flops=0.0, hbm_bytes=b)))
         for kind in MEMORY_KINDS for b in _MEMORY_BYTES]
-    meta = ProfileMeta(backend="tpu", device_kind=kernels.device_kind, device_count=1,
-                       jax_version="none: pathsim TPU kernel model (pathsim/catalog/kernels.py)",
-                       date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                       warmup=0, repeats=0, dispatch_s=HOST_DISPATCH_S.value, concurrent_slowdown=1.0,
-                       memory_bytes=chip.hbm_bytes, host_load_1min=0.0)
-    return Profile(meta=meta, matmuls=tuple(matmuls), memory_ops=tuple(memory), collectives=())
+    meta = CostProfileMeta(backend="tpu", device_kind=kernels.device_kind, device_count=1,
+                           jax_version="none: pathsim TPU kernel model (pathsim/catalog/kernels.py)",
+                           date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                           warmup=0, repeats=0, call_overhead_s=HOST_DISPATCH_S.value, concurrent_slowdown=1.0,
+                           memory_bytes=chip.hbm_bytes, host_load_1min=0.0)
+    return CostProfile(meta=meta, matmuls=tuple(matmuls), memory_ops=tuple(memory), collectives=())

@@ -1,8 +1,8 @@
 """The closed loop: run each case's training step for real, predict it with pathsim from the profile
 measured on the same machine, and compare; plus the FLOP check against XLA's cost analysis.
 
-Two predictions per case: pathsim's own lowering costed by kernels timed alone (the Profile), and, given a
-kernel profile, XLA's compiled program imported and costed by its kernels timed inside the step
+Two predictions per case: pathsim's own lowering costed by kernels timed alone (the CostProfile), and, given
+kernel timings, XLA's compiled program imported and costed by its kernels timed inside the step
 (imported.py)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathsim.costs.calibrated.model import CalibratedCostModel
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
 from pathsim.calibration.flops import FlopCheck, check_flops
 from pathsim.calibration.imported import ImportedPrediction, KernelAccounting, error_terms, predict_imported
-from pathsim.calibration.kernel_profile import KernelProfile, ProgramProfile
-from pathsim.costs.calibrated.profile import Profile
+from pathsim.calibration.kernel_timings import KernelTimings, StepKernelTimings
+from pathsim.costs.calibrated.profile import CostProfile
 from pathsim.errors import ConfigError
 from pathsim.pipeline import prepare, simulate_prepared
 from pathsim.workload.program import ComputeOp
@@ -40,7 +40,7 @@ class CaseResult:
     devices: int
     measured_s: float
     predicted: Prediction
-    imported: ImportedPrediction | None = None  # with a kernel profile: kernels at their mean shares
+    imported: ImportedPrediction | None = None  # with kernel timings: kernels at their mean shares
     kernels: KernelAccounting | None = None
     imported_durations: ImportedPrediction | None = None  # kernels at their mean durations, for comparison
     imported_medians: ImportedPrediction | None = None  # kernels at their median durations, for comparison
@@ -58,15 +58,15 @@ class CaseResult:
 
 @dataclass(frozen=True)
 class Report:
-    profile: Profile
+    profile: CostProfile
     results: tuple[CaseResult, ...]
     flops: tuple[FlopCheck, ...]
     host_load_1min: float  # when the steps were measured
-    kernel_profile: KernelProfile | None = None
+    kernel_timings: KernelTimings | None = None
     host_cores: int = 0  # cores this process could run on (0: unknown)
 
 
-def predict(case: Case, profile: Profile) -> Prediction:
+def predict(case: Case, profile: CostProfile) -> Prediction:
     if case.devices > 1 and case.devices != profile.meta.device_count:
         raise ConfigError("--profile", f"{case.name} runs on {case.devices} devices but the profile was measured "
                           f"on {profile.meta.device_count}; calibrate with --devices {case.devices}")
@@ -86,10 +86,10 @@ def predict(case: Case, profile: Profile) -> Prediction:
 
 @dataclass(frozen=True)
 class MeasuredStep:
-    seconds: float  # median wall time of the real step, dispatch included, no profiler
+    seconds: float  # median wall time of the real step, call overhead included, not traced
     flops: FlopCheck | None  # one device only
     hlo_text: str  # the compiled step's scheduled HLO
-    kernels: ProgramProfile | None  # its kernels, traced between the timed steps (trace_kernels)
+    kernels: StepKernelTimings | None  # its kernels, traced between the timed steps (trace_kernels)
 
 
 def _wall_times_s(run, n: int) -> list[float]:
@@ -114,29 +114,29 @@ def measure_case(case: Case, warmup: int, repeats: int, trace_kernels: bool = Fa
     times = _wall_times_s(step.run, (repeats + 1) // 2)
     kernels = None
     if trace_kernels:
-        from pathsim.calibration.kernel_bench import profile_step
+        from pathsim.calibration.kernel_bench import time_step_kernels
 
-        kernels = profile_step(case, step, 0, repeats)
+        kernels = time_step_kernels(case, step, 0, repeats)
     times += _wall_times_s(step.run, repeats // 2)
     xla_flops, hlo_text = step.compiled_cost()
     flops = check_flops(case, xla_flops, hlo_text) if case.devices == 1 else None
     return MeasuredStep(statistics.median(times), flops, hlo_text, kernels)
 
 
-def _check_kernel_profile(kernels: KernelProfile, profile: Profile) -> None:
+def _check_kernel_timings(kernels: KernelTimings, profile: CostProfile) -> None:
     k, p = kernels.meta, profile.meta
     if (k.backend, k.device_kind, k.device_count) != (p.backend, p.device_kind, p.device_count):
         raise ConfigError("--kernels", f"measured on {k.device_count} x {k.device_kind} ({k.backend}), the profile "
                           f"on {p.device_count} x {p.device_kind} ({p.backend})")
 
 
-def validate_case(case: Case, profile: Profile, kernels: KernelProfile | None, warmup: int, repeats: int,
+def validate_case(case: Case, profile: CostProfile, kernels: KernelTimings | None, warmup: int, repeats: int,
                   trace_kernels: bool = False) -> tuple[CaseResult, MeasuredStep]:
     predicted = predict(case, profile)
     measured = measure_case(case, warmup, repeats, trace_kernels)
     program = measured.kernels or (kernels.program(case.name) if kernels is not None else None)
     if kernels is not None and program is None:
-        raise ConfigError("--kernels", f"no kernel times for {case.name}; profile the same cases")
+        raise ConfigError("--kernels", f"no kernel times for {case.name}; time the kernels of the same cases")
     imported = accounting = durations = medians = None
     if program is not None:
         imported, accounting = predict_imported(case, measured.hlo_text, program, profile, "share")
@@ -146,15 +146,15 @@ def validate_case(case: Case, profile: Profile, kernels: KernelProfile | None, w
             measured)
 
 
-def run_validation(profile: Profile, case_list: tuple[Case, ...], warmup: int, repeats: int,
-                   progress: bool = True, kernels: KernelProfile | None = None,
+def run_validation(profile: CostProfile, case_list: tuple[Case, ...], warmup: int, repeats: int,
+                   progress: bool = True, kernels: KernelTimings | None = None,
                    trace_kernels: bool = False) -> Report:
-    """With `kernels`, the imported program is costed from that stored kernel profile; with trace_kernels,
-    from kernels traced around each step's own timing (the report's kernel_profile holds them)."""
+    """With `kernels`, the imported program is costed from those stored kernel timings; with trace_kernels,
+    from kernels traced around each step's own timing (the report's kernel_timings holds them)."""
     from rich.progress import Progress
 
     if kernels is not None:
-        _check_kernel_profile(kernels, profile)
+        _check_kernel_timings(kernels, profile)
     results, checks, traced = [], [], []
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("measuring training steps", total=len(case_list))
@@ -165,11 +165,11 @@ def run_validation(profile: Profile, case_list: tuple[Case, ...], warmup: int, r
             traced += [measured.kernels] if measured.kernels is not None else []
             bar.advance(task)
     if trace_kernels:
-        from pathsim.calibration.kernel_bench import kernel_profile_meta
+        from pathsim.calibration.kernel_bench import kernel_timings_meta
 
-        kernels = KernelProfile(meta=kernel_profile_meta(warmup, repeats), programs=tuple(traced))
+        kernels = KernelTimings(meta=kernel_timings_meta(warmup, repeats), programs=tuple(traced))
     return Report(profile=profile, results=tuple(results), flops=tuple(checks), host_load_1min=os.getloadavg()[0],
-                  kernel_profile=kernels, host_cores=_host_cores())
+                  kernel_timings=kernels, host_cores=_host_cores())
 
 
 def _host_cores() -> int:
@@ -235,14 +235,14 @@ def _accounting_lines(report: Report) -> list[str]:
     rows = [r for r in report.results if r.kernels is not None]
     if not rows:
         return []
-    dispatch_s = report.profile.meta.dispatch_s
+    call_overhead_s = report.profile.meta.call_overhead_s
     lines = ["Imported program against the real step (ms, one device's kernels), and its error split by cause "
              "(% of measured):",
              f"{'case':<22}{'measured':>9}{'traced':>8}{'span':>8}{'busy':>8}{'kernels':>9}{'durat.':>8}{'medians':>9}"
              f"{'coll.':>7}{'unmeas.':>9}{'error':>8}{'cover':>7}{'stat':>7}{'gaps':>7}{'host':>7}{'coll.':>7}{'drift':>7}"]
     for r in rows:
         k, p = r.kernels, r.imported
-        t = error_terms(p, k, r.measured_s, dispatch_s)
+        t = error_terms(p, k, r.measured_s, call_overhead_s)
         pct = lambda x: f" {x / r.measured_s:>+6.1%}"  # noqa: E731  (a space even past 999%)
         lines.append(
             f"{r.case:<22}{r.measured_s * 1e3:>9.2f}{k.traced_step_s * 1e3:>8.2f}{k.span_s * 1e3:>8.2f}"
@@ -251,7 +251,7 @@ def _accounting_lines(report: Report) -> list[str]:
             f"{p.unmeasured_ops:>5}/{p.ops:<3} {r.imported_error:>+7.1%}{pct(t.coverage_s)}{pct(t.statistic_s)}"
             f"{pct(t.gaps_s)}{pct(t.host_s)}{pct(t.collectives_s)}{pct(t.drift_s)}")
     lines += ["  measured: the step's median wall time, no profiler; traced: the same under the profiler (the",
-              "  kernel profile); span: first kernel start to last kernel end; busy: the part of the span in which",
+              "  kernel timings); span: first kernel start to last kernel end; busy: the part of the span in which",
               "  some kernel ran; kernels: per-kernel mean shares of the wall time x calls, summed, as the model",
               "  costs them (durat.: mean durations instead, which count kernels the executor overlapped in full;",
               "  medians: median durations; coll.: the collectives' shares, waits for the other devices included);",
@@ -259,7 +259,7 @@ def _accounting_lines(report: Report) -> list[str]:
               "  error = cover + stat + gaps + host + coll. + drift, where cover = the program's compute ops - the",
               "  kernels measured; stat = sum of per-kernel mean shares - median busy time; gaps = busy - span (idle",
               "  time between kernels, which the engine, running them back to back, does not have);",
-              f"  host = the modelled dispatch ({dispatch_s * 1e6:.0f} us) - (traced - span);",
+              f"  host = the modelled call overhead ({call_overhead_s * 1e6:.0f} us) - (traced - span);",
               "  coll. = simulated exposed collectives - measured collective thunks (waits included);",
               "  drift = traced - measured (profiler overhead, host load between the two)"]
     return lines
@@ -280,9 +280,9 @@ def format_report(report: Report) -> str:
     lines = [f"closed-loop check on {meta.device_kind} ({meta.backend}, {meta.device_count} device(s), "
              f"jax {meta.jax_version}); profile measured {meta.date} at host load {meta.host_load_1min:.1f}, "
              f"steps measured at host load {report.host_load_1min:.1f}"]
-    if report.kernel_profile is not None:
-        k = report.kernel_profile.meta
-        lines.append(f"kernel profile measured {k.date} at host load {k.host_load_1min:.1f} "
+    if report.kernel_timings is not None:
+        k = report.kernel_timings.meta
+        lines.append(f"kernel timings measured {k.date} at host load {k.host_load_1min:.1f} "
                      f"({k.repeats} traced steps per case)")
     lines += [f"{'':<43}{'lowered program':^35}{'imported program':^23}",
               f"{'case':<22}{'devices':>8}{'measured ms':>13}{'predicted ms':>14}{'error':>9}{'from table':>12}"

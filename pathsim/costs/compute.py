@@ -53,7 +53,7 @@ class AnalyticCostModel:
 
 @dataclass(frozen=True)
 class WithLinks:
-    """A compute cost model with the link timing of another source: a kernel profile of a TPU chip times
+    """A compute cost model with the link timing of another source: a cost profile of a TPU chip times
     kernels only, its collectives keep the chip's measured link figures."""
 
     compute: ComputeCostModel

@@ -1,19 +1,19 @@
-"""A small hand-made profile: two f32 matmul shapes, one bf16, memory-bound rows and collectives."""
+"""A small hand-made cost profile: two f32 matmul shapes, one bf16, memory-bound rows and collectives."""
 
 from __future__ import annotations
 
 import pytest
 
-from pathsim.costs.calibrated.profile import CollectivePoint, MatmulPoint, MemoryPoint, Profile, ProfileMeta
+from pathsim.costs.calibrated.profile import CollectivePoint, CostProfile, CostProfileMeta, MatmulPoint, MemoryPoint
 
 
-def make_profile(**meta_overrides) -> Profile:
+def make_profile(**meta_overrides) -> CostProfile:
     meta = dict(backend="cpu", device_kind="testcpu", device_count=4, jax_version="0.0", date="2025-01-01T00:00:00",
-                warmup=1, repeats=3, dispatch_s=1e-5, concurrent_slowdown=2.0, memory_bytes=8e9,
+                warmup=1, repeats=3, call_overhead_s=1e-5, concurrent_slowdown=2.0, memory_bytes=8e9,
                 host_load_1min=0.5)
     meta.update(meta_overrides)
-    return Profile(
-        meta=ProfileMeta(**meta),
+    return CostProfile(
+        meta=CostProfileMeta(**meta),
         matmuls=(
             # 2*64^3 = 524288 FLOPs in 1e-5 s; 2*256^3 = 33554432 FLOPs in 1e-4 s
             MatmulPoint("matmul", "float32", 64, 64, 64, 1, 1e-5),
@@ -28,5 +28,5 @@ def make_profile(**meta_overrides) -> Profile:
 
 
 @pytest.fixture
-def profile() -> Profile:
+def profile() -> CostProfile:
     return make_profile()

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from pathsim.calibration.kernel_profile import load_kernel_profile
-from pathsim.costs.calibrated.profile import load_profile
+from pathsim.calibration.kernel_timings import load_kernel_timings
+from pathsim.costs.calibrated.profile import load_cost_profile
 
 pytest.importorskip("jax")
 FAST = ["--preset", "tiny", "--warmup", "0", "--repeats", "1", "--no-progress", "--devices", "4"]
@@ -29,7 +29,7 @@ def tiny_profile(tmp_path_factory):
 
 @pytest.mark.slow
 def test_calibrate_writes_a_profile_of_this_machine(tiny_profile):
-    profile = load_profile(tiny_profile)
+    profile = load_cost_profile(tiny_profile)
     import jax
 
     assert profile.meta.backend == "cpu" and profile.meta.jax_version == jax.__version__
@@ -55,7 +55,7 @@ def test_validate_reports_every_case(tiny_profile, tmp_path):
     assert "one device, lowered program: 2 cases, mean |error|" in text
     assert "sharded plans, lowered program: 2 cases" in text
     assert "ranking preserved:" in text and "XLA dots" in text
-    assert "imported program:" not in text  # no kernel profile given
+    assert "imported program:" not in text  # no kernel timings given
     time_shared = len(os.sched_getaffinity(0)) < 4
     assert (f"warning: 4 CPU devices on {len(os.sched_getaffinity(0))} cores time-share" in text) == time_shared
 
@@ -66,7 +66,7 @@ def test_the_whole_loop_on_the_imported_program(tiny_profile, tmp_path):
     kernels_path = tmp_path / "kernels.json"
     done = pathsim("profile-kernels", "--out", str(kernels_path), *FAST)
     assert done.returncode == 0, done.stderr
-    kernels = load_kernel_profile(kernels_path)
+    kernels = load_kernel_timings(kernels_path)
     assert [p.case for p in kernels.programs] == ["t1/1dev", "t2/1dev", "t2/data4", "t2/data2xtensor2"]
     assert kernels.meta.device_count == 4 and kernels.meta.repeats == 1
     for program in kernels.programs:
@@ -99,7 +99,7 @@ def test_validate_traces_kernels_between_its_timed_steps(tiny_profile, tmp_path)
     done = pathsim("validate-calibration", "--profile", str(tiny_profile), "--kernels-out", str(kernels_path),
                    *one_device)
     assert done.returncode == 0, done.stderr
-    kernels = load_kernel_profile(kernels_path)
+    kernels = load_kernel_timings(kernels_path)
     assert [p.case for p in kernels.programs] == ["t1/1dev", "t2/1dev"] and kernels.meta.device_count == 1
     assert "one device, imported program: 2 cases" in done.stdout
 

@@ -24,7 +24,7 @@ def test_one_device_profile_needs_no_collectives(profile):
     assert measured_chip(one).ici_hop_latency_s == 0.0
 
 
-def test_latencies_are_one_measured_dispatch(profile):
+def test_latencies_are_one_measured_call_overhead(profile):
     lat = measured_latencies(profile)
     assert (lat.host_enqueue_s, lat.dcn_message_s, lat.controller_work_s) == (1e-5, 0.0, 0.0)
 

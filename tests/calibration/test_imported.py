@@ -1,17 +1,18 @@
-"""The imported-program side of the closed loop: kernel profiles, the by-name cost model, mesh groups."""
+"""The imported-program side of the closed loop: kernel timings, the by-name cost model, mesh groups."""
 
 import pytest
 
 from pathsim.calibration.cases import cases
 from pathsim.calibration.imported import case_mesh, error_terms, predict_imported
 from pathsim.calibration.kernel_cost import KernelCostModel
-from pathsim.calibration.kernel_profile import (KernelProfile, KernelProfileMeta, ProgramProfile, from_json,
-                                                hlo_fingerprint, load_kernel_profile, save_kernel_profile, to_json)
+from pathsim.calibration.kernel_timings import (KernelTimings, KernelTimingsMeta, StepKernelTimings, from_json,
+                                                hlo_fingerprint, load_kernel_timings, save_kernel_timings, to_json)
 from pathsim.calibration.kernel_trace import KernelTime
 from pathsim.costs.compute import AnalyticCostModel
 from pathsim.errors import ConfigError
 from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import ComputeOp
+from tests.support import REPO
 
 from .conftest import make_profile
 
@@ -38,11 +39,11 @@ ENTRY %main (x: f32[64,64]) -> f32[64,64] {
 """
 
 
-def program_profile(times: dict[str, float], hlo: str = HLO, case: str = "t1/1dev") -> ProgramProfile:
+def step_timings(times: dict[str, float], hlo: str = HLO, case: str = "t1/1dev") -> StepKernelTimings:
     kernels = tuple(KernelTime(n, t, 1, t, t) for n, t in times.items())
     total = sum(times.values())
-    return ProgramProfile(case=case, devices=1, hlo_sha256=hlo_fingerprint(hlo), traced_step_s=total * 1.1,
-                          span_s=total, kernel_sum_s=total, busy_s=total, executions=3, kernels=kernels)
+    return StepKernelTimings(case=case, devices=1, hlo_sha256=hlo_fingerprint(hlo), traced_step_s=total * 1.1,
+                             span_s=total, kernel_sum_s=total, busy_s=total, executions=3, kernels=kernels)
 
 
 def test_fingerprint_ignores_source_metadata_but_not_the_program():
@@ -51,21 +52,26 @@ def test_fingerprint_ignores_source_metadata_but_not_the_program():
     assert hlo_fingerprint(HLO.replace("tanh(%p)", "negate(%p)")) != hlo_fingerprint(HLO)
 
 
-def test_kernel_profile_round_trips_and_refuses_bad_files(tmp_path):
-    meta = KernelProfileMeta(backend="cpu", device_kind="cpu", device_count=1, jax_version="0", date="d",
+def test_kernel_timings_round_trip_and_refuse_bad_files(tmp_path):
+    meta = KernelTimingsMeta(backend="cpu", device_kind="cpu", device_count=1, jax_version="0", date="d",
                              warmup=1, repeats=3, host_load_1min=0.5)
-    profile = KernelProfile(meta=meta, programs=(program_profile({"fusion.a": 1e-3, "fusion.b": 2e-3}),))
+    timings = KernelTimings(meta=meta, programs=(step_timings({"fusion.a": 1e-3, "fusion.b": 2e-3}),))
     path = tmp_path / "k.json"
-    save_kernel_profile(profile, path)
-    assert load_kernel_profile(path) == profile
-    assert profile.program("t1/1dev").times_s() == {"fusion.a": 1e-3, "fusion.b": 2e-3}
-    assert profile.program("absent") is None
+    save_kernel_timings(timings, path)
+    assert load_kernel_timings(path) == timings
+    assert timings.program("t1/1dev").times_s() == {"fusion.a": 1e-3, "fusion.b": 2e-3}
+    assert timings.program("absent") is None
     with pytest.raises(ConfigError, match="does not exist"):
-        load_kernel_profile(tmp_path / "absent.json")
+        load_kernel_timings(tmp_path / "absent.json")
     with pytest.raises(ConfigError, match="format"):
         from_json('{"format": "other"}')
     with pytest.raises(ConfigError, match="negative time"):
-        from_json(to_json(profile).replace("0.001", "-0.001"))
+        from_json(to_json(timings).replace("0.001", "-0.001"))
+
+
+def test_the_committed_kernel_timings_still_load():
+    for name in ("cpu-2core-kernels.json", "cpu-2core-2dev-kernels.json"):
+        assert load_kernel_timings(REPO / "calibration" / name).programs
 
 
 def test_cost_model_looks_each_op_up_by_hlo_name_and_falls_back_to_the_roofline(profile):
@@ -81,21 +87,21 @@ def test_cost_model_looks_each_op_up_by_hlo_name_and_falls_back_to_the_roofline(
 
 
 def test_imported_program_runs_its_kernels_back_to_back_at_their_measured_times():
-    profile = make_profile(device_count=1, dispatch_s=2e-5)
+    profile = make_profile(device_count=1, call_overhead_s=2e-5)
     times = {"fusion.a": 1e-3, "fusion.b": 3e-3}
     case = cases("tiny", 1)[0]
-    prediction, accounting = predict_imported(case, HLO, program_profile(times), profile)
+    prediction, accounting = predict_imported(case, HLO, step_timings(times), profile)
     assert prediction.ops == 2 and prediction.unmeasured_ops == 0
     assert prediction.compute_s == pytest.approx(4e-3)
-    assert prediction.step_s == pytest.approx(4e-3 + 2e-5)  # the kernels in order, after one dispatch
+    assert prediction.step_s == pytest.approx(4e-3 + 2e-5)  # the kernels in order, after one call overhead
     assert accounting.kernel_total_s == pytest.approx(4e-3) and accounting.collective_s == 0.0
 
-    partial = program_profile({"fusion.a": 1e-3})  # fusion.b unmeasured: costed by the roofline
+    partial = step_timings({"fusion.a": 1e-3})  # fusion.b unmeasured: costed by the roofline
     prediction, _ = predict_imported(case, HLO, partial, profile)
     assert prediction.unmeasured_ops == 1 and 0 < prediction.unmeasured_s < 1e-3
 
-    skewed = program_profile(times)  # means twice the medians, shares half of them (kernels overlapped)
-    skewed = ProgramProfile(**{**skewed.__dict__, "kernels": tuple(
+    skewed = step_timings(times)  # means twice the medians, shares half of them (kernels overlapped)
+    skewed = StepKernelTimings(**{**skewed.__dict__, "kernels": tuple(
         KernelTime(k.name, k.time_s, 1, 2 * k.time_s, k.time_s / 2) for k in skewed.kernels)})
     by_share, _ = predict_imported(case, HLO, skewed, profile)
     by_mean, _ = predict_imported(case, HLO, skewed, profile, "mean")
@@ -103,8 +109,8 @@ def test_imported_program_runs_its_kernels_back_to_back_at_their_measured_times(
     assert by_share.compute_s == pytest.approx(2e-3)
     assert by_mean.compute_s == pytest.approx(8e-3) and by_median.compute_s == pytest.approx(4e-3)
 
-    with pytest.raises(ConfigError, match="differs from the one profiled"):
-        predict_imported(case, HLO.replace("tanh(%p)", "negate(%p)"), program_profile(times), profile)
+    with pytest.raises(ConfigError, match="differs from the one whose kernels were timed"):
+        predict_imported(case, HLO.replace("tanh(%p)", "negate(%p)"), step_timings(times), profile)
 
 
 def test_case_mesh_names_the_plan_axes_in_jax_mesh_order():
@@ -119,13 +125,13 @@ def test_case_mesh_names_the_plan_axes_in_jax_mesh_order():
 
 
 def test_error_terms_add_up_to_the_error_and_name_each_cause():
-    profile = make_profile(device_count=1, dispatch_s=2e-5)
+    profile = make_profile(device_count=1, call_overhead_s=2e-5)
     times = {"fusion.a": 1e-3, "fusion.b": 3e-3}
-    kernels = ProgramProfile(**{**program_profile(times).__dict__, "span_s": 3.5e-3, "kernel_sum_s": 4.2e-3,
-                                "busy_s": 3.3e-3, "traced_step_s": 3.8e-3})
+    kernels = StepKernelTimings(**{**step_timings(times).__dict__, "span_s": 3.5e-3, "kernel_sum_s": 4.2e-3,
+                                   "busy_s": 3.3e-3, "traced_step_s": 3.8e-3})
     prediction, accounting = predict_imported(cases("tiny", 1)[0], HLO, kernels, profile)
     measured_s = 3.6e-3
-    terms = error_terms(prediction, accounting, measured_s, profile.meta.dispatch_s)
+    terms = error_terms(prediction, accounting, measured_s, profile.meta.call_overhead_s)
     assert terms.total_s() == pytest.approx(prediction.step_s - measured_s)
     assert terms.coverage_s == pytest.approx(0.0) and terms.collectives_s == pytest.approx(0.0)
     assert terms.statistic_s == pytest.approx(4e-3 - 3.3e-3)  # mean shares summed vs the median busy time

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from pathsim.api import run_experiment
-from pathsim.costs.calibrated.profile import load_profile
+from pathsim.costs.calibrated.profile import load_cost_profile
 from pathsim.cli import main
 from tests.support import REPO, small_experiment
 
@@ -26,7 +26,7 @@ def _experiment(tmp_path, **overrides):
 
 
 def test_the_reference_profile_has_the_measured_profile_format(v4_profile):
-    profile = load_profile(v4_profile)
+    profile = load_cost_profile(v4_profile)
     assert (profile.meta.backend, profile.meta.device_kind, profile.meta.device_count) == ("tpu", "TPU v4", 1)
     assert {p.kind for p in profile.matmuls} == {"matmul", "attention_matmul"}
     assert profile.collectives == ()

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from pathsim.costs.calibrated.interpolate import BytesTable, ShapeTable
-from pathsim.costs.calibrated.profile import DTYPE_BYTES, Profile, load_profile
+from pathsim.costs.calibrated.profile import DTYPE_BYTES, CostProfile, load_cost_profile
 from pathsim.catalog.hardware import ChipSpec
 from pathsim.costs.compute import AnalyticCostModel, matmul_element_bytes
 from pathsim.workload.program import ComputeOp
@@ -35,7 +35,7 @@ class CalibratedCostModel:
     """`slowdown` multiplies every time: the profile's concurrent_slowdown when every device of a
     shared-core CPU mesh computes at once (1.0 on devices that own their compute units)."""
 
-    profile: Profile
+    profile: CostProfile
     chip: ChipSpec
     name: str
     slowdown: float = 1.0
@@ -87,6 +87,6 @@ class CalibratedCostModel:
 
 def load_cost_model(profile_path: Path, chip: ChipSpec) -> CalibratedCostModel:
     """The cost model an experiment's `calibration.profile` names; ConfigError for a missing or bad file."""
-    profile = load_profile(Path(profile_path))
+    profile = load_cost_profile(Path(profile_path))
     return CalibratedCostModel(profile=profile, chip=chip,
                                name=f"calibrated profile {Path(profile_path).name} ({profile.meta.device_kind})")

@@ -1,6 +1,7 @@
-"""A calibration profile: what one device kind was measured to do, as flat frozen rows, in JSON or CSV.
+"""A cost profile (`pathsim calibrate`): what one device kind was measured to do, as flat frozen rows, in JSON
+or CSV.
 
-Times are medians of repeated runs with the per-call dispatch overhead subtracted (see microbench.py).
+Times are medians of repeated runs with the per-call overhead subtracted (see microbench.py).
 Collective rows use V of the scaling book's collective closed forms: the full (gathered, or not yet reduced) array.
 """
 
@@ -23,7 +24,7 @@ COLLECTIVES = ("all_gather", "reduce_scatter", "all_reduce")
 
 
 @dataclass(frozen=True)
-class ProfileMeta:
+class CostProfileMeta:
     backend: str  # "cpu", "gpu", "tpu"
     device_kind: str
     device_count: int
@@ -31,7 +32,7 @@ class ProfileMeta:
     date: str  # ISO 8601, UTC
     warmup: int
     repeats: int
-    dispatch_s: float  # median wall time of an empty jitted call: subtracted from every row, and the
+    call_overhead_s: float  # median wall time of an empty jitted call: subtracted from every row, and the
     # host enqueue latency of a measured device
     concurrent_slowdown: float  # a matmul run on all devices at once / on one (CPU devices share cores)
     memory_bytes: float  # device (or host) memory, for the measured chip description
@@ -69,8 +70,8 @@ class CollectivePoint:
 
 
 @dataclass(frozen=True)
-class Profile:
-    meta: ProfileMeta
+class CostProfile:
+    meta: CostProfileMeta
     matmuls: tuple[MatmulPoint, ...]
     memory_ops: tuple[MemoryPoint, ...]
     collectives: tuple[CollectivePoint, ...]
@@ -82,14 +83,14 @@ _CSV_COLUMNS = ("table", "kind", "dtype", "m", "k", "n", "batch", "collective", 
 
 
 # --- writing ---------------------------------------------------------------------------------------------
-def to_json(profile: Profile) -> str:
+def to_json(profile: CostProfile) -> str:
     doc = {"format": FORMAT, "meta": dataclasses.asdict(profile.meta)}
     for _, _, attr in _TABLES:
         doc[attr] = [dataclasses.asdict(row) for row in getattr(profile, attr)]
     return json.dumps(doc, indent=1)
 
 
-def to_csv(profile: Profile) -> str:
+def to_csv(profile: CostProfile) -> str:
     """One row per measurement; the metadata as leading `# key=value` comment lines."""
     out = io.StringIO()
     out.write(f"# format={FORMAT}\n")
@@ -121,7 +122,7 @@ def _build(cls, values: dict, field: str):
     return row
 
 
-def _validate(profile: Profile, field: str) -> Profile:
+def _validate(profile: CostProfile, field: str) -> CostProfile:
     for p in profile.matmuls:
         if p.dtype not in DTYPE_BYTES:
             raise ConfigError(field, f"unknown dtype {p.dtype!r}; known: {', '.join(DTYPE_BYTES)}")
@@ -144,14 +145,21 @@ def json_document(text: str, field: str, fmt: str, what: str) -> dict:
     return doc
 
 
-def from_json(text: str, field: str = "calibration.profile") -> Profile:
+def _meta(values: dict, field: str) -> CostProfileMeta:
+    # Profiles written before the field was renamed (the committed calibration/*.json) call it dispatch_s.
+    if isinstance(values, dict) and "call_overhead_s" not in values and "dispatch_s" in values:
+        values = {**values, "call_overhead_s": values["dispatch_s"]}
+    return _build(CostProfileMeta, values, field)
+
+
+def from_json(text: str, field: str = "calibration.profile") -> CostProfile:
     doc = json_document(text, field, FORMAT, "profile")
-    meta = _build(ProfileMeta, doc.get("meta") or {}, field)
+    meta = _meta(doc.get("meta") or {}, field)
     tables = {attr: tuple(_build(cls, row, field) for row in doc.get(attr, [])) for _, cls, attr in _TABLES}
-    return _validate(Profile(meta=meta, **tables), field)
+    return _validate(CostProfile(meta=meta, **tables), field)
 
 
-def from_csv(text: str, field: str = "calibration.profile") -> Profile:
+def from_csv(text: str, field: str = "calibration.profile") -> CostProfile:
     lines = text.splitlines()
     meta_values = {}
     for line in lines:
@@ -167,11 +175,11 @@ def from_csv(text: str, field: str = "calibration.profile") -> Profile:
             raise ConfigError(field, f"unknown table {row.get('table')!r} in a CSV row")
         cls, attr = by_table[row["table"]]
         rows[attr].append(_build(cls, row, field))
-    return _validate(Profile(meta=_build(ProfileMeta, meta_values, field),
+    return _validate(CostProfile(meta=_meta(meta_values, field),
                              **{k: tuple(v) for k, v in rows.items()}), field)
 
 
-def load_profile(path: Path, field: str = "calibration.profile") -> Profile:
+def load_cost_profile(path: Path, field: str = "calibration.profile") -> CostProfile:
     if not path.exists():
         raise ConfigError(field, f"file {str(path)!r} does not exist; run `pathsim calibrate --out {path}`")
     text = read_text(path, field)  # a directory, a binary or an unreadable file: one line

@@ -2,7 +2,7 @@
 
 Only the v5e rows are fitted. v6e is predicted with the same figures and v6e's own spec (256-wide MXU,
 its peak and bandwidth): a model that only reproduced the rows it was fitted on would not be a model.
-Wall clock = max(launch floor, host dispatch + kernel): the launch floor is host work that overlaps the
+Wall clock = max(launch floor, launch overhead + kernel): the launch floor is host work that overlaps the
 kernel, not kernel time. The spec-sheet roofline is scored beside it as launch floor + roofline kernel.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from pathsim.catalog.kernels import KERNEL_FLOOR_S
 from pathsim.costs.tpu_kernels.model import MatmulFigures, matmul_time_s
-from pathsim.costs.tpu_kernels.reference_data import IN_BYTES, OUT_BYTES, KernelTimings, MeasuredChip, load_timings
+from pathsim.costs.tpu_kernels.reference_data import IN_BYTES, OUT_BYTES, DotTimings, MeasuredChip, load_timings
 
 BLOCKS = (512.0, 1024.0, 2048.0, 4096.0, float("inf"))  # candidate output block edges; inf: no re-reads
 FIT_SKU, CHECK_SKU = "v5e", "v6e"
@@ -25,7 +25,7 @@ FIT_SKU, CHECK_SKU = "v5e", "v6e"
 @dataclass(frozen=True)
 class FitResult:
     figures: MatmulFigures
-    dispatch_s: float
+    launch_overhead_s: float
     loss: float  # half the sum of squared log errors of the chosen block, on the fitted rows
     rows: int
 
@@ -38,8 +38,8 @@ def kernel_time_s(rows: pd.DataFrame, chip: MeasuredChip, figures: MatmulFigures
                          hbm_bytes_per_s=chip.hbm_bytes_per_s, mxu_edge=chip.mxu_edge, figures=figures)
 
 
-def wall_s(rows: pd.DataFrame, chip: MeasuredChip, figures: MatmulFigures, dispatch_s: float) -> np.ndarray:
-    return np.maximum(chip.launch_floor_s, dispatch_s + kernel_time_s(rows, chip, figures))
+def wall_s(rows: pd.DataFrame, chip: MeasuredChip, figures: MatmulFigures, launch_overhead_s: float) -> np.ndarray:
+    return np.maximum(chip.launch_floor_s, launch_overhead_s + kernel_time_s(rows, chip, figures))
 
 
 def roofline_wall_s(rows: pd.DataFrame, chip: MeasuredChip) -> np.ndarray:
@@ -52,7 +52,7 @@ def roofline_wall_s(rows: pd.DataFrame, chip: MeasuredChip) -> np.ndarray:
     return chip.launch_floor_s + np.maximum(2 * m * n * k / peak, nbytes / chip.hbm_bytes_per_s)
 
 
-def fit(timings: KernelTimings, sku: str = FIT_SKU) -> FitResult:
+def fit(timings: DotTimings, sku: str = FIT_SKU) -> FitResult:
     """Least squares on log wall time over every row of `sku`, for each candidate block edge; the best."""
     from scipy.optimize import least_squares
 
@@ -64,13 +64,14 @@ def fit(timings: KernelTimings, sku: str = FIT_SKU) -> FitResult:
             figures = MatmulFigures(efficiency=x[0], hbm_efficiency=x[1], sharpness=x[2], block=block)
             return np.log(wall_s(rows, chip, figures, x[3])) - measured
 
-        # Efficiencies are shares of the spec (at most 1); dispatch is the order of the launch floor.
+        # Efficiencies are shares of the spec (at most 1); the launch overhead is of the launch floor's order.
         sol = least_squares(residuals, x0=[0.9, 0.9, 6.0, chip.launch_floor_s],
                             bounds=([0.3, 0.3, 1.0, 0.0], [1.0, 1.0, 30.0, 2 * chip.launch_floor_s]))
         if best is None or sol.cost < best.loss:
             figures = MatmulFigures(efficiency=float(sol.x[0]), hbm_efficiency=float(sol.x[1]),
                                     sharpness=float(sol.x[2]), block=block, floor_s=KERNEL_FLOOR_S.value)
-            best = FitResult(figures=figures, dispatch_s=float(sol.x[3]), loss=float(sol.cost), rows=len(rows))
+            best = FitResult(figures=figures, launch_overhead_s=float(sol.x[3]), loss=float(sol.cost),
+                             rows=len(rows))
     return best
 
 
@@ -91,15 +92,16 @@ def error_table(rows: pd.DataFrame, predicted_s: np.ndarray, launch_floor_s: flo
     return pd.DataFrame(out).set_index("family")
 
 
-def report(timings: KernelTimings) -> str:
+def report(timings: DotTimings) -> str:
     result = fit(timings)
     f = result.figures
     lines = [f"fit on {result.rows} {FIT_SKU} rows: matmul efficiency {f.efficiency:.3f}, matmul HBM efficiency "
-             f"{f.hbm_efficiency:.3f}, overlap sharpness {f.sharpness:.2f}, block {f.block:g}, host dispatch "
-             f"{1e6 * result.dispatch_s:.1f} us (launch floor {1e6 * timings.chips[FIT_SKU].launch_floor_s:.1f} us)"]
+             f"{f.hbm_efficiency:.3f}, overlap sharpness {f.sharpness:.2f}, block {f.block:g}, "
+             f"launch overhead {1e6 * result.launch_overhead_s:.1f} us "
+             f"(launch floor {1e6 * timings.chips[FIT_SKU].launch_floor_s:.1f} us)"]
     for sku, role in ((FIT_SKU, "fitted"), (CHECK_SKU, "predicted, not fitted")):
         rows, chip = timings.of(sku), timings.chips[sku]
-        for name, pred in (("kernel model", wall_s(rows, chip, f, result.dispatch_s)),
+        for name, pred in (("kernel model", wall_s(rows, chip, f, result.launch_overhead_s)),
                            ("spec-sheet roofline", roofline_wall_s(rows, chip))):
             table = error_table(rows, pred, chip.launch_floor_s)
             pct = table.copy()

@@ -27,11 +27,11 @@ class MeasuredChip:
     peak_flops_per_s: dict[str, float]  # by input dtype
     hbm_bytes_per_s: float
     mxu_edge: int
-    launch_floor_s: float  # wall time of an 8x8x8 dot: host dispatch and sync
+    launch_floor_s: float  # wall time of an 8x8x8 dot: host launch and sync
 
 
 @dataclass(frozen=True)
-class KernelTimings:
+class DotTimings:
     rows: pd.DataFrame  # sku, family, M, N, K, dtype, median_s, iqr_s, n_iters
     chips: dict[str, MeasuredChip]
 
@@ -44,7 +44,7 @@ def default_reference_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "kernels"
 
 
-def load_timings(folder: Path | None = None) -> KernelTimings:
+def load_timings(folder: Path | None = None) -> DotTimings:
     folder = Path(folder) if folder is not None else default_reference_dir()
     csv_path, runs_path = folder / CSV_NAME, folder / RUNS_NAME
     for path in (csv_path, runs_path):
@@ -58,4 +58,4 @@ def load_timings(folder: Path | None = None) -> KernelTimings:
         chips[run["sku"]] = MeasuredChip(sku=run["sku"], peak_flops_per_s=dict(hw["peak_flops"]),
                                          hbm_bytes_per_s=float(hw["hbm_bandwidth_bytes"]),
                                          mxu_edge=int(hw["mxu_dim"]), launch_floor_s=float(run["overhead_floor_s"]))
-    return KernelTimings(rows=rows, chips=chips)
+    return DotTimings(rows=rows, chips=chips)

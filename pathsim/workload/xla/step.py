@@ -4,7 +4,7 @@ the optimizer of `training:`, rematerialization as jax.checkpoint policies, laye
 Weights and activations are annotated with logical axes; the plan's Sharding (mesh/sharding.py, which the
 lowering reads too) maps them to mesh axes.
 The same step is compiled ahead of time for a TPU target (compile.py, abstract inputs) and run on the
-devices at hand from concrete inputs (LocalStep: the calibration's closed loop times and profiles it).
+devices at hand from concrete inputs (LocalStep: the calibration's closed loop times and traces it).
 
 Rematerialization (`training.remat`) as jax.checkpoint policies over one layer:
 - none: no checkpoint; every intermediate the backward pass needs is kept.

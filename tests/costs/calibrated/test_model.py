@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from pathsim.calibration import load_cost_model, save_profile
+from pathsim.calibration import load_cost_model, save_cost_profile
 from pathsim.costs.calibrated.model import CalibratedCostModel
 from pathsim.costs.calibrated.interpolate import BytesTable, ShapeTable
 from pathsim.catalog.hardware import CHIPS
@@ -91,7 +91,7 @@ def test_slowdown_multiplies_every_time(profile):
 
 def test_load_cost_model_names_the_profile(tmp_path, profile):
     path = tmp_path / "mine.csv"
-    save_profile(profile, path)
+    save_cost_profile(profile, path)
     model = load_cost_model(path, CHIP)
     assert model.name == "calibrated profile mine.csv (testcpu)"
     assert model.op_time_s(matmul_op(64, 64, 64)) == pytest.approx(1e-5)

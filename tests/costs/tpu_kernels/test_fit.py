@@ -25,7 +25,7 @@ def test_the_catalog_holds_the_fit_of_the_v5e_rows(result):
     assert f.hbm_efficiency == pytest.approx(K.MATMUL_HBM_EFFICIENCY.value, abs=1e-3)
     assert f.sharpness == pytest.approx(K.OVERLAP_SHARPNESS.value, abs=0.01)
     assert f.block == K.MATMUL_BLOCK.value
-    assert result.dispatch_s == pytest.approx(K.HOST_DISPATCH_S.value, abs=0.1e-6)
+    assert result.launch_overhead_s == pytest.approx(K.HOST_DISPATCH_S.value, abs=0.1e-6)
     assert result.rows == 450 and "450" in K.FIT_SOURCE
 
 

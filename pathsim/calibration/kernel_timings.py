@@ -1,8 +1,8 @@
-"""A kernel profile: the measured time of every kernel of each closed-loop case's compiled step, by HLO
+"""Kernel timings: the measured time of every kernel of each closed-loop case's compiled step, by HLO
 instruction name, in JSON (calibration/<name>-kernels.json).
 
-Unlike a Profile (profile.py), whose rows are kernels rebuilt and timed alone, these are the kernels of the
-real fused step, timed inside it under the JAX profiler. A program is identified by the sha256 of its
+Unlike a CostProfile (profile.py), whose rows are kernels rebuilt and timed alone, these are the kernels of
+the real fused step, timed inside it from a trace of the JAX profiler. A program is identified by the sha256 of its
 compiled HLO computations: a recompiled step that differs (another jax, another model) no longer matches.
 """
 
@@ -40,7 +40,7 @@ def hlo_fingerprint(hlo_text: str) -> str:
 
 
 @dataclass(frozen=True)
-class KernelProfileMeta:
+class KernelTimingsMeta:
     backend: str
     device_kind: str
     device_count: int
@@ -52,7 +52,7 @@ class KernelProfileMeta:
 
 
 @dataclass(frozen=True)
-class ProgramProfile:
+class StepKernelTimings:
     case: str  # Case.name
     devices: int
     hlo_sha256: str
@@ -76,38 +76,38 @@ class ProgramProfile:
 
 
 @dataclass(frozen=True)
-class KernelProfile:
-    meta: KernelProfileMeta
-    programs: tuple[ProgramProfile, ...]
+class KernelTimings:
+    meta: KernelTimingsMeta
+    programs: tuple[StepKernelTimings, ...]
 
-    def program(self, case: str) -> ProgramProfile | None:
+    def program(self, case: str) -> StepKernelTimings | None:
         return next((p for p in self.programs if p.case == case), None)
 
 
-def to_json(profile: KernelProfile) -> str:
-    return json.dumps({"format": FORMAT, **dataclasses.asdict(profile)}, indent=1)
+def to_json(timings: KernelTimings) -> str:
+    return json.dumps({"format": FORMAT, **dataclasses.asdict(timings)}, indent=1)
 
 
-def save_kernel_profile(profile: KernelProfile, path: Path, field: str = "--out") -> None:
-    write_text_atomic(path, to_json(profile) + "\n", field)
+def save_kernel_timings(timings: KernelTimings, path: Path, field: str = "--out") -> None:
+    write_text_atomic(path, to_json(timings) + "\n", field)
 
 
-def from_json(text: str, field: str = "--kernels") -> KernelProfile:
-    doc = json_document(text, field, FORMAT, "kernel profile")
+def from_json(text: str, field: str = "--kernels") -> KernelTimings:
+    doc = json_document(text, field, FORMAT, "kernel timings file")
     try:
-        meta = KernelProfileMeta(**doc["meta"])
-        programs = tuple(ProgramProfile(**{**p, "kernels": tuple(KernelTime(**k) for k in p["kernels"])})
+        meta = KernelTimingsMeta(**doc["meta"])
+        programs = tuple(StepKernelTimings(**{**p, "kernels": tuple(KernelTime(**k) for k in p["kernels"])})
                          for p in doc["programs"])
     except (KeyError, TypeError) as exc:
-        raise ConfigError(field, f"malformed kernel profile: {exc}") from None
+        raise ConfigError(field, f"malformed kernel timings: {exc}") from None
     for p in programs:
         bad = [k.name for k in p.kernels if not min(k.time_s, k.mean_s, k.share_s) >= 0.0 or k.calls < 1]
         if bad:
             raise ConfigError(field, f"{p.case}: negative time or no calls for {bad[:3]}")
-    return KernelProfile(meta=meta, programs=programs)
+    return KernelTimings(meta=meta, programs=programs)
 
 
-def load_kernel_profile(path: Path, field: str = "--kernels") -> KernelProfile:
+def load_kernel_timings(path: Path, field: str = "--kernels") -> KernelTimings:
     if not path.exists():
         raise ConfigError(field, f"file {str(path)!r} does not exist; run `pathsim profile-kernels --out {path}`")
     return from_json(read_text(path, field), field)
