@@ -79,3 +79,11 @@ def test_the_compilers_figure_decides_feasibility_when_there_is_one():
     assert not compiled.feasible and compiled.deciding_bytes == mem.hbm_bytes + 1
     assert compiled.total_bytes == mem.total_bytes  # pathsim's own estimate is still reported beside it
     assert compiled.as_dict()["compiled_bytes"] == mem.hbm_bytes + 1
+
+
+def test_untied_embeddings_hold_the_input_and_output_tables_once_each():
+    tied = parse_experiment(small_experiment(**{"model.tied_embeddings": True}))
+    untied = parse_experiment(small_experiment(**{"model.tied_embeddings": False}))
+    table_per_chip = untied.model.vocab_size * untied.model.d_model / 64  # tensor 4 x fsdp 16
+    extra = memory_of(untied, CUBE).weights_bytes - memory_of(tied, CUBE).weights_bytes
+    assert extra == pytest.approx(2 * table_per_chip)  # one more bf16 table, not three

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathsim.catalog.software import optimizer_moments
 from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
 from pathsim.errors import ConfigError
-from pathsim.workload.model import embedding_params, layer_params, mlp_matrices
+from pathsim.workload.model import layer_params, mlp_matrices
 from pathsim.workload.remat import RematPolicy, remat_policy
 from pathsim.mesh.axis import HOST_LINK, MeshAxis
 from pathsim.mesh.sharding import sharding_of
@@ -38,7 +38,7 @@ class Shard:
     vocab_local: int
     mlp_in_width: int  # gate + up (SwiGLU) or up, per chip
     layer_weight_params_local: int  # matmul parameters of one layer on one chip, after tensor sharding
-    embedding_params_local: int
+    embedding_params_local: int  # one [vocab, d_model] table's share (embedding_params_on_stage counts tables)
     param_bytes: int
     grad_bytes: int
     act_bytes: int
@@ -104,7 +104,7 @@ def shard_for(model: ModelConfig, training: TrainingConfig, plan: PlanConfig) ->
         heads_local=heads_local, kv_heads_local=kv_local, head_dim=hd, ff_local=ff_local,
         vocab_local=sharding.padded_split("vocab", model.vocab_size), mlp_in_width=mlp_in,
         layer_weight_params_local=weight_local,
-        embedding_params_local=embedding_params(model) // m_deg,
+        embedding_params_local=model.vocab_size * model.d_model // m_deg,  # one table; a stage holds 1 or 2
         param_bytes=training.param_bytes, grad_bytes=training.grad_bytes, act_bytes=training.activation_bytes,
         remat=remat_policy(training.remat, training.remat_custom), style=plan.tensor_style,
         parallel_block=model.block == "parallel", swiglu=model.mlp == "swiglu",
