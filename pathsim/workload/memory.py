@@ -58,12 +58,15 @@ def _layer_intermediates_bytes(s: Shard) -> float:
     for sb in sub_blocks(s):
         if sb.attention:
             elems += s.tokens * (2 * s.heads_local + 2 * s.kv_heads_local) * s.head_dim  # q, k, v, context
-            if not s.flash:  # a fused kernel keeps only its softmax statistics (added below)
-                elems += s.seqs * s.heads_local * s.seq_len * s.seq_len  # attention probabilities
         if sb.mlp:
             elems += s.tokens * (s.mlp_in_width + s.ff_local)  # gate/up and the activation
-    stats = sum(softmax_stats_bytes(s) for sb in sub_blocks(s) if sb.attention and s.flash)
-    return elems * s.act_bytes + stats
+    attention = [sb for sb in sub_blocks(s) if sb.attention]
+    if s.flash:  # a fused kernel keeps only its softmax statistics
+        return elems * s.act_bytes + len(attention) * softmax_stats_bytes(s)
+    # Materialised attention: the softmax runs in f32 (catalog SOFTWARE) and its output is kept for the
+    # softmax's backward, beside the activation-dtype copy the probabilities-times-values matmul reads.
+    probs = s.seqs * s.heads_local * s.seq_len * s.seq_len
+    return elems * s.act_bytes + len(attention) * probs * (SOFTWARE.f32_bytes + s.act_bytes)
 
 
 def _saved_per_layer_bytes(s: Shard) -> float:
@@ -76,8 +79,10 @@ def _saved_per_layer_bytes(s: Shard) -> float:
 
 
 def _loss_working_bytes(s: Shard) -> float:
-    """The output table gathered over fsdp and the f32 logits of the vocabulary shard."""
-    return s.embedding_params_local * s.param_bytes + s.tokens * s.vocab_local * SOFTWARE.f32_bytes
+    """The output table gathered over fsdp, and the logits of the vocabulary shard twice: as the matmul
+    writes them (activation dtype) and their f32 copy the loss's softmax reads (then its gradient)."""
+    logits = s.tokens * s.vocab_local
+    return s.embedding_params_local * s.param_bytes + logits * (s.act_bytes + SOFTWARE.f32_bytes)
 
 
 def _in_flight_microbatches(s: Shard, stage: int) -> int:
