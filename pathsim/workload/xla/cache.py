@@ -9,7 +9,8 @@ import json
 import os
 from pathlib import Path
 
-FORMAT = 2  # bump when the step or what is stored changes (2: key/value heads split over tensor)
+FORMAT = 3  # bump when the step or what is stored changes (2: key/value heads split over tensor, padded
+# vocabulary; 3: f32 optimizer moments for bf16 parameters)
 
 
 def cache_dir() -> Path:

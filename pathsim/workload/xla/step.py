@@ -124,11 +124,29 @@ def _optimizer(training: TrainingConfig):
     import optax
 
     if training.optimizer == "adam":
-        return optax.adam(1e-4)
+        return _f32_state(optax.adam(1e-4))
     if training.optimizer == "sgd":
         return optax.sgd(1e-4)
     # PaLM's Adafactor: unfactored second moment (no dimension is factored) and a first moment kept.
-    return optax.adafactor(1e-2, min_dim_size_to_factor=2**62, momentum=0.9, dtype_momentum=jnp.float32)
+    return _f32_state(optax.adafactor(1e-2, min_dim_size_to_factor=2**62, momentum=0.9,
+                                      dtype_momentum=jnp.float32))
+
+
+def _f32_state(opt):
+    """`opt` with its moments in f32 whatever the parameters' dtype (catalog SOFTWARE: PaLM, T5X; optax
+    keeps Adam's moments and Adafactor's second moment in the parameters' dtype). For f32 parameters the
+    casts are no-ops and the program is the one compiled before."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    def f32(tree):
+        return jax.tree.map(lambda x: x.astype(jnp.float32), tree)
+
+    def update(grads, state, params=None):
+        return opt.update(f32(grads), state, None if params is None else f32(params))
+
+    return optax.GradientTransformation(lambda params: opt.init(f32(params)), update)
 
 
 def _remat(layer: Callable, remat: str, policy: RematPolicy | None = None) -> Callable:
