@@ -12,7 +12,7 @@ import itertools
 
 from pathsim.costs.calibrated.profile import MEMORY_KINDS, CostProfile, CostProfileMeta, MatmulPoint, MemoryPoint
 from pathsim.catalog.hardware import chip_spec
-from pathsim.catalog.kernels import HOST_DISPATCH_S, kernel_spec
+from pathsim.catalog.kernels import LAUNCH_OVERHEAD_S, kernel_spec
 from pathsim.costs.tpu_kernels.model import TpuKernelCostModel
 from pathsim.workload.program import ComputeOp, MatmulShape
 
@@ -43,6 +43,6 @@ def reference_profile(chip_name: str, field: str = "--from-reference") -> CostPr
     meta = CostProfileMeta(backend="tpu", device_kind=kernels.device_kind, device_count=1,
                            jax_version="none: pathsim TPU kernel model (pathsim/catalog/kernels.py)",
                            date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                           warmup=0, repeats=0, call_overhead_s=HOST_DISPATCH_S.value, concurrent_slowdown=1.0,
+                           warmup=0, repeats=0, call_overhead_s=LAUNCH_OVERHEAD_S.value, concurrent_slowdown=1.0,
                            memory_bytes=chip.hbm_bytes, host_load_1min=0.0)
     return CostProfile(meta=meta, matmuls=tuple(matmuls), memory_ops=tuple(memory), collectives=())

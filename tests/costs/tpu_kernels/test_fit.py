@@ -25,7 +25,7 @@ def test_the_catalog_holds_the_fit_of_the_v5e_rows(result):
     assert f.hbm_efficiency == pytest.approx(K.MATMUL_HBM_EFFICIENCY.value, abs=1e-3)
     assert f.sharpness == pytest.approx(K.OVERLAP_SHARPNESS.value, abs=0.01)
     assert f.block == K.MATMUL_BLOCK.value
-    assert result.launch_overhead_s == pytest.approx(K.HOST_DISPATCH_S.value, abs=0.1e-6)
+    assert result.launch_overhead_s == pytest.approx(K.LAUNCH_OVERHEAD_S.value, abs=0.1e-6)
     assert result.rows == 450 and "450" in K.FIT_SOURCE
 
 
@@ -43,7 +43,7 @@ def _median_kernel_bound_error(timings, sku, predicted):
 def test_v6e_is_predicted_better_than_by_the_spec_sheet(timings):
     """Rows whose kernel outweighs the host floor; today 6.5% against the roofline's 14.0% (docs/kernels.md)."""
     rows, chip = timings.of("v6e"), timings.chips["v6e"]
-    model = _median_kernel_bound_error(timings, "v6e", wall_s(rows, chip, CATALOG_MATMUL, K.HOST_DISPATCH_S.value))
+    model = _median_kernel_bound_error(timings, "v6e", wall_s(rows, chip, CATALOG_MATMUL, K.LAUNCH_OVERHEAD_S.value))
     roof = _median_kernel_bound_error(timings, "v6e", roofline_wall_s(rows, chip))
     assert model == pytest.approx(0.065, abs=0.005)
     assert roof == pytest.approx(0.140, abs=0.005)
