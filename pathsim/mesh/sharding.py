@@ -2,7 +2,7 @@
 
 One description, read by the lowering (the per-chip sizes of `Shard`), by the XLA step (the PartitionSpecs
 of its weights and activations) and, through that step, by the calibration. Mesh axes are listed DCN first,
-then ICI, each network in LOGICAL_ORDER: the XLA step's device order (workload/xla/mesh.py).
+then ICI, each network in MESH_ORDER: the XLA step's device order (workload/xla/mesh.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ The compiler's figure is arguments + outputs - donated aliases + temporaries + c
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -75,14 +74,11 @@ class CorpusRow:
 
 def experiment_of(case: CorpusCase):
     from pathsim.config.experiment import ExperimentConfig, TopologyConfig
+    from pathsim.studies.whatif.params import set_path  # copies what it changes: _BASE stays as it is
 
-    doc = copy.deepcopy(_BASE)
+    doc = dict(_BASE)
     for dotted, value in case.overrides:
-        node = doc
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node[key]
-        node[leaf] = copy.deepcopy(value)
+        set_path(doc, dotted.split("."), value, dotted)
     return ExperimentConfig.model_validate(doc), TopologyConfig.model_validate(_CHIPS[case.chip])
 
 

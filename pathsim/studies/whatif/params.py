@@ -129,7 +129,7 @@ def check_value(path: str, value: Any, field: str, experiment_path: Path) -> Non
         raise ConfigError(field, f"value {value!r}: {exc.errors()[0]['msg']}") from None
 
 
-def _set(root: dict[str, Any], parts: list[str], value: Any, path: str) -> None:
+def set_path(root: dict[str, Any], parts: list[str], value: Any, path: str) -> None:
     """Set a nested value, copying the containers on the way: the base mappings stay untouched, and
     nothing else is copied (a deep copy per plan would cost more than screening it)."""
     node: Any = root
@@ -176,9 +176,9 @@ def resolve(base_exp: dict[str, Any], base_topo: dict[str, Any], experiment_path
             topo = read_topology_data(experiment_path, value)  # a fresh mapping
             exp["topology"] = value
         elif path.startswith("topology."):
-            _set(topo, path.split(".")[1:], value, path)
+            set_path(topo, path.split(".")[1:], value, path)
         else:
-            _set(exp, path.split("."), value, path)
+            set_path(exp, path.split("."), value, path)
     exp["plan"] = dict(exp.get("plan", {}))
     _infer_and_tidy(exp["plan"], base_exp.get("plan", {}), topo)
     return parse_experiment(exp), parse_topology(topo)
