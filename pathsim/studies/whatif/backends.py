@@ -89,17 +89,16 @@ class PoolBackend:
 
     def map_unordered(self, fn: Callable[[Any], Any], items: list[Any]) -> Iterator[Any]:
         with _deferred_interrupt() as interrupted:
+            # Unfinished futures are dropped by close(), never cancelled here: the pool's manager thread
+            # fails (InvalidStateError) when it marks a future we cancelled as broken after close(now=True)
+            # kills the workers, and shutdown(cancel_futures=True) cancels them from that thread instead.
             pending = {self.pool.submit(fn, item) for item in items}
-            try:
-                while pending and not interrupted.is_set():
-                    done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        yield future.result()
-                for future in [f for f in pending if f.done() and not f.cancelled()]:
-                    yield future.result()  # finished while the Ctrl-C was pending: kept
-            finally:
-                for future in pending:
-                    future.cancel()
+            while pending and not interrupted.is_set():
+                done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+            for future in [f for f in pending if f.done() and not f.cancelled()]:
+                yield future.result()  # finished while the Ctrl-C was pending: kept
 
     def close(self, now: bool = False) -> None:
         if now:  # an interrupted sweep: its finished rows are on disk, the running plans are dropped
