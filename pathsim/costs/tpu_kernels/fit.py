@@ -1,9 +1,14 @@
-"""Fit the matmul figures on v5e jnp.dot timings, check them on v6e: `python -m pathsim.costs.tpu_kernels.fit`.
+"""Fit the matmul figures on v5e jnp.dot timings, check them on v6e: `python -m pathsim.costs.tpu_kernels.fit`;
+fit a chip's figures on the compiler's kernel estimates: `python -m pathsim.costs.tpu_kernels.fit --compiler tpu_v4`.
 
 Only the v5e rows are fitted. v6e is predicted with the same figures and v6e's own spec (256-wide MXU,
 its peak and bandwidth): a model that only reproduced the rows it was fitted on would not be a model.
 Wall clock = max(launch floor, launch overhead + kernel): the launch floor is host work that overlaps the
 kernel, not kernel time. The spec-sheet roofline is scored beside it as launch floor + roofline kernel.
+
+For a chip with no published kernel timings (TPU v4) the same matmul model is fitted on the compiler's own
+kernel times (pathsim/calibration/compiler_kernels.py: estimated_cycles over the clock, device time with no launch), and each
+memory-bound kind of the lowering gets the HBM share at which the compiler runs that kind's computation.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pathsim.catalog.kernels import KERNEL_FLOOR_S
+from pathsim.catalog.hardware import ChipSpec
+from pathsim.catalog.kernels import COMPILER_CLOCK_HZ, KERNEL_FLOOR_S, kernel_spec
 from pathsim.costs.tpu_kernels.model import MatmulFigures, matmul_time_s
-from pathsim.costs.tpu_kernels.reference_data import IN_BYTES, OUT_BYTES, DotTimings, MeasuredChip, load_timings
+from pathsim.costs.tpu_kernels.reference_data import IN_BYTES, OUT_BYTES, DotTimings, MeasuredChip, \
+    compiler_csv_path, load_timings
 
 BLOCKS = (512.0, 1024.0, 2048.0, 4096.0, float("inf"))  # candidate output block edges; inf: no re-reads
 FIT_SKU, CHECK_SKU = "v5e", "v6e"
@@ -111,12 +118,83 @@ def report(timings: DotTimings) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class CompilerFit:
+    """A chip's memory-bound figures fitted on the compiler's kernel times, and how the matmul figures fare."""
+
+    chip: str
+    stream_efficiency: dict[str, float]  # memory-bound kind -> share of the spec HBM bandwidth
+    matmul_error: pd.DataFrame  # per family: rows, median and p90 |error| of the matmul figures, percent
+    matmul_rows: int
+    memory_rows: int
+
+
+def load_compiler_kernels(chip: str, folder=None) -> pd.DataFrame:
+    """compiler_kernels_<chip>.csv with each kernel's estimated time (`estimate_s`, at the catalog clock)."""
+    from pathsim.errors import ConfigError
+
+    path = compiler_csv_path(chip, folder)
+    if not path.is_file():
+        raise ConfigError("--compiler", f"{path} does not exist; write it with "
+                          f"python -m pathsim.calibration.compiler_kernels --chip {chip}")
+    frame = pd.read_csv(path)
+    return frame.assign(estimate_s=frame.cycles / COMPILER_CLOCK_HZ[chip].value)
+
+
+def compiler_matmul_time_s(rows: pd.DataFrame, chip: ChipSpec, figures: MatmulFigures) -> np.ndarray:
+    """The kernel model's time for the compiled bf16 matmuls (bf16 in and out, as the lowering prices them)."""
+    col = lambda c: rows[c].to_numpy(float)  # noqa: E731
+    return matmul_time_s(col("m"), col("k"), col("n"), col("batch"), 2.0, 2.0,
+                         peak_flops_per_s=chip.peak_bf16_flops_per_s, hbm_bytes_per_s=chip.hbm_bytes_per_s,
+                         mxu_edge=int(kernel_spec(chip.name).mxu_edge.value), figures=figures)
+
+
+def fit_compiler_kernels(frame: pd.DataFrame, chip: ChipSpec, figures: MatmulFigures) -> CompilerFit:
+    """Each memory-bound kind's HBM share (least squares on log time, with the per-kernel floor), and the
+    matmul figures' error against the compiler's estimate of every compiled matmul, by shape family."""
+    from scipy.optimize import least_squares
+
+    stream: dict[str, float] = {}
+    memory = frame[frame.kind != "matmul"]
+    for kind, rows in memory.groupby("kind"):
+        nbytes, estimate = rows.lowering_bytes.to_numpy(float), rows.estimate_s.to_numpy(float)
+        sol = least_squares(lambda x: np.log(KERNEL_FLOOR_S.value + nbytes / (x[0] * chip.hbm_bytes_per_s))
+                            - np.log(estimate), x0=[0.5], bounds=([0.05], [1.0]))
+        stream[str(kind)] = float(sol.x[0])
+    matmuls = frame[frame.kind == "matmul"].reset_index(drop=True)
+    err = 100 * np.abs(compiler_matmul_time_s(matmuls, chip, figures) / matmuls.estimate_s.to_numpy(float) - 1)
+    table = matmuls.assign(err=err).groupby("family").err.agg(["count", "median", lambda e: e.quantile(0.9)])
+    table.columns = ["rows", "median |err| %", "p90 |err| %"]
+    return CompilerFit(chip=chip.name, stream_efficiency=stream, matmul_error=table, matmul_rows=len(matmuls),
+                       memory_rows=len(memory))
+
+
+def compiler_report(chip_name: str, folder=None) -> str:
+    from pathsim.catalog.hardware import chip_spec
+    from pathsim.costs.tpu_kernels.model import CATALOG_MATMUL
+
+    frame = load_compiler_kernels(chip_name, folder)
+    result = fit_compiler_kernels(frame, chip_spec(chip_name, "--compiler"), CATALOG_MATMUL)
+    return "\n".join([
+        f"{len(frame)} kernels compiled for one {chip_name} chip ({result.matmul_rows} matmuls, "
+        f"{result.memory_rows} memory-bound)",
+        "memory-bound kinds, share of the spec HBM bandwidth over the bytes the lowering counts: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in sorted(result.stream_efficiency.items())),
+        "", "matmuls, the kernel model's figures (v5e jnp.dot fit) against the compiler's estimates:",
+        result.matmul_error.round(1).to_string()])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pathsim.costs.tpu_kernels.fit",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--reference-dir", default=None, help="folder of jnp_dot_v5e_v6e.csv and its runs file")
+    parser.add_argument("--compiler", metavar="CHIP", default=None,
+                        help="fit CHIP's figures on the compiler's kernel estimates (compiler_kernels_CHIP.csv)")
     args = parser.parse_args(argv)
-    print(report(load_timings(args.reference_dir)))
+    if args.compiler:
+        print(compiler_report(args.compiler, args.reference_dir))
+    else:
+        print(report(load_timings(args.reference_dir)))
     return 0
 
 

@@ -81,8 +81,11 @@ class TpuKernelCostModel:
 
     chip: ChipSpec
     kernels: K.KernelSpec
-    name: str = "TPU kernel model (measured kernel timings)"
     _cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @property
+    def name(self) -> str:
+        return f"TPU kernel model ({self.kernels.kernels_from})"
 
     @property
     def links(self) -> LinkTiming:
@@ -102,7 +105,7 @@ class TpuKernelCostModel:
                                        hbm_bytes_per_s=chip.hbm_bytes_per_s, mxu_edge=int(self.kernels.mxu_edge.value)))
         if op.hbm_bytes <= 0 and op.flops <= 0:
             return 0.0
-        return stream_time_s(op.hbm_bytes / op.scale, chip.hbm_bytes_per_s, self.kernels.stream_hbm_efficiency.value)
+        return stream_time_s(op.hbm_bytes / op.scale, chip.hbm_bytes_per_s, self.kernels.stream_efficiency(op.kind))
 
     def op_time_s(self, op: ComputeOp) -> float:
         """`scale` runs that share of the whole kernel (PaLM's partial rematerialization)."""

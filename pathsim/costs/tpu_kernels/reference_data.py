@@ -44,6 +44,11 @@ def default_reference_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "data" / "kernels"
 
 
+def compiler_csv_path(chip: str, folder: Path | None = None) -> Path:
+    """The compiler's kernel estimates for `chip` (written by python -m pathsim.calibration.compiler_kernels)."""
+    return Path(folder or default_reference_dir()) / f"compiler_kernels_{chip}.csv"
+
+
 def load_timings(folder: Path | None = None) -> DotTimings:
     folder = Path(folder) if folder is not None else default_reference_dir()
     csv_path, runs_path = folder / CSV_NAME, folder / RUNS_NAME

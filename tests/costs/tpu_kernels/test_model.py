@@ -88,10 +88,14 @@ def test_tiny_kernels_cost_the_floor_and_memory_bound_ops_the_measured_bandwidth
     v4 = _model()
     assert v4.op_time_s(_matmul(8, 8, 8)) == pytest.approx(K.KERNEL_FLOOR_S.value, rel=0.01)
     nbytes = 1e9
-    norm = ComputeOp(name="n", kind="norm", phase="forward", flops=1e6, hbm_bytes=nbytes)
+    gather = ComputeOp(name="g", kind="gather", phase="forward", flops=1e6, hbm_bytes=nbytes)
     rate = K.KERNELS["tpu_v4"].stream_hbm_efficiency.value * 1.2e12
-    assert v4.op_time_s(norm) == pytest.approx(K.KERNEL_FLOOR_S.value + nbytes / rate)
+    assert v4.op_time_s(gather) == pytest.approx(K.KERNEL_FLOOR_S.value + nbytes / rate)
     assert rate == pytest.approx((1.00e12 + 1.07e12) / 2)  # the measured v4 DMA read and write rates
+    v5e = TpuKernelCostModel(chip_spec("tpu_v5e"), K.kernel_spec("tpu_v5e"))  # no per-kind figures: one rate
+    norm = ComputeOp(name="n", kind="norm", phase="forward", flops=1e6, hbm_bytes=nbytes)
+    assert v5e.op_time_s(norm) == pytest.approx(
+        K.KERNEL_FLOOR_S.value + nbytes / (K.KERNELS["tpu_v5e"].stream_hbm_efficiency.value * 8.1e11))
 
 
 def test_partial_remat_runs_a_share_of_the_kernel():
