@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pathsim.catalog.hardware import GIB, Sourced
+
 
 @dataclass(frozen=True)
 class SoftwareAssumptions:
@@ -19,3 +21,8 @@ SOFTWARE = SoftwareAssumptions()
 
 def optimizer_moments(optimizer: str) -> int:
     return dict(SOFTWARE.optimizer_moments)[optimizer]
+
+
+# Host memory one XLA compile of a PaLM-sized step holds at its peak: how many compiles may run at once.
+XLA_COMPILE_PEAK_BYTES = Sourced(5.46 * GIB, "peak RSS of the compile's child process, PaLM 540B on two TPU v4 "
+                                 "pods (bench/bench_xla_compile.py; docs/xla.md, Compile cost)")

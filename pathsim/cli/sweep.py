@@ -49,6 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="processes (local) or CPUs (local Ray), at least 1; default: one per core")
     sweep.add_argument("--top", type=int, default=10, metavar="N", help="rows of the printed table (default 10)")
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal)")
+    sweep.add_argument("--verify", choices=("xla",), metavar="PROGRAM",
+                       help="compile the best plans (xla: the step XLA compiles), simulate them as compiled and "
+                            "print both rankings; the table goes to NAME_sweep_verified.csv beside --out")
+    sweep.add_argument("--verify-top", type=int, default=4, metavar="K",
+                       help="how many of the best plans --verify compiles (default 4)")
+    sweep.add_argument("--verify-workers", type=int, metavar="N",
+                       help="compiles at once (default: as many as the cores and free memory hold, "
+                            "5.5 GiB per PaLM-sized compile)")
     sweep.set_defaults(handler=_sweep)
 
     compare = sub.add_parser("compare", help="simulate experiments and print them side by side")
@@ -151,6 +159,8 @@ def _sweep(args: argparse.Namespace) -> int:
 
     _at_least_one(args.workers, "--workers")
     _at_least_one(args.top, "--top")
+    _at_least_one(args.verify_top, "--verify-top")
+    _at_least_one(args.verify_workers, "--verify-workers")
     study = load_study(args.experiment, sets=args.set, infer=args.infer, all_plans_=args.all_plans,
                        shortlist=args.shortlist, simulate_infeasible=args.simulate_infeasible or None)
     out = check_output(args.out if args.out is not None else RESULTS_DIR / f"{study.name}_sweep.csv", "--out",
@@ -183,7 +193,69 @@ def _sweep(args: argparse.Namespace) -> int:
     invalid = _all_invalid(frame, inferred=any(v == INFER for p in study.points for _, v in p))
     if invalid:
         raise ConfigError("sweep", invalid)
+    if args.verify:
+        return _verify(args, study, frame, out)
     return 0
+
+
+def _verify(args: argparse.Namespace, study, frame: "pd.DataFrame", out: Path) -> int:
+    from pathsim.studies.whatif.verify import compile_workers, verified_path, verify_top
+
+    plans = int(((frame["status"] == "ok") & frame["simulated"].fillna(False).astype(bool)).sum())
+    if plans == 0:
+        raise ConfigError("--verify", "no plan of the sweep fits and was simulated: nothing to compile")
+    k = min(args.verify_top, plans)
+    workers = compile_workers(k, args.verify_workers)
+    try:
+        with spinner(f"compiling the best {k} plans ({args.verify}), {workers} at once",
+                     show_progress(args)):
+            verified = verify_top(study, frame, k, program=args.verify, workers=workers)
+    except KeyboardInterrupt as stop:
+        print(f"interrupted: the sweep's results are in {out}; finished compiles are cached, so the same "
+              "command goes on from there", file=sys.stderr)
+        return stop.exit_code if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+    print(verified_table(verified.table), end="")
+    rho = verified.spearman_mfu
+    print(f"verified {len(verified.table)} plans ({args.verify}) in {verified.wall_s:.1f} s, {verified.workers} "
+          f"at once" + (f"; rank agreement of the MFUs (Spearman) {rho:.2f}" if rho is not None else ""))
+    path = verified_path(out)
+    verified.table.to_csv(path, index=False)
+    print(f"verified: {path}")
+    return 0
+
+
+def verified_table(table: "pd.DataFrame") -> str:
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    out = io.StringIO()
+    console = Console(file=out, width=170, force_terminal=False, force_jupyter=False, color_system=None)
+    view = Table(title="The best plans by the lowered program, compiled (compiled: rank, step, exposed ICI, "
+                       "memory per chip of the compiled program)")
+    for col in ("rank", "compiled", "plan", "MFU", "compiled MFU", "step (s)", "compiled", "exposed ICI",
+                "XLA GiB", "status"):
+        view.add_column(col, justify="left" if col in ("plan", "status") else "right", no_wrap=col == "plan")
+
+    def num(value, fmt: str, scale: float = 1.0) -> str:
+        value = pd.to_numeric(value, errors="coerce")
+        return "-" if pd.isna(value) else fmt.format(value * scale)
+
+    reasons = []  # one line each under the table: a compiler's message does not fit a column
+    for _, r in table.iterrows():
+        status = str(r["compiled.status"])
+        if not pd.isna(r["compiled.reason"]):
+            reasons.append(f"  rank {r['lowered.rank']}: {r['compiled.reason']}")
+            status += f" ({len(reasons)})"
+        view.add_row(str(r["lowered.rank"]), num(r["compiled.rank"], "{:.0f}"), str(r["plan"]),
+                     num(r["lowered.mfu"], "{:.1f}%", 100), num(r["compiled.mfu"], "{:.1f}%", 100),
+                     num(r["lowered.step_time_s"], "{:.3f}"), num(r["compiled.step_time_s"], "{:.3f}"),
+                     num(r["compiled.breakdown.exposed_ici_s"], "{:.3f}"),
+                     num(r["compiled.memory.compiled_bytes"], "{:.1f}", 1 / GIB), status)
+    console.print(view)
+    for n, line in enumerate(reasons, 1):
+        console.print(f"({n}){line}", overflow="fold", highlight=False, markup=False)
+    return out.getvalue()
 
 
 def _compare(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ class Task:
     experiment_path: Path
     simulate: bool  # False: screen only (plan search)
     simulate_infeasible: bool
+    program: str | None = None  # the experiment's program source, overridden ("xla": verify a plan compiled)
 
 
 def cell(value: Any) -> Any:
@@ -106,6 +107,8 @@ def evaluate(task: Task) -> dict[str, Any]:
     row.update({path: cell(value) for path, value in task.point})
     try:
         exp, topo = resolve(task.base_exp, task.base_topo, task.experiment_path, task.point)
+        if task.program is not None:
+            exp = exp.model_copy(update={"program": task.program})
         cluster, screen = _CACHE.get(exp, topo, task.experiment_path.parent)
         row.update(_plan_row(exp, cluster))
         planned = plan_run(exp, cluster)
@@ -127,7 +130,13 @@ def evaluate(task: Task) -> dict[str, Any]:
             where = traceback.extract_tb(exc.__traceback__)[-1]
             row.update(status="error", reason=f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})")
         else:
-            m = result.metrics
+            m, mem = result.metrics, result.memory
+            if mem.compiled_bytes is not None:  # a compiled program: the compiler's figure decides the fit
+                row.update({"memory.compiled_bytes": mem.compiled_bytes, "fits": mem.feasible,
+                            "status": "ok" if mem.feasible else "out_of_memory"})
+                if not mem.feasible:
+                    row["reason"] = (f"XLA needs {mem.compiled_bytes / GIB:.1f} GiB per chip, HBM holds "
+                                     f"{mem.hbm_bytes / GIB:.1f} GiB")
             row.update({"simulated": True, "step_time_s": m.step_time_s, "tokens_per_s": m.tokens_per_s,
                         "mfu": m.mfu, "hfu": m.hfu})
             row.update({f"breakdown.{k}": v for k, v in m.breakdown.as_dict().items()})
