@@ -28,11 +28,12 @@ def main() -> None:
     os.environ["PATHSIM_CACHE"] = args.cache or tempfile.mkdtemp(prefix="pathsim-xla-")
 
     from pathsim.config.experiment import load_experiment
+    from pathsim.catalog.xla_flags import resolve_flags
     from pathsim.workload.xla.compile import compile_step
 
     exp, topo = load_experiment(args.experiment)
     start = time.monotonic()
-    compiled = compile_step(exp.model, exp.training, exp.plan, topo)
+    compiled = compile_step(exp.model, exp.training, exp.plan, topo, resolve_flags(exp.xla_flags, topo.chip))
     cold_s = time.monotonic() - start
     # ru_maxrss is KiB on Linux; the compile runs in a child process (pathsim.workload.xla.compile).
     peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1024**3

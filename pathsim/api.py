@@ -17,11 +17,13 @@ def simulate_config(exp: ExperimentConfig, topo: TopologyConfig, base_dir: Path 
 
 
 def run_experiment(path: str | Path, record_links: bool = True, mode: str | None = None,
-                   program: str | None = None, cost_model: str | None = None) -> SimulationResult:
+                   program: str | None = None, cost_model: str | None = None,
+                   xla_flags: str | list[str] | None = None) -> SimulationResult:
     path = Path(path)
     exp, topo = load_experiment(path)
-    # `pathsim run --program / --cost-model`: over the experiment's own fields
-    update = {k: v for k, v in (("program", program), ("cost_model", cost_model)) if v is not None}
+    # `pathsim run --program / --cost-model / --xla-flags`: over the experiment's own fields
+    update = {k: v for k, v in (("program", program), ("cost_model", cost_model), ("xla_flags", xla_flags))
+              if v is not None}
     if update:
         exp = exp.model_copy(update=update)
     return simulate_config(exp, topo, base_dir=path.parent, record_links=record_links, mode=mode)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pathsim.catalog.kernels import kernel_spec
 from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
+from pathsim.catalog.xla_flags import CompileFlags, resolve_flags
 from pathsim.config.experiment import (
     ExperimentConfig, ModelConfig, PlanConfig, TopologyConfig, TrainingConfig, check_work_size, resolve_relative)
 from pathsim.costs.compute import ComputeCostModel, WithLinks, link_timing_of
@@ -115,6 +116,7 @@ class PreparedRun:
     notes: tuple[str, ...] = ()
     collective_check: CollectiveCheck | None = None
     replications: tuple[Replication, ...] = ()
+    compile_flags: CompileFlags | None = None  # program: xla only
 
     @property
     def cluster(self) -> Cluster:
@@ -146,13 +148,14 @@ def prepare(exp: ExperimentConfig, topo: TopologyConfig | None, base_dir: Path |
         from pathsim.results.xla_notes import xla_notes
         from pathsim.workload.xla.program import xla_program  # jax and libtpu are imported only on this path
 
-        imported = xla_program(exp.model, exp.training, exp.plan, topo)
+        imported = xla_program(exp.model, exp.training, exp.plan, topo, resolve_flags(exp.xla_flags, topo.chip))
         program = imported.program
         planned = replace(planned, memory=replace(planned.memory, compiled_bytes=imported.compiled.per_chip_bytes))
         return PreparedRun(
             experiment=exp, planned=planned, cost=cost, program=program, program_source="xla",
             notes=xla_notes(planned.cluster, cost, imported, planned.memory),
-            collective_check=check_collectives(program, exp.model, exp.training, exp.plan, imported.compiled.mesh.axes))
+            collective_check=check_collectives(program, exp.model, exp.training, exp.plan, imported.compiled.mesh.axes),
+            compile_flags=imported.compiled.flags)
     inputs = planned.inputs
     program = lower(inputs.shard, inputs.mesh, inputs.lowering, planned.placement.chips_per_group)
     return PreparedRun(experiment=exp, planned=planned, cost=cost, program=program, program_source="lowered",
@@ -186,5 +189,5 @@ def simulate_prepared(run: PreparedRun, record_links: bool = True, mode: str | N
         memory=run.planned.memory, cost_model=run.cost.name, program_ops=program.op_count(), mode=chosen,
         goodput=goodput(failures, cluster, metrics.tokens_per_s) if failures is not None else None,
         program_source=run.program_source, notes=run.notes, collective_check=run.collective_check,
-        replications=run.replications,
+        replications=run.replications, compile_flags=run.compile_flags,
     )

@@ -31,7 +31,7 @@ import pandas as pd
 
 from pathsim.costs.tpu_kernels.reference_data import CSV_NAME as DOT_CSV, compiler_csv_path, default_reference_dir
 
-EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 COLUMNS = ("kind", "family", "batch", "m", "k", "n", "elements", "lowering_bytes", "cycles", "kernels",
            "kernels_without_estimate")
 MEMORY_SIZES = tuple(2 ** e for e in range(18, 29, 2))  # elements of the kernel's main array

@@ -95,7 +95,7 @@ def show_progress(args: argparse.Namespace) -> bool:
 
 # Flags of `pathsim run` that only some kinds of file take: flag -> attribute.
 _RUN_FLAGS = {"--json": "json", "--trace": "trace", "--out": "out", "--mode": "mode", "--program": "program",
-              "--cost-model": "cost_model"}
+              "--cost-model": "cost_model", "--xla-flags": "xla_flags"}
 
 
 def _refuse(args: argparse.Namespace, what: str, flags: tuple[str, ...], hint: str = "") -> None:
@@ -115,7 +115,7 @@ def _run_pathways(args: argparse.Namespace, path: Path, data: dict) -> int:
     from pathsim.results.outputs import check_output, write_atomic
     from pathsim.studies.pathways import EXIT_DEADLOCK, deadlock_detected, run_pathways_experiment, summarize
 
-    _refuse(args, "a Pathways runtime experiment", ("--trace", "--mode", "--program", "--cost-model"))
+    _refuse(args, "a Pathways runtime experiment", ("--trace", "--mode", "--program", "--cost-model", "--xla-flags"))
     # --json prints the rows; a CSV is written too unless --json was asked for without --out.
     out = None
     if args.out is not None or not args.json:
@@ -156,7 +156,8 @@ def _run(args: argparse.Namespace) -> int:
     from pathsim.studies.jobs import is_shared_pod, jobs_report, run_shared_pod
 
     if is_shared_pod(data):
-        _refuse(args, "a shared-pod job file", ("--trace", "--out", "--mode", "--program", "--cost-model"),
+        _refuse(args, "a shared-pod job file", ("--trace", "--out", "--mode", "--program", "--cost-model",
+                                                "--xla-flags"),
                 " (each job is simulated chip by chip)")
         with spinner(f"simulating {path.name}", show_progress(args)):
             results = run_shared_pod(path)
@@ -173,7 +174,8 @@ def _run(args: argparse.Namespace) -> int:
     trace = check_output(args.trace, "--trace") if args.trace is not None else None  # before simulating
     mode = f" ({args.mode} mode)" if args.mode else ""
     with spinner(f"simulating {path.name}{mode}", show_progress(args)) as status, owns_compile_line(status):
-        result = run_experiment(path, mode=args.mode, program=args.program, cost_model=args.cost_model)
+        result = run_experiment(path, mode=args.mode, program=args.program, cost_model=args.cost_model,
+                                xla_flags=args.xla_flags)
     return _report(args, result, trace)
 
 
@@ -206,7 +208,8 @@ def _run_maxtext(args: argparse.Namespace) -> int:
     trace = check_output(args.trace, "--trace") if args.trace is not None else None
     written = check_output(args.write_experiment, "--write-experiment") if args.write_experiment else None
     exp, topo, launch = load_maxtext(args.maxtext, settings, args.topology)
-    update = {k: v for k, v in (("program", args.program), ("cost_model", args.cost_model)) if v is not None}
+    update = {k: v for k, v in (("program", args.program), ("cost_model", args.cost_model),
+                                ("xla_flags", args.xla_flags)) if v is not None}
     if update:
         exp = exp.model_copy(update=update)
     print("MaxText keys read and ignored (no effect on the step): " + (", ".join(launch.ignored) or "none"),
@@ -248,6 +251,18 @@ def add_program_option(parser: argparse.ArgumentParser) -> None:
                              "(pathsim's own lowering) or xla (the step XLA compiles for the TPU)")
 
 
+def xla_flags_arg(value: str) -> str | list[str]:
+    """--xla-flags: a flag set's name, or flags (--xla-flags='--a=1 --b=2')."""
+    from pathsim.catalog.xla_flags import check_setting
+
+    setting = value.split() if value.lstrip().startswith("--") else value
+    try:
+        check_setting(setting)
+    except ConfigError as e:  # argparse's own line would only say the value is invalid
+        raise argparse.ArgumentTypeError(e.message) from None
+    return setting
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pathsim import __version__
 
@@ -281,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="how kernels are priced, over the experiment's `cost_model`: tpu_kernels (measured "
                           "kernel figures), compiler (the compiler's own estimates; with --program xla) or "
                           "roofline (the spec sheet)")
+    run.add_argument("--xla-flags", metavar="SET|FLAGS", type=xla_flags_arg,
+                     help="the XLA/libtpu flags --program xla compiles with, over the experiment's `xla_flags`: "
+                          "maxtext (the chip's MaxText launch flags, the default), libtpu (libtpu's defaults), "
+                          "a named set (maxtext_v4, maxtext_v5e, maxtext_v5p, maxtext_v6e) or flags: "
+                          "--xla-flags='--name=value ...'")
     run.set_defaults(handler=_run)
     sub.add_parser("models", help="list the model library (`model: NAME` in an experiment)").set_defaults(
         handler=_models)

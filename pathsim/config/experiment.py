@@ -19,6 +19,7 @@ from pathsim.catalog.dispatch_modes import DISPATCH_ALIASES, DISPATCH_MODE_MEANI
 from pathsim.catalog.slices import SliceName, is_slice_name, slice_named
 from pathsim.errors import ConfigError
 from pathsim.catalog.remat import REMAT_NAMES, Placement, TensorName
+from pathsim.catalog.xla_flags import DEFAULT as XLA_FLAGS_DEFAULT, FLAG_SETS, check_setting
 from pathsim.config.yamlio import read_yaml  # noqa: F401  (re-exported: the one YAML reader)
 
 AXIS_KINDS = ("data", "fsdp", "tensor", "pipeline")
@@ -401,6 +402,19 @@ class ExperimentConfig(StrictModel):
         "kept for comparison); a calibration profile, when named, wins over all"))
     program: Literal["lowered", "xla"] = Field("lowered", description=(
         "which program is simulated: pathsim's own lowering, or what XLA compiles for the target TPU"))
+    xla_flags: str | list[str] = Field(XLA_FLAGS_DEFAULT, description=(
+        "the XLA/libtpu flags program: xla compiles with: maxtext (the chip's MaxText launch flags, the "
+        "default), libtpu (libtpu's own defaults: nothing passed), a named set of pathsim/catalog/xla_flags.py ("
+        + ", ".join(FLAG_SETS) + ") or a list of --flag=value strings"))
+
+    @field_validator("xla_flags")
+    @classmethod
+    def _known_flags(cls, value: str | list[str]) -> str | list[str]:
+        try:
+            check_setting(value)
+        except ConfigError as e:
+            raise ValueError(e.message) from None
+        return value
     scenario: ScenarioConfig = ScenarioConfig()
 
     @model_validator(mode="after")

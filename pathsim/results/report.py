@@ -33,6 +33,8 @@ def result_dict(result: SimulationResult) -> dict[str, Any]:
         "memory": mem.as_dict(),
         "cost_model": result.cost_model,
         "program": result.program_source,
+        "xla_flags": ({"name": result.compile_flags.name, "flags": list(result.compile_flags.flags)}
+                      if result.compile_flags else None),
         "notes": list(result.notes),
         "collective_check": result.collective_check.as_dict() if result.collective_check else None,
         "mode": result.mode,

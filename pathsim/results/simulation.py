@@ -12,6 +12,7 @@ from pathsim.platform.topology import Cluster
 from pathsim.results.goodput import Goodput
 from pathsim.results.metrics import StepMetrics
 from pathsim.workload.lowering.replication import Replication
+from pathsim.catalog.xla_flags import CompileFlags
 from pathsim.workload.xla.collective_check import CollectiveCheck
 
 
@@ -56,3 +57,4 @@ class SimulationResult:
     notes: tuple[str, ...] = ()  # extra report lines from the program's source (e.g. the compiler's memory)
     collective_check: CollectiveCheck | None = None  # an imported program's collective bytes vs its plan's
     replications: tuple[Replication, ...] = ()  # work the lowered plan repeats on several chips
+    compile_flags: CompileFlags | None = None  # the XLA/libtpu flags of a compiled step (program: xla)

@@ -37,6 +37,7 @@ def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, me
     notes = [
         f"XLA program: {compiled.target}, jax {compiled.versions['jax']}, libtpu {compiled.versions['libtpu']}, "
         f"{how}",
+        f"XLA flags: {compiled.flags.text()}",
         f"per-chip memory: XLA {compiled.per_chip_bytes / GIB:.2f} GiB (temp {compiled.memory_bytes['temp'] / GIB:.2f}),"
         f" pathsim estimate {mem.total_bytes / GIB:.2f} GiB, of {hbm / GIB:.1f} GiB HBM"
         + (" (XLA's figure exceeds HBM: the compile for the target did not refuse it)"

@@ -16,6 +16,7 @@ import sys
 from dataclasses import asdict, dataclass
 
 from pathsim.catalog.hardware import GIB
+from pathsim.catalog.xla_flags import resolve_flags
 
 _CHIPS = {  # 4-chip slices of each chip kind libtpu compiles for
     "tpu_v4": {"name": "v4_2x2x1", "chip": "tpu_v4", "islands": [{"shape": [2, 2, 1]}]},
@@ -89,7 +90,7 @@ def run_case(case: CorpusCase) -> CorpusRow:
     from pathsim.workload.xla.compile import compile_step
 
     exp, topo = experiment_of(case)
-    compiled = compile_step(exp.model, exp.training, exp.plan, topo)
+    compiled = compile_step(exp.model, exp.training, exp.plan, topo, resolve_flags(exp.xla_flags, topo.chip))
     mem = memory_use(resolve(exp).shard, exp.runtime.weight_prefetch_layers, build_cluster(topo).chip.hbm_bytes)
     m = compiled.memory_bytes
     return CorpusRow(name=case.name, chip=case.chip, xla_bytes=compiled.per_chip_bytes,

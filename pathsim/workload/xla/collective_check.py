@@ -10,6 +10,9 @@ beside the plan's nominal figure, worked out from the model and the plan alone:
 - tensor axis: each block's input activations [batch per chip, seq, d_model] gathered and its output
   reduced (2d style; megatron: one all-reduce per block), in each pass (forward, backward, recompute).
 - data axes: the gradients a chip holds after the fsdp reduce-scatter, all-reduced once.
+- micro-batches (gradient accumulation): each micro-batch gathers the weights again and reduces its
+  gradients into the sharded accumulator, so fsdp and data traffic is M times the above; the tensor
+  axis' activations are split over the micro-batches and do not grow.
 
 A family is suspect when it moves more than SUSPECT_FACTOR times its nominal bytes (times the axis'
 nominal total when the plan implies none of it), or when its axis as a whole moves less than the axis'
@@ -88,15 +91,16 @@ def nominal_bytes(model: ModelConfig, training: TrainingConfig, plan: PlanConfig
     layer = layer_params(model)
     weights = (model.n_layers * (layer.attention + layer.mlp) + embedding_params(model)) / tensor
     passes = 2 + (training.remat != "none")  # forward, backward, the recompute
+    micro = plan.microbatches
     blocks = 1 if model.block == "parallel" else 2  # attention and MLP read one input, or one after the other
     activation = training.global_batch_seqs / batch_ways * model.seq_len * model.d_model * training.activation_bytes
     out: dict[tuple[MeshAxis, str], float] = {}
     for axis in size:
         if axis.kind == "fsdp":
-            out[(axis, "gather")] = passes * weights * training.param_bytes
-            out[(axis, "reduce")] = weights * training.grad_bytes
+            out[(axis, "gather")] = micro * passes * weights * training.param_bytes
+            out[(axis, "reduce")] = micro * weights * training.grad_bytes
         elif axis.kind == "data":
-            out[(axis, "reduce")] = weights * training.grad_bytes / fsdp
+            out[(axis, "reduce")] = micro * weights * training.grad_bytes / fsdp
         elif axis.kind == "tensor":
             per_pass = model.n_layers * blocks * activation * passes
             out[(axis, "reduce")] = per_pass

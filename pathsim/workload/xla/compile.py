@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pathsim.catalog.xla_flags import LIBTPU_DEFAULTS, CompileFlags
 from pathsim.config.experiment import ModelConfig, PlanConfig, TopologyConfig, TrainingConfig
 from pathsim.errors import ConfigError
 from pathsim.processes import Terminated, signal_on_parent_death, terminate_cleanly, watch_parent
@@ -40,6 +41,7 @@ class CompiledStep:
     compile_s: float  # wall time of the compile (of the run that filled the cache, on a hit)
     cache_hit: bool
     versions: dict  # jax, libtpu
+    flags: CompileFlags = LIBTPU_DEFAULTS  # the XLA/libtpu flags it was compiled with
 
     @property
     def per_chip_bytes(self) -> float:
@@ -58,14 +60,19 @@ def versions() -> dict:
 
 
 def _key_parts(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, chip: str, target: str,
-               vers: dict) -> dict:
+               vers: dict, flags: tuple[str, ...] = ()) -> dict:
     plan_d = plan.model_dump()
     plan_d.pop("placement", None)  # where pathsim places axes on the torus, not what XLA compiles
     training_d = training.model_dump()
     if training_d.get("remat_custom") is None:
         training_d.pop("remat_custom", None)  # absent unless set: keys of programs compiled before it stay valid
-    return {"model": model.model_dump(), "training": training_d, "plan": plan_d, "chip": chip, "target": target,
-            **vers}
+    parts = {"model": model.model_dump(), "training": training_d, "plan": plan_d, "chip": chip, "target": target,
+             **vers}
+    if plan.microbatches > 1:  # steps compiled before gradient accumulation ran the whole batch at once
+        parts["accumulates_gradients"] = True
+    if flags:  # absent for libtpu's defaults: keys of programs compiled before flags were part of them stay valid
+        parts["xla_flags"] = list(flags)
+    return parts
 
 
 class _Progress:
@@ -98,6 +105,11 @@ class _Progress:
         if self.thread:
             self.thread.join()
             sys.stderr.write("\r\033[K")
+
+
+class CompilerRefusal(ConfigError):
+    """The compiler's own answer that a step cannot be compiled (out of HBM, a case XLA does not implement):
+    the same inputs and versions get the same answer, so it is cached like a program."""
 
 
 def _first_line(e: BaseException) -> str:
@@ -141,6 +153,7 @@ def _compile_child(request: Path) -> None:
             reply = {"field": "plan", "message": f"infeasible: the compiled step does not fit in HBM; XLA: {message}"}
         else:
             reply = {"field": "plan", "message": f"XLA cannot compile this plan for {target}: {message}"}
+        reply["compiler"] = True  # the compiler's answer, not pathsim's own check
     (request.parent / "reply.json").write_text(json.dumps(reply))
 
 
@@ -153,7 +166,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _run_compile(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, topo: TopologyConfig,
-                 target: str) -> tuple[str, dict]:
+                 target: str, flags: tuple[str, ...] = ()) -> tuple[str, dict]:
     """Compile in a fresh interpreter (in its own session, so a terminal's Ctrl-C reaches only this
     process): the native compile cannot be interrupted, this process can. Ctrl-C kills the compile and ends
     with exit code 130 and one line, no traceback."""
@@ -166,7 +179,10 @@ def _run_compile(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
         with log.open("wb") as sink:
             proc = subprocess.Popen([sys.executable, "-m", "pathsim.workload.xla.compile", str(request)],
                                     stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True,
-                                    env={**os.environ, _PARENT_ENV: str(os.getpid())},
+                                    # the experiment's flags, never the caller's environment's: they are
+                                    # part of the cache key and of the report
+                                    env={**os.environ, _PARENT_ENV: str(os.getpid()),
+                                         "LIBTPU_INIT_ARGS": " ".join(flags)},
                                     preexec_fn=signal_on_parent_death)
         try:
             with _Progress(target):
@@ -180,32 +196,41 @@ def _run_compile(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
             raise SystemExit(stop.exit_code if isinstance(stop, Terminated) else 130) from None
         stderr = log.read_text(errors="replace")
         reply_path = Path(tmp) / "reply.json"
-        if not reply_path.exists():  # died without a reply (killed, out of host memory)
+        if not reply_path.exists():  # died without a reply (killed, out of host memory, a flag libtpu refused)
             last = [ln for ln in stderr.splitlines() if ln.strip()][-1:] or [f"exit code {proc.returncode}"]
-            raise ConfigError("plan", f"the XLA compile for {target} failed: {last[0][:300]}")
+            field = "xla_flags" if "command line flag" in stderr else "plan"
+            raise ConfigError(field, f"the XLA compile for {target} failed: {last[0][:300]}")
         reply = json.loads(reply_path.read_text())
         if "field" in reply:
-            raise ConfigError(reply["field"], reply["message"])
+            raise (CompilerRefusal if reply.get("compiler") else ConfigError)(reply["field"], reply["message"])
         return (Path(tmp) / "hlo.txt").read_text(), reply["memory"]
 
 
-def compile_step(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
-                 topo: TopologyConfig) -> CompiledStep:
+def compile_step(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, topo: TopologyConfig,
+                 flags: CompileFlags = LIBTPU_DEFAULTS) -> CompiledStep:
     mp = mesh_plan(plan, topo)  # bad plans are refused with or without the tpu extra
     vers = versions()
     target = f"{mp.target.name} x {mp.target.num_slices} slice{'s' if mp.target.num_slices > 1 else ''}"
-    key = cache.cache_key(_key_parts(model, training, plan, topo.chip, target, vers))
+    key = cache.cache_key(_key_parts(model, training, plan, topo.chip, target, vers, flags.flags))
     hit = cache.load(key)
     if hit is not None:
         text, meta = hit
+        if "refusal" in meta:
+            raise CompilerRefusal(meta["refusal"]["field"], meta["refusal"]["message"])
         return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=meta["memory_bytes"],
-                            compile_s=meta["compile_s"], cache_hit=True, versions=vers)
+                            compile_s=meta["compile_s"], cache_hit=True, versions=vers, flags=flags)
     start = time.monotonic()
-    text, memory = _run_compile(model, training, plan, topo, target)
+    try:
+        text, memory = _run_compile(model, training, plan, topo, target, flags.flags)
+    except CompilerRefusal as refusal:
+        cache.store(key, "", {"refusal": {"field": refusal.field, "message": refusal.message},
+                              "compile_s": time.monotonic() - start, "target": target, **vers})
+        raise
     compile_s = time.monotonic() - start
-    cache.store(key, text, {"memory_bytes": memory, "compile_s": compile_s, "target": target, **vers})
+    cache.store(key, text, {"memory_bytes": memory, "compile_s": compile_s, "target": target,
+                            "xla_flags": list(flags.flags), **vers})
     return CompiledStep(hlo_text=text, mesh=mp.axes, target=target, memory_bytes=memory, compile_s=compile_s,
-                        cache_hit=False, versions=vers)
+                        cache_hit=False, versions=vers, flags=flags)
 
 
 if __name__ == "__main__":

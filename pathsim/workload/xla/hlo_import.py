@@ -22,8 +22,10 @@ device ids live in. What becomes what:
 - Order: the compiler's schedule. A compute op waits (beyond dataflow) for every collective whose
   `-done` (or synchronous collective) precedes it; a collective starts no earlier than the kernel
   scheduled before it.
-- Async copies (copy-start/copy-done: prefetches between memory spaces) are DMAs beside compute: not
-  priced. Host offload (jax's save_and_offload_only_these_names) moves residuals with async
+- Async copies (copy-start/copy-done: prefetches between memory spaces) and async slices into or out of
+  the core's on-chip memory (slice-start, dynamic-slice-start: S(3)) are DMAs beside compute: not priced.
+  Continuation fusions of an async collective fusion are priced without the collective's buffers they
+  hand on (those move over ICI, as the collective). Host offload (jax's save_and_offload_only_these_names) moves residuals with async
   dynamic-update-slice (into a buffer in host memory, layout space S(5)) and dynamic-slice (out of one):
   they become device_to_host / host_to_device copies over the chip's host link, which the matching
   `-done` waits for. Buffer allocations (custom-call AllocateBuffer) and scalar bookkeeping (loop counters) are not
@@ -54,6 +56,9 @@ COLLECTIVES = {
 }
 # Async slices into or out of a buffer in host memory: host offload's copies (see the module notes).
 HOST_COPIES = ("dynamic-update-slice-start", "dynamic-slice-start")
+# Async slices between HBM and the core's on-chip memory (layout space S(3)): DMAs beside compute, like
+# copy-start prefetches, not kernels (they carry no estimated_cycles); a host offload's are HOST_COPIES.
+ASYNC_SLICES = ("slice-start", "dynamic-slice-start", "dynamic-update-slice-start")
 MEGASCALE = {"ALL_REDUCE": "all_reduce", "ALL_GATHER": "all_gather", "REDUCE_SCATTER": "reduce_scatter",
              "ALL_TO_ALL": "all_to_all"}
 # Values, not kernels: they only route data (or ids) between kernels.
@@ -258,15 +263,48 @@ def _analyse_fused(module: HloModule, name: str, cache: dict[str, _Kernel]) -> _
     root = comp.root
     outs = [module_root for module_root in (root.operands if root.opcode == "tuple" else [root.name])]
     by_name = comp.by_name()
+    role = _async_role(comp, collective)
+    carried: set[str] = set()
+    if role == "continuation":
+        # The collective's buffers pass through a continuation (its operand, its output buffer and flags,
+        # handed on untouched to the next fusion, and its result): they move over ICI, priced as the
+        # collective; the kernel reads and writes only its own operands and results.
+        passed = {i.name for i in comp.instructions if i.opcode == "parameter"
+                  and all(u.name == root.name for u, _ in users.get(i.name, [(root, 0)]))}
+        carried = _feeds_only(collective, root, users) | {collective.name} | passed
+        for instr in comp.instructions:
+            if instr.opcode == "parameter" and instr.name in carried:
+                read[int(re.findall(r"\d+", instr.args)[0])] = 0.0
     write = 0.0
     for o in outs:
         producer = by_name.get(o)
+        if o in carried or (producer is not None and producer.opcode == "get-tuple-element"
+                            and producer.operands[0] in carried):
+            continue
         if producer is not None and producer.opcode == "dynamic-update-slice":
             write += shapes[producer.operands[1]].bytes  # in place: only the update is written
         else:
             write += shapes[o].bytes
     return _Kernel(flops=flops, matmuls=tuple(matmuls), kinds=frozenset(kinds), read_bytes=read,
-                   write_bytes=write, collective=collective, async_role=_async_role(comp, collective))
+                   write_bytes=write, collective=collective, async_role=role)
+
+
+def _feeds_only(target: Instruction, root: Instruction, users: dict[str, list[tuple[Instruction, int]]]) -> set[str]:
+    """The values of a computation used by `target` alone (directly or through bitcasts and tuples), or by it
+    and the root that hands them on."""
+    found: set[str] = set()
+
+    def only_target(name: str) -> bool:
+        uses = users.get(name, [])
+        return bool(uses) and all(u.name in (target.name, root.name) or (
+            u.opcode in ("bitcast", "tuple", "get-tuple-element") and only_target(u.name)) for u, _ in uses)
+
+    pending = list(target.operands)
+    while pending:
+        name = pending.pop()
+        if name not in found and only_target(name):
+            found.add(name)
+    return found
 
 
 def _async_role(comp: Computation, collective: Instruction | None) -> str | None:
@@ -406,6 +444,8 @@ class _Importer:
             return _union(args)
         if op in HOST_COPIES and instr.host_memory:
             return self.host_copy(instr, args)
+        if op in ASYNC_SLICES:
+            return _union(args)
         base = op.removesuffix("-start")
         if base in COLLECTIVES:
             return self.collective(instr, instr, args, path, is_async=op.endswith("-start"))

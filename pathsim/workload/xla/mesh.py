@@ -43,6 +43,7 @@ class MeshPlan:
     axes: MeshAxes
     target: TargetTopology | None  # None: no TPU target, the step runs on the devices at hand
     sharding: Sharding
+    microbatches: int = 1  # gradient accumulation: the step runs forward and backward once per micro-batch
 
     def rules(self) -> dict[str, tuple[str, ...] | str | None]:
         """Logical axis name -> jax mesh axis names (MaxText's logical_axis_rules)."""
@@ -78,7 +79,7 @@ def mesh_plan(plan: PlanConfig, topo: TopologyConfig | None = None) -> MeshPlan:
         if math.prod(plan.dcn.values()) != islands:
             raise ConfigError("plan.dcn", f"axis sizes {dict(plan.dcn)} do not multiply to the {islands} islands")
     return MeshPlan(axes=axes, target=target_topology(topo) if topo is not None else None,
-                    sharding=sharding_of(plan))
+                    sharding=sharding_of(plan), microbatches=plan.microbatches)
 
 
 def local_mesh(mp: MeshPlan):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
+from pathsim.errors import ConfigError
 from pathsim.workload.remat import RematPolicy, remat_policy
 from pathsim.workload.xla.mesh import MeshPlan
 
@@ -182,13 +183,16 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     V = padded_vocab(model, mp)
     shapes = param_shapes(model, V)
     shard = {k: NamedSharding(mesh, _spec(ax, rules, s, sizes)) for k, (s, ax) in shapes.items()}
-    B, S = training.global_batch_seqs, model.seq_len
-    act = lambda *logical: NamedSharding(mesh, _spec(logical, rules, (B, S, model.d_model), sizes))  # noqa: E731
+    B, S, M = training.global_batch_seqs, model.seq_len, mp.microbatches
+    if B % M:
+        raise ConfigError("plan.microbatches", f"{M} micro-batches do not divide the batch of {B} sequences")
+    Bm = B // M  # the sequences one forward and backward pass sees
+    act = lambda *logical: NamedSharding(mesh, _spec(logical, rules, (Bm, S, model.d_model), sizes))  # noqa: E731
     x_sharding = act("batch", "seq", "act_embed")
-    logits_sharding = NamedSharding(mesh, _spec(("batch", "seq", "vocab"), rules, (B, S, V), sizes))
+    logits_sharding = NamedSharding(mesh, _spec(("batch", "seq", "vocab"), rules, (Bm, S, V), sizes))
     vocab_d = (V, model.d_model)
     lookup_sharding = NamedSharding(mesh, _spec(("vocab", None), rules, vocab_d, sizes))
-    lookup_out = NamedSharding(mesh, _spec(("batch", "seq", None), rules, (B, S, model.d_model), sizes))
+    lookup_out = NamedSharding(mesh, _spec(("batch", "seq", None), rules, (Bm, S, model.d_model), sizes))
     G = model.n_heads // model.kv_heads  # query heads per key/value head
     policy = remat_policy(training.remat, training.remat_custom)
     named = policy.per_tensor  # MaxText's names only where a per-tensor policy reads them
@@ -262,9 +266,26 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
         return -jnp.mean(jnp.take_along_axis(logp, labels[..., None], axis=-1))
 
     opt = _optimizer(training)
+    grad_fn = jax.value_and_grad(loss_fn)
+    tok_spec = _spec(("batch", "seq"), rules, (B, S), sizes)
+    micro_sharding = NamedSharding(mesh, P(None, *tok_spec))
+
+    def accumulated(params, tokens):
+        """Gradient accumulation over M micro-batches (a loop the compiler keeps): micro-batch m is rows
+        m, m + M, ... of the batch, so each one stays split over the batch's axes without a reshuffle."""
+        micro = jax.lax.with_sharding_constraint(tokens.reshape(Bm, M, S).swapaxes(0, 1), micro_sharding)
+
+        def one(acc, t):
+            loss, grads = grad_fn(params, t)
+            total = jax.tree.map(lambda a, g, s: jax.lax.with_sharding_constraint(a + g, s), acc[1], grads, shard)
+            return (acc[0] + loss, total), None
+
+        zero = (jnp.zeros((), jnp.float32), jax.tree.map(jnp.zeros_like, params))
+        (loss, grads), _ = jax.lax.scan(one, zero, micro)
+        return loss / M, jax.tree.map(lambda g: g / M, grads)
 
     def step(params, opt_state, tokens):
-        loss, grads = jax.value_and_grad(loss_fn)(params, tokens)
+        loss, grads = grad_fn(params, tokens) if M == 1 else accumulated(params, tokens)
         updates, opt_state = opt.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
@@ -279,7 +300,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     state_shard = jax.tree.map(state_sharding, state_shapes)
     state = jax.tree.map(lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
                          state_shapes, state_shard)
-    tok_sharding = NamedSharding(mesh, _spec(("batch", "seq"), rules, (B, S), sizes))
+    tok_sharding = NamedSharding(mesh, tok_spec)
     tokens = jax.ShapeDtypeStruct((B, S), jnp.int32, sharding=tok_sharding)
     return StepSpec(fn=step, args=(params, state, tokens), out_shardings=(shard, state_shard, replicated),
                     donate_argnums=(0, 1), init_state=opt.init)

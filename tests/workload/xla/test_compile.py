@@ -68,3 +68,40 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+@NEEDS_TPU_COMPILER
+def test_the_compilers_refusal_is_cached_like_a_program(tmp_path, monkeypatch):
+    """XLA's own "cannot compile" (an unimplemented case, HBM exhausted) is the same for the same inputs and
+    versions: a second run answers it from the cache instead of compiling for minutes again."""
+    from pathsim.config.experiment import ExperimentConfig, TopologyConfig, read_yaml
+    from pathsim.errors import ConfigError
+    from pathsim.workload.xla import compile as xla_compile
+    from tests.workload.xla.conftest import tiny_experiment
+
+    monkeypatch.setenv("PATHSIM_CACHE", str(tmp_path))
+    exp = ExperimentConfig.model_validate(tiny_experiment())
+    topo = TopologyConfig.model_validate(read_yaml(REPO / "tests" / "workload" / "xla" / "data" / "v4_2x2x1.yaml",
+                                                   "topology"))
+    calls = []
+
+    def refuse(*_args):
+        calls.append(1)
+        raise xla_compile.CompilerRefusal("plan", "XLA cannot compile this plan: UNIMPLEMENTED: odd groups")
+
+    monkeypatch.setattr(xla_compile, "_run_compile", refuse)
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="UNIMPLEMENTED: odd groups"):
+            xla_compile.compile_step(exp.model, exp.training, exp.plan, topo)
+    assert len(calls) == 1
+
+    def own_check(*_args):  # pathsim's own refusals are not the compiler's: never cached
+        calls.append(1)
+        raise ConfigError("plan.microbatches", "3 micro-batches do not divide the batch")
+
+    monkeypatch.setattr(xla_compile, "_run_compile", own_check)
+    other = exp.plan.model_copy(update={"microbatches": 2})
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="micro-batches"):
+            xla_compile.compile_step(exp.model, exp.training, other, topo)
+    assert len(calls) == 3

@@ -9,6 +9,7 @@ import sys
 from pathsim.api import simulate_config
 from pathsim.catalog.hardware import chip_spec
 from pathsim.catalog.kernels import COMPILER_CLOCK_HZ
+from pathsim.catalog.xla_flags import resolve_flags
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig, read_yaml
 from pathsim.costs.registry import cost_model_named
 from pathsim.workload.program import ComputeOp
@@ -27,7 +28,7 @@ def _configs(**overrides) -> tuple[ExperimentConfig, TopologyConfig]:
 @NEEDS_TPU_COMPILER
 def test_each_kernel_costs_its_estimated_cycles_over_the_v4_clock():
     exp, topo = _configs(cost_model="compiler")
-    program = xla_program(exp.model, exp.training, exp.plan, topo).program
+    program = xla_program(exp.model, exp.training, exp.plan, topo, resolve_flags(exp.xla_flags, topo.chip)).program
     ops = [op for op in program.groups[0].ops if isinstance(op, ComputeOp)]
     with_estimate = [op for op in ops if op.compiler_estimate_s is not None]
     assert len(with_estimate) > 0.9 * len(ops)  # TPU HLO carries an estimate on nearly every kernel

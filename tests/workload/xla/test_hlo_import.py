@@ -226,6 +226,29 @@ def test_an_async_collective_fusion_is_one_collective_that_kernels_overlap():
     gather = ops.index(comms[0])
     assert gather not in cont.deps  # the continuation's kernel runs while the gather is in flight
     assert gather in neg.deps  # what reads the result waits for the done fusion
+    # The continuation's own work is exp over f32[128]: 512 bytes read, 512 written. The shard, the output
+    # buffer and the gathered result it hands on (512 + 2048 + 2048 bytes) move over ICI as the gather.
+    assert cont.hbm_bytes == 128 * 4 * 2
+
+
+HLO_ASYNC_SLICES = """
+HloModule m, is_scheduled=true
+
+ENTRY %main (w: bf16[4,256,64]) -> bf16[1,256,64] {
+  %w = bf16[4,256,64]{2,1,0} parameter(0)
+  %slice-start = ((bf16[4,256,64]{2,1,0}), bf16[1,256,64]{2,1,0:S(3)}, s32[]{:S(2)}) slice-start(%w), slice={[1:2], [0:256], [0:64]}
+  %slice-done = bf16[1,256,64]{2,1,0:S(3)} slice-done(%slice-start)
+  ROOT %neg = bf16[1,256,64]{2,1,0} negate(%slice-done)
+}
+"""
+
+
+def test_async_slices_into_on_chip_memory_are_dmas_not_kernels():
+    """The compiler prefetches a [1, 256, 64] slice of a stacked buffer into on-chip memory (S(3)) beside
+    compute: no kernel of its own (no estimated_cycles); the kernel that reads it reads 32 KiB, writes 32 KiB."""
+    ops = import_hlo(HLO_ASYNC_SLICES, MeshAxes(((FSDP, 1),))).groups[0].ops
+    assert [op.name for op in ops] == ["neg"]
+    assert ops[0].hbm_bytes == 2 * 256 * 64 * 2
 
 
 @NEEDS_TPU_COMPILER

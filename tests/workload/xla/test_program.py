@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from pathsim.api import simulate_config
+from pathsim.catalog.xla_flags import resolve_flags
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig, load_experiment, read_yaml
 from pathsim.errors import ConfigError
 from pathsim.platform.topology import build_cluster
@@ -30,7 +31,7 @@ def _configs(**overrides) -> tuple[ExperimentConfig, TopologyConfig]:
 
 
 def _compile(exp: ExperimentConfig, topo: TopologyConfig) -> xla_compile.CompiledStep:
-    return xla_compile.compile_step(exp.model, exp.training, exp.plan, topo)
+    return xla_compile.compile_step(exp.model, exp.training, exp.plan, topo, resolve_flags(exp.xla_flags, topo.chip))
 
 
 @pytest.mark.slow
@@ -160,3 +161,55 @@ def test_maxtext_policies_compile_and_offload_puts_buffers_in_host_memory(remat,
     assert ("S(5)" in compiled.hlo_text) == to_host
     ops = simulate_config(exp, topo).timeline.spans
     assert any(span.track == "host" for span in ops) == to_host  # imported as copies over the host link
+
+
+@pytest.mark.slow
+@NEEDS_TPU_COMPILER
+def test_micro_batches_accumulate_gradients_in_a_loop_the_compiler_keeps():
+    """plan.microbatches: each micro-batch runs forward and backward on its share of the batch; the weights are
+    gathered again per micro-batch and the saved activations shrink (was: the whole batch at once)."""
+    exp, topo = _configs()
+    whole = _compile(exp, topo)
+    micro = _compile(*_configs(**{"plan.microbatches": 2}))
+    assert micro.hlo_text != whole.hlo_text and micro.per_chip_bytes < whole.per_chip_bytes
+
+    def totals(compiled):
+        ops = import_hlo(compiled.hlo_text, compiled.mesh).groups[0].ops
+        flops = sum(op.flops for op in ops if isinstance(op, ComputeOp) and op.kind == "matmul")
+        fsdp_gather = sum(op.bytes for op in ops if isinstance(op, CommOp) and op.collective == "all_gather"
+                          and op.axis == MeshAxis("ici", "fsdp"))
+        return flops, fsdp_gather
+
+    (flops_1, gather_1), (flops_2, gather_2) = totals(whole), totals(micro)
+    assert flops_2 == pytest.approx(flops_1, rel=0.02)  # the same work, in two halves
+    assert gather_2 == pytest.approx(2 * gather_1, rel=0.05)  # the weights, once per micro-batch
+    with pytest.raises(ConfigError, match="plan.microbatches"):
+        _compile(*_configs(**{"plan.microbatches": 3}))  # 8 sequences do not split in 3
+
+
+@pytest.mark.slow
+@NEEDS_TPU_COMPILER
+def test_xla_flags_are_the_experiments_part_of_the_key_and_shown(tmp_path, monkeypatch):
+    """The default compiles with the chip's MaxText flags; libtpu's defaults are another program in the cache;
+    a LIBTPU_INIT_ARGS in the user's environment never reaches the compile (it would change the program
+    behind the cache key's back); a flag libtpu does not know is refused naming xla_flags."""
+    monkeypatch.setenv("LIBTPU_INIT_ARGS", "--xla_no_such_flag=1")
+    path = tmp_path / "tiny.yaml"
+    path.write_text(json.dumps(tiny_experiment()))
+
+    def run(*flags: str) -> dict:
+        out = subprocess.run([sys.executable, "-m", "pathsim.cli", "run", str(path), "--json", *flags], cwd=REPO,
+                             capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    maxtext, libtpu = run(), run("--xla-flags", "libtpu")
+    assert maxtext["xla_flags"] == {"name": "maxtext_v4", "flags": ["--xla_enable_async_all_gather=true"]}
+    assert libtpu["xla_flags"] == {"name": "libtpu", "flags": []}
+    assert "XLA flags: maxtext_v4 (--xla_enable_async_all_gather=true)" in maxtext["notes"]
+    # Asynchronous all-gathers: XLA runs kernels between each gather's start and done, so less of them waits.
+    assert maxtext["breakdown"]["exposed_ici_s"] < libtpu["breakdown"]["exposed_ici_s"]
+    bad = subprocess.run([sys.executable, "-m", "pathsim.cli", "run", str(path), "--xla-flags=--xla_no_such_flag=1"],
+                         cwd=REPO, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("error: xla_flags: the XLA compile") and "xla_no_such_flag" in bad.stderr
