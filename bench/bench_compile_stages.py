@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "bench" / "palm8b_2layers_16chips.yaml"
 _UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 _PASS = re.compile(r"HLO pass: (\S+) time: ([\d.]+) (ns|us|ms|s) ")
-_STAGE = re.compile(r"\] (\w+) stage duration: ([\d.]+)s")
+_STAGE = re.compile(r"\] (\w+) stage duration: ((?:[\d.]+(?:h|ms|us|ns|m|s))+)")
+_ABSL_PART = re.compile(r"([\d.]+)(h|ms|us|ns|m|s)")  # absl durations: 752.3ms, 2m57.1s, 1h2m
+_PART_S = {"h": 3600.0, "m": 60.0, **_UNIT_S}
 
 _CHILD = """
 import hashlib, json, re, sys, time
@@ -71,7 +73,8 @@ def compile_once(experiment: str, layers: int, flags: list[str]) -> dict:
     passes: collections.Counter = collections.Counter()
     for m in _PASS.finditer(text):
         passes[m.group(1)] += float(m.group(2)) * _UNIT_S[m.group(3)]
-    stages = {m.group(1): float(m.group(2)) for m in _STAGE.finditer(text)}
+    stages = {m.group(1): sum(float(v) * _PART_S[u] for v, u in _ABSL_PART.findall(m.group(2)))
+              for m in _STAGE.finditer(text)}
     return {"flags": flags, "wall_s": wall, **json.loads(line[len("RESULT "):]), "stages_s": stages,
             "top_passes_s": passes.most_common(8), "hlo_passes_sum_s": sum(passes.values())}
 

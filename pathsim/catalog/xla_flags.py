@@ -34,7 +34,7 @@ FLAG_SETS: dict[str, FlagSet] = {s.name: s for s in (
             "variable and no compiler flag, in LIBTPU_INIT_ARGS)"),
     FlagSet("maxtext_v5e", _V5E,
             _MAXTEXT + "v5e/16b.sh, 32b.sh, 64b.sh, 128b.sh, llama2_7b.sh, llama2_13b.sh, llama2_70b.sh (the "
-            "same seven flags; ../shared/reference/published_runs.md names them for the published v5e runs)"),
+            "same seven flags; pathsim/data/published_runs/README.md names them for the published v5e runs)"),
     FlagSet("maxtext_v5p", ("--xla_tpu_enable_async_collective_fusion_fuse_all_gather=true",
                             "--xla_tpu_megacore_fusion_allow_ags=false", "--xla_enable_async_collective_permute=true",
                             "--xla_tpu_enable_ag_backward_pipelining=true",
