@@ -176,20 +176,23 @@ def _run_compile(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
                                        "plan": plan.model_dump_json(), "topology": topo.model_dump_json(),
                                        "target": target}))
         log = Path(tmp) / "compile.log"  # libtpu's warnings go here, not to the user's terminal
-        with log.open("wb") as sink:
-            proc = subprocess.Popen([sys.executable, "-m", "pathsim.workload.xla.compile", str(request)],
-                                    stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, start_new_session=True,
-                                    # the experiment's flags, never the caller's environment's: they are
-                                    # part of the cache key and of the report
-                                    env={**os.environ, _PARENT_ENV: str(os.getpid()),
-                                         "LIBTPU_INIT_ARGS": " ".join(flags)},
-                                    preexec_fn=signal_on_parent_death)
-        try:
+        proc = None
+        try:  # from the spawn on: a signal in between must not leave the compile running or the message unsaid
+            with log.open("wb") as sink:
+                proc = subprocess.Popen([sys.executable, "-m", "pathsim.workload.xla.compile", str(request)],
+                                        stdin=subprocess.DEVNULL, stdout=sink, stderr=sink,
+                                        start_new_session=True,
+                                        # the experiment's flags, never the caller's environment's: they are
+                                        # part of the cache key and of the report
+                                        env={**os.environ, _PARENT_ENV: str(os.getpid()),
+                                             "LIBTPU_INIT_ARGS": " ".join(flags)},
+                                        preexec_fn=signal_on_parent_death)
             with _Progress(target):
                 while proc.poll() is None:
                     time.sleep(0.2)
         except KeyboardInterrupt as stop:  # Ctrl-C, SIGTERM, SIGHUP: the compile's process group goes too
-            _kill_group(proc)
+            if proc is not None:  # else a child started in the spawn ends with this process (parent-death signal)
+                _kill_group(proc)
             word = "terminated" if isinstance(stop, Terminated) else "interrupted"
             sys.stderr.write(f"\n{word}: XLA compile cancelled\n")
             sys.stderr.flush()
