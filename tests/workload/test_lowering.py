@@ -158,3 +158,20 @@ def test_a_serial_blocks_mlp_backward_fetches_the_layer_input_and_attention_outp
     q = 512 * 4 * 2 * 128 * 2  # tokens x heads per chip x head_dim x 2 B
     assert copies["L0.mb0.attn.offload"] == x + q + o and "L0.mb0.mlp.offload" not in copies
     assert copies["L0.mb0.mlp.fetch"] == x + o and copies["L0.mb0.attn.fetch"] == q
+
+
+def test_gradient_accumulation_reduce_scatters_every_micro_batch_without_a_pipeline():
+    """With M micro-batches and no pipeline each micro-batch reduce-scatters its gradients over fsdp (the
+    accumulator is sharded as the weights, as the compiled step's is): M times the fsdp bytes of one. A
+    pipeline accumulates on its stage and reduces once."""
+    def fsdp_reduce_bytes(plan):
+        program = lower(parse_experiment(small_experiment(plan=plan)))
+        return sum(op.bytes for op in program.groups[0].ops  # the layers' (the embedding's are reduced once)
+                   if isinstance(op, CommOp) and op.collective == "reduce_scatter" and op.axis.kind == "fsdp"
+                   and op.name.startswith("L"))
+
+    one = fsdp_reduce_bytes({"ici": {"tensor": 4, "fsdp": 16}})
+    assert one > 0
+    assert fsdp_reduce_bytes({"ici": {"tensor": 4, "fsdp": 16}, "microbatches": 2}) == pytest.approx(2 * one)
+    piped = {"ici": {"pipeline": 2, "tensor": 4, "fsdp": 8}}
+    assert fsdp_reduce_bytes({**piped, "microbatches": 4}) == pytest.approx(fsdp_reduce_bytes(piped))

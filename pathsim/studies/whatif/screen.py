@@ -148,7 +148,9 @@ class Screen:
         if inputs.lowering.overlap_dcn_gradients:
             reduce += ax("all_reduce", grads / s.fsdp, DCN_DATA)
         table_gather = ax("all_gather", s.embedding_params_local * s.param_bytes, fsdp_axis)
-        f_layer, b_layer = block(units.fwd, gather), block(units.bwd, gather)
+        f_layer = block(units.fwd, gather)
+        # Without a pipeline every micro-batch reduce-scatters its gradients over fsdp (the lowering's rule).
+        b_layer = block(units.bwd, gather + (ax("reduce_scatter", grads, fsdp_axis) if s.stages == 1 else 0.0))
         b_layer_last = block(units.bwd, gather + reduce)  # the last micro-batch also reduces gradients
 
         fb, stage_sum, compute, local_params = [], 0.0, 0.0, 0

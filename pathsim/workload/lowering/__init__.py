@@ -142,6 +142,13 @@ class _GroupLowering:
             self._layer_grads.setdefault(layer, []).extend(dws)
             if last_mb:
                 self._reduce_gradients(f"L{layer}", s.layer_weight_params_local, tuple(self._layer_grads[layer]))
+            elif s.stages == 1:
+                # Gradient accumulation without a pipeline: the accumulator is sharded as the weights (JAX
+                # frameworks; the compiled step reduces fsdp bytes M times with M micro-batches), so each
+                # micro-batch reduce-scatters its own gradients over fsdp.
+                rs = self.b.collective(f"L{layer}.mb{mb}.rs_grad", "reduce_scatter", self.fsdp_axis,
+                                       s.layer_weight_params_local * s.grad_bytes, "backward", deps=tuple(dws))
+                self._layer_grads[layer] = [rs] if rs is not None else self._layer_grads[layer]
         embed_grads = list(head_grads)
         if self.first:
             embed_grads.append(embed_backward(b, s, f"mb{mb}", dy))
