@@ -199,9 +199,9 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace, study, frame: "pd.DataFrame", out: Path) -> int:
-    from pathsim.studies.whatif.verify import compile_workers, verified_path, verify_top
+    from pathsim.studies.whatif.verify import compile_workers, verifiable, verified_path, verify_top
 
-    plans = int(((frame["status"] == "ok") & frame["simulated"].fillna(False).astype(bool)).sum())
+    plans = len(verifiable(frame))
     if plans == 0:
         raise ConfigError("--verify", "no plan of the sweep fits and was simulated: nothing to compile")
     k = min(args.verify_top, plans)

@@ -20,7 +20,6 @@ from pathsim.studies.whatif.backends import make_backend
 from pathsim.studies.whatif.evaluate import Task, evaluate
 from pathsim.studies.whatif.spec import Study
 
-VERIFY_PROGRAMS = ("xla",)
 # What the verified table keeps of each side: the lowered row's and the compiled row's figures.
 SIDE_COLUMNS = ("status", "reason", "step_time_s", "mfu", "hfu", "breakdown.exposed_ici_s",
                 "breakdown.exposed_dcn_s", "memory.total_bytes")
@@ -62,11 +61,16 @@ def compile_workers(plans: int, requested: int | None = None) -> int:
     return max(1, min(plans, os.cpu_count() or 1, by_memory))
 
 
+def verifiable(ranked: pd.DataFrame) -> pd.DataFrame:
+    """The rows --verify may compile: plans that fit and were simulated, best first."""
+    return ranked[(ranked["status"] == "ok") & ranked["simulated"].fillna(False).astype(bool)]
+
+
 def verify_top(study: Study, ranked: pd.DataFrame, top: int, program: str = "xla",
                workers: int | None = None) -> Verified:
     """Compile and simulate the `top` best plans of `ranked` (a sweep's ranked rows) with `program`."""
     start = time.perf_counter()
-    chosen = ranked[(ranked["status"] == "ok") & ranked["simulated"].fillna(False).astype(bool)].head(top)
+    chosen = verifiable(ranked).head(top)
     points = {study.key(p): p for p in study.points}
     tasks = [Task(key=k, experiment=study.name, experiment_id=study.experiment_id, point=points[k],
                   base_exp=study.base_exp, base_topo=study.base_topo, experiment_path=study.experiment_path,

@@ -256,7 +256,7 @@ def _analyse_fused(module: HloModule, name: str, cache: dict[str, _Kernel]) -> _
     for instr in comp.instructions:
         if instr.opcode != "parameter":
             continue
-        index = int(re.findall(r"\d+", instr.args)[0])
+        index = _param_index(instr)
         partial = _sliced_read(instr.name, users)
         if partial is not None:
             read[index] = partial
@@ -274,7 +274,7 @@ def _analyse_fused(module: HloModule, name: str, cache: dict[str, _Kernel]) -> _
         carried = _feeds_only(collective, root, users) | {collective.name} | passed
         for instr in comp.instructions:
             if instr.opcode == "parameter" and instr.name in carried:
-                read[int(re.findall(r"\d+", instr.args)[0])] = 0.0
+                read[_param_index(instr)] = 0.0
     write = 0.0
     for o in outs:
         producer = by_name.get(o)
@@ -305,6 +305,11 @@ def _feeds_only(target: Instruction, root: Instruction, users: dict[str, list[tu
         if name not in found and only_target(name):
             found.add(name)
     return found
+
+
+def _param_index(instr: Instruction) -> int:
+    """The argument number of a `parameter(N)` instruction."""
+    return int(re.findall(r"\d+", instr.args)[0])
 
 
 def _async_role(comp: Computation, collective: Instruction | None) -> str | None:
@@ -418,7 +423,7 @@ class _Importer:
         op = instr.opcode
         args = [env.get(o, frozenset()) for o in instr.operands]
         if op == "parameter":
-            index = int(re.findall(r"\d+", instr.args)[0])
+            index = _param_index(instr)
             return params[index] if index < len(params) else frozenset()
         if op == "get-tuple-element":
             value = args[0]
