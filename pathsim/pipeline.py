@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pathsim.catalog.kernels import kernel_spec
 from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
-from pathsim.catalog.xla_flags import CompileFlags, resolve_flags
+from pathsim.catalog.xla_flags import COMPILED_LAYER_PREFETCH, CompileFlags, resolve_flags
 from pathsim.config.experiment import (
     ExperimentConfig, ModelConfig, PlanConfig, TopologyConfig, TrainingConfig, check_work_size, resolve_relative)
 from pathsim.costs.compute import ComputeCostModel, WithLinks, link_timing_of
@@ -46,12 +46,21 @@ class StageInputs:
     work: StepWork
 
 
-def resolve(exp: ExperimentConfig, mesh: Mesh | None = None) -> StageInputs:
+def weight_prefetch_layers(exp: ExperimentConfig, chip: str | None) -> int:
+    """The experiment's `runtime.weight_prefetch_layers`, else what XLA's compiled step does on the chip.
+    Where no compiled step says (a program lowered only to count its FLOPs, a measured device) one layer
+    ahead."""
+    if exp.runtime.weight_prefetch_layers is not None:
+        return exp.runtime.weight_prefetch_layers
+    return COMPILED_LAYER_PREFETCH.get(chip or "", 1)
+
+
+def resolve(exp: ExperimentConfig, mesh: Mesh | None = None, chip: str | None = None) -> StageInputs:
     """ConfigError naming the field for a plan the model does not split under."""
     return StageInputs(
         model=exp.model, training=exp.training, plan=exp.plan, mesh=mesh or mesh_of(exp.plan),
         shard=shard_for(exp.model, exp.training, exp.plan),
-        lowering=LoweringOptions(weight_prefetch_layers=exp.runtime.weight_prefetch_layers,
+        lowering=LoweringOptions(weight_prefetch_layers=weight_prefetch_layers(exp, chip),
                                  overlap_dcn_gradients=exp.runtime.overlap_dcn_gradients),
         work=step_work(exp.model, exp.training))
 
@@ -99,8 +108,8 @@ def plan_run(exp: ExperimentConfig, cluster: Cluster) -> PlannedRun:
     """Place the plan (its errors first, as a user fixes them), then resolve the model's split under it."""
     mesh = mesh_of(exp.plan)
     placement = place(exp.plan, mesh, cluster)
-    inputs = resolve(exp, mesh)
-    memory = memory_use(inputs.shard, exp.runtime.weight_prefetch_layers, cluster.chip.hbm_bytes)
+    inputs = resolve(exp, mesh, cluster.chip.name)
+    memory = memory_use(inputs.shard, inputs.lowering.weight_prefetch_layers, cluster.chip.hbm_bytes)
     return PlannedRun(cluster=cluster, placement=placement, inputs=inputs, memory=memory)
 
 

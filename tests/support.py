@@ -36,7 +36,8 @@ def memory_of(exp, cluster):
     from pathsim.workload.memory import memory_use
     from pathsim.pipeline import resolve
 
-    return memory_use(resolve(exp).shard, exp.runtime.weight_prefetch_layers, cluster.chip.hbm_bytes)
+    inputs = resolve(exp, chip=cluster.chip.name)
+    return memory_use(inputs.shard, inputs.lowering.weight_prefetch_layers, cluster.chip.hbm_bytes)
 
 
 def with_overrides(exp: dict, overrides: dict) -> dict:

@@ -21,6 +21,16 @@ def test_resolve_reads_each_section_once_into_typed_pieces():
     assert dict(inputs.mesh.axes) == {a: n for a, n in inputs.mesh.axes}
 
 
+@pytest.mark.parametrize("chip, layers", [("tpu_v4", 0), ("tpu_v5p", 0), ("tpu_v5e", 1), ("tpu_v6e", 1),
+                                          ("measured:cpu", 1), (None, 1)])
+def test_weight_prefetch_defaults_to_what_the_compiled_step_does_on_the_chip(chip, layers):
+    exp = parse_experiment(small_experiment())
+    assert exp.runtime.weight_prefetch_layers is None
+    assert resolve(exp, chip=chip).lowering.weight_prefetch_layers == layers
+    explicit = parse_experiment(small_experiment(**{"runtime.weight_prefetch_layers": 2}))
+    assert resolve(explicit, chip=chip).lowering.weight_prefetch_layers == 2
+
+
 def test_a_run_is_resolved_and_lowered_once(monkeypatch):
     calls = {"shard_for": 0, "lower": 0}
     for name in calls:

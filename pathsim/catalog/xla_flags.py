@@ -58,6 +58,16 @@ FLAG_SETS: dict[str, FlagSet] = {s.name: s for s in (
 MAXTEXT_BY_CHIP = {"tpu_v4": "maxtext_v4", "tpu_v5e": "maxtext_v5e", "tpu_v5p": "maxtext_v5p",
                    "tpu_v6e": "maxtext_v6e"}
 DEFAULT = "maxtext"
+
+# Layers of fsdp weight all-gathers XLA's compiled step runs ahead of the layer that uses them, per chip:
+# the lowering's `runtime.weight_prefetch_layers` default. Source: the compiled corpus
+# (pathsim/studies/lowering_corpus.py, docs/xla.md), a 2-layer step on 4 chips of each kind compiled with
+# libtpu 0.0.42.1, jax 0.10.2. On TPU v4 and v5p each layer's gathers run inside its own iteration of the
+# layer loop (v4: exposed ICI 3.18 ms compiled, 3.44 lowered with 0 layers ahead, 2.10 with 1; the same or
+# more under libtpu's, MaxText's v5e and v5p flag sets; v5p: 1.91 compiled, 1.94 with 0, 1.12 with 1). On
+# v5e and v6e the compiled step hides them as the lowering does with one layer ahead (v5e: 1.85 compiled
+# under every flag set, 2.18 with 1, 3.67 with 0; v6e: 1.02 compiled, 1.08 with 1, 1.82 with 0).
+COMPILED_LAYER_PREFETCH = {"tpu_v4": 0, "tpu_v5p": 0, "tpu_v5e": 1, "tpu_v6e": 1}
 _FLAG = re.compile(r"--[A-Za-z0-9_]+(=[^\s=]+)?")
 
 

@@ -272,8 +272,10 @@ class RuntimeConfig(StrictModel):
     overlap_dcn_gradients: bool = Field(False, description=(
         "start the cross-island gradient transfer per layer during the backward pass; false, as PaLM's "
         "program, starts it once the gradients are done"))
-    weight_prefetch_layers: int = Field(default=1, ge=0, le=100_000, description=(
-        "layers whose fsdp weight all-gather may run ahead of their use (0: none); at most n_layers"))
+    weight_prefetch_layers: int | None = Field(default=None, ge=0, le=100_000, description=(
+        "layers whose fsdp weight all-gather may run ahead of their use (0: none); at most n_layers; "
+        "default: what XLA's compiled step does on the chip (0 on TPU v4 and v5p, 1 on v5e and v6e: "
+        "pathsim/catalog/xla_flags.py)"))
 
 
 class IslandConfig(StrictModel):
@@ -419,7 +421,7 @@ class ExperimentConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "ExperimentConfig":
-        if self.runtime.weight_prefetch_layers > self.model.n_layers:
+        if (self.runtime.weight_prefetch_layers or 0) > self.model.n_layers:
             raise ConfigError("runtime.weight_prefetch_layers", f"{self.runtime.weight_prefetch_layers} is more "
                               f"than the model's {self.model.n_layers} layers")
         check_work_size(self, _scenario_mode(self.scenario))

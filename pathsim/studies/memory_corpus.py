@@ -38,7 +38,7 @@ _BASE = {
 @dataclass(frozen=True)
 class CorpusCase:
     name: str
-    chip: str
+    chip: str  # a key of the corpus's topologies
     overrides: tuple[tuple[str, object], ...] = ()  # dotted experiment fields
 
 
@@ -73,14 +73,16 @@ class CorpusRow:
         return self.estimate_bytes / self.xla_bytes - 1.0
 
 
-def experiment_of(case: CorpusCase):
+def experiment_of(case: CorpusCase, base: dict | None = None, topologies: dict | None = None):
+    """The case's experiment and topology: its overrides on `base` (this corpus's by default), on the
+    topology its `chip` names in `topologies`."""
     from pathsim.config.experiment import ExperimentConfig, TopologyConfig
-    from pathsim.studies.whatif.params import set_path  # copies what it changes: _BASE stays as it is
+    from pathsim.studies.whatif.params import set_path  # copies what it changes: the base stays as it is
 
-    doc = dict(_BASE)
+    doc = dict(base or _BASE)
     for dotted, value in case.overrides:
         set_path(doc, dotted.split("."), value, dotted)
-    return ExperimentConfig.model_validate(doc), TopologyConfig.model_validate(_CHIPS[case.chip])
+    return ExperimentConfig.model_validate(doc), TopologyConfig.model_validate((topologies or _CHIPS)[case.chip])
 
 
 def run_case(case: CorpusCase) -> CorpusRow:
@@ -91,7 +93,8 @@ def run_case(case: CorpusCase) -> CorpusRow:
 
     exp, topo = experiment_of(case)
     compiled = compile_step(exp.model, exp.training, exp.plan, topo, resolve_flags(exp.xla_flags, topo.chip))
-    mem = memory_use(resolve(exp).shard, exp.runtime.weight_prefetch_layers, build_cluster(topo).chip.hbm_bytes)
+    inputs = resolve(exp, chip=topo.chip)
+    mem = memory_use(inputs.shard, inputs.lowering.weight_prefetch_layers, build_cluster(topo).chip.hbm_bytes)
     m = compiled.memory_bytes
     return CorpusRow(name=case.name, chip=case.chip, xla_bytes=compiled.per_chip_bytes,
                      xla_argument_bytes=m["argument"], xla_temp_bytes=m["temp"], estimate_bytes=mem.total_bytes,

@@ -175,3 +175,57 @@ def test_gradient_accumulation_reduce_scatters_every_micro_batch_without_a_pipel
     assert fsdp_reduce_bytes({"ici": {"tensor": 4, "fsdp": 16}, "microbatches": 2}) == pytest.approx(2 * one)
     piped = {"ici": {"pipeline": 2, "tensor": 4, "fsdp": 8}}
     assert fsdp_reduce_bytes({**piped, "microbatches": 4}) == pytest.approx(fsdp_reduce_bytes(piped))
+
+
+def _ops_named(d: dict, suffix: str) -> list:
+    return [op for op in lower(parse_experiment(d)).groups[0].ops if op.name.endswith(suffix)]
+
+
+@pytest.mark.parametrize("remat, forward, remat_pass, backward", [
+    ("full", 2, 6, None),  # statistics read; the recompute also writes P; dS fused into the dP matmul
+    ("none", 12, None, 8),  # statistics read, f32 exponentials and P saved across the scan; read back, dS written
+])
+def test_dot_attention_softmax_moves_the_bytes_xla_fusions_move(remat, forward, remat_pass, backward):
+    """Bytes per [T, T] element of each softmax pass (bf16 activations, f32 exponentials), as the compiled
+    corpus's HLO shows them (docs/xla.md, "Rules of the lowering")."""
+    from pathsim.pipeline import resolve
+
+    d = small_experiment(**{"training.remat": remat, "model.attention": "dot"})
+    s = resolve(parse_experiment(d)).shard
+    elements = s.seqs * s.heads_local * s.seq_len * s.seq_len
+    assert [op.hbm_bytes / elements for op in _ops_named(d, "L0.mb0.attn.softmax")] == [forward]
+    assert [op.hbm_bytes / elements for op in _ops_named(d, "L0.mb0.attn.remat.softmax")] == \
+        ([remat_pass] if remat_pass else [])
+    assert [op.hbm_bytes / elements for op in _ops_named(d, "L0.mb0.attn.softmax_bwd")] == \
+        ([backward] if backward else [])
+
+
+def test_the_loss_reads_the_logits_twice_and_writes_f32_log_probabilities():
+    from pathsim.pipeline import resolve
+
+    d = small_experiment()
+    s = resolve(parse_experiment(d)).shard
+    (xent,) = _ops_named(d, "mb0.xent")
+    assert xent.hbm_bytes == s.tokens * s.vocab_local * (2 * 2 + 4)
+
+
+def test_a_parallel_blocks_two_projections_are_reduced_over_tensor_one_after_the_other():
+    """2D sharding: XLA reduce-scatters the attention's and the MLP's partial sums separately (PaLM 540B
+    compiled), forward after the output projections and backward after the input projections' dx."""
+    d = small_experiment(**{"model.block": "parallel"})
+    fwd = _ops_named(d, "L0.mb0.blk.reduce_scatter_out") + _ops_named(d, "L0.mb0.blk.reduce_scatter_out_mlp")
+    bwd = _ops_named(d, "L0.mb0.blk.reduce_scatter_dx") + _ops_named(d, "L0.mb0.blk.reduce_scatter_dx_mlp")
+    assert len(fwd) == len(bwd) == 2 and len({op.bytes for op in fwd + bwd}) == 1
+    assert fwd[1].deps[-1] == lower(parse_experiment(d)).groups[0].ops.index(fwd[0])  # one after the other
+    megatron = small_experiment(**{"model.block": "parallel", "plan.tensor_style": "megatron"})
+    assert len(_ops_named(megatron, "L0.mb0.blk.all_reduce_out")) == 1
+    assert not _ops_named(megatron, "all_reduce_out_mlp")
+
+
+def test_each_micro_batch_reduce_scatters_the_embedding_gradients_too():
+    """Without a pipeline the accumulator is sharded as the weights: the compiled step reduces the
+    embedding's fsdp bytes once per micro-batch, as it does the layers'."""
+    d = small_experiment(**{"plan.microbatches": 2, "plan.ici": {"fsdp": 64}, "training.global_batch_seqs": 128})
+    names = [op.name for op in lower(parse_experiment(d)).groups[0].ops
+             if isinstance(op, CommOp) and op.collective == "reduce_scatter" and op.name.startswith("embed")]
+    assert len(names) == 2 and names[0] in ("embed.mb0.rs_grad", "embed.mb1.rs_grad") and names[1] == "embed.rs_grad"

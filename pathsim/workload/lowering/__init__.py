@@ -129,13 +129,16 @@ class _GroupLowering:
         for layer in reversed(self.layers):
             start = len(b.ops)
             previous_start = self.block_starts[-1] if self.block_starts else None
+            # The remat's input gathers run ahead as the weights' do: with no layer ahead (XLA on v4), once
+            # the previous layer's work is done, as the layer loop's next iteration.
+            gather_after = previous_start if self.prefetch > 0 else (len(b.ops) - 1 if b.ops else None)
             w = self._gather_weights(f"L{layer}.mb{mb}.bwd", s.layer_weight_params_local, "backward")
             dws: list[int] = []
             for sb in reversed(sub_blocks(s)):
                 tag = f"L{layer}.mb{mb}.{sb.name}"
                 copied = tuple(self.offloads.get(f"L{layer}.mb{mb}.{x.name}") for x in sub_blocks(s))
                 fetched = fetch_offloaded(b, s, sb, tag, copied, previous_start)
-                recomputed = remat_sub_block(b, s, sb, tag, w, previous_start, fetched)
+                recomputed = remat_sub_block(b, s, sb, tag, w, gather_after, fetched)
                 dy, dw = backward_sub_block(b, s, sb, tag, dy, w, recomputed)
                 dws.extend(dw)
             self._mark_block_start(start)
@@ -143,12 +146,8 @@ class _GroupLowering:
             if last_mb:
                 self._reduce_gradients(f"L{layer}", s.layer_weight_params_local, tuple(self._layer_grads[layer]))
             elif s.stages == 1:
-                # Gradient accumulation without a pipeline: the accumulator is sharded as the weights (JAX
-                # frameworks; the compiled step reduces fsdp bytes M times with M micro-batches), so each
-                # micro-batch reduce-scatters its own gradients over fsdp.
-                rs = self.b.collective(f"L{layer}.mb{mb}.rs_grad", "reduce_scatter", self.fsdp_axis,
-                                       s.layer_weight_params_local * s.grad_bytes, "backward", deps=tuple(dws))
-                self._layer_grads[layer] = [rs] if rs is not None else self._layer_grads[layer]
+                self._layer_grads[layer] = self._accumulate(f"L{layer}.mb{mb}", s.layer_weight_params_local,
+                                                            self._layer_grads[layer])
         embed_grads = list(head_grads)
         if self.first:
             embed_grads.append(embed_backward(b, s, f"mb{mb}", dy))
@@ -159,6 +158,16 @@ class _GroupLowering:
         self._embed_grads.extend(i for i in embed_grads if i is not None)
         if last_mb and self._embed_grads:
             self._reduce_gradients("embed", self._embedding_params_here(), tuple(self._embed_grads))
+        elif s.stages == 1 and self._embed_grads:
+            self._embed_grads = self._accumulate(f"embed.mb{mb}", self._embedding_params_here(), self._embed_grads)
+
+    def _accumulate(self, tag: str, params: int, grads: list[int]) -> list[int]:
+        """Gradient accumulation without a pipeline: the accumulator is sharded as the weights (JAX
+        frameworks; the compiled step reduces the layers' and the embedding's fsdp bytes M times with M
+        micro-batches, docs/xla.md), so each micro-batch reduce-scatters its own gradients over fsdp."""
+        rs = self.b.collective(f"{tag}.rs_grad", "reduce_scatter", self.fsdp_axis, params * self.s.grad_bytes,
+                               "backward", deps=tuple(grads))
+        return [rs] if rs is not None else grads
 
     def _embedding_params_here(self) -> int:
         return self.s.embedding_params_on_stage(self.stage)

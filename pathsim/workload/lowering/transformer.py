@@ -92,9 +92,28 @@ def _softmax_elements(s: Shard) -> float:
     return float(s.seqs * s.heads_local * s.seq_len * s.seq_len)
 
 
-def _softmax_bytes(s: Shard) -> float:
-    # f32 scores written and read, probabilities written and read in the activation dtype.
-    return _softmax_elements(s) * (2 * F32_BYTES + 2 * s.act_bytes)
+# Dot attention's softmax as XLA fuses it (docs/xla.md, "Rules of the lowering", from the compiled corpus
+# of studies/lowering_corpus.py). The scores matmul writes the scores (priced with it) and every forward
+# pass reads them once for each row's max and sum; exp and the normalisation are applied by the values
+# matmul as it reads its operand. Where the backward's probabilities come from a recompute in the same
+# layer iteration, that pass also writes them (read scores, write P) and the backward fuses dS into the
+# dP matmul. Where they are saved across the layer scan instead, the forward writes the f32 exponentials
+# and the probabilities into the scan's stacked residuals, and the backward reads both and writes dS.
+
+
+def _recomputed_attention_share(s: Shard) -> float:
+    """The share of the attention the remat pass runs again (the rest is saved across the layer scan)."""
+    if s.remat.per_tensor:
+        return float(s.remat.recomputes_attention(s.flash))
+    return s.remat.attention_fraction
+
+
+def _softmax_bytes(s: Shard, phase: Phase) -> float:
+    act, saved = s.act_bytes, 1.0 - _recomputed_attention_share(s)
+    per_element = {"forward": act + saved * ((act + F32_BYTES) + 2 * act),  # statistics; residuals kept
+                   "remat": 3 * act,  # statistics; P written (the op is scaled by the recomputed share)
+                   "backward": F32_BYTES + 2 * act}[phase]  # residuals read, dS written (scaled by the saved share)
+    return _softmax_elements(s) * per_element
 
 
 def _rope_bytes(s: Shard) -> float:
@@ -127,7 +146,7 @@ def _sub_block_core(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, phase: Ph
         scores, values = _attention_shapes(s)
         last = b.compute(f"{tag}.scores", "attention_matmul", phase, deps=(last,), matmul=scores,
                          scale=attn_scale) or last
-        last = b.compute(f"{tag}.softmax", "softmax", phase, deps=(last,), hbm_bytes=_softmax_bytes(s),
+        last = b.compute(f"{tag}.softmax", "softmax", phase, deps=(last,), hbm_bytes=_softmax_bytes(s, phase),
                          scale=attn_scale) or last
         last = b.compute(f"{tag}.values", "attention_matmul", phase, deps=(last,), matmul=values,
                          scale=attn_scale) or last
@@ -167,9 +186,26 @@ def forward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, x: int 
                        deps=(x, proj_in, proj_out))
     if copy is not None and offloads is not None:
         offloads[tag] = copy
-    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
-    out = b.collective(f"{tag}.{kind}_out", kind, ICI_TENSOR, s.activation_bytes_full, "forward", deps=(proj_out,))
+    out = _reduce_partial_sums(b, s, sb, f"{tag}.{_reduction(s)}_out", "forward", proj_out)
     return out if out is not None else proj_out
+
+
+def _reduction(s: Shard) -> str:
+    return "reduce_scatter" if s.style == "2d" else "all_reduce"
+
+
+def _reduce_partial_sums(b: GroupBuilder, s: Shard, sb: SubBlock, name: str, phase: Phase,
+                         dep: int | None) -> int | None:
+    """Reduce a projection's partial sums over tensor. A parallel block in 2d style reduces its attention's
+    and its MLP's partial sums one after the other, not their sum: XLA gives each einsum whose contracting
+    dimension is sharded its own reduce-scatter (PaLM 540B compiled: a windowed einsum each for the two
+    output projections forward and the two input projections' dx backward; docs/xla.md)."""
+    separate = s.style == "2d" and sb.attention and sb.mlp
+    first = b.collective(name, _reduction(s), ICI_TENSOR, s.activation_bytes_full, phase, deps=(dep,))
+    if not separate:
+        return first
+    return b.collective(f"{name}_mlp", _reduction(s), ICI_TENSOR, s.activation_bytes_full, phase,
+                        deps=(dep, first)) or first
 
 
 def fetch_offloaded(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, offloaded: tuple[int | None, ...],
@@ -251,7 +287,8 @@ def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: in
         # Each forward attention matmul has two backward matmuls of the same FLOPs (dA and dB).
         for name, shape in (("values_bwd_a", values), ("values_bwd_b", values)):
             last = b.compute(f"{tag}.{name}", "attention_matmul", "backward", deps=(dx_out,), matmul=shape)
-        last = b.compute(f"{tag}.softmax_bwd", "softmax", "backward", deps=(last,), hbm_bytes=_softmax_bytes(s))
+        last = b.compute(f"{tag}.softmax_bwd", "softmax", "backward", deps=(last,),
+                         hbm_bytes=_softmax_bytes(s, "backward"), scale=1.0 - _recomputed_attention_share(s)) or last
         for name in ("scores_bwd_a", "scores_bwd_b"):
             last = b.compute(f"{tag}.{name}", "attention_matmul", "backward", deps=(last,), matmul=scores)
         last = b.compute(f"{tag}.rope_bwd", "elementwise", "backward", deps=(last,), hbm_bytes=_rope_bytes(s))
@@ -260,8 +297,7 @@ def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: in
                       matmul=MatmulShape(m=s.tokens, k=in_w, n=s.d_model))
     dw_in = b.compute(f"{tag}.proj_in_dw", "matmul", "backward", deps=(last,),
                       matmul=MatmulShape(m=s.d_model, k=s.tokens, n=in_w))
-    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
-    reduced = b.collective(f"{tag}.{kind}_dx", kind, ICI_TENSOR, s.activation_bytes_full, "backward", deps=(dx_in,))
+    reduced = _reduce_partial_sums(b, s, sb, f"{tag}.{_reduction(s)}_dx", "backward", dx_in)
     norm = b.compute(f"{tag}.norm_bwd", "norm", "backward", deps=(reduced, dx_in), hbm_bytes=_norm_bytes(s))
     return norm, tuple(i for i in (dw_out, dw_in) if i is not None)
 
@@ -270,7 +306,7 @@ def embed_forward(b: GroupBuilder, s: Shard, tag: str, table: int | None) -> int
     # Vocabulary-sharded lookup: each chip writes rows of its shard, then the partial rows are reduced.
     look = b.compute(f"{tag}.embed", "gather", "forward", deps=(table,),
                      hbm_bytes=2.0 * s.tokens * s.d_model * s.act_bytes)
-    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
+    kind = _reduction(s)
     out = b.collective(f"{tag}.embed_{kind}", kind, ICI_TENSOR, s.activation_bytes_full, "forward", deps=(look,))
     return out if out is not None else look
 
@@ -292,8 +328,10 @@ def loss_forward_backward(b: GroupBuilder, s: Shard, tag: str, x: int | None,
     x_full = _norm_and_gather(b, s, f"{tag}.final", x)
     logits = b.compute(f"{tag}.logits", "matmul", "forward", deps=(x_full, table),
                        matmul=MatmulShape(m=s.tokens, k=s.d_model, n=s.vocab_local))
-    # f32 logits written, read for max/sum and read again for the gradient, which is written.
-    xent_bytes = s.tokens * s.vocab_local * (3 * F32_BYTES + s.act_bytes)
+    # As XLA fuses it (docs/xla.md): the logits matmul writes the logits in the activation dtype with each
+    # row's max; one reduction reads them for the sum of exponentials, one loop reads them again and writes
+    # the f32 log-probabilities; the gradient (softmax minus one-hot) is fused into the two backward matmuls.
+    xent_bytes = s.tokens * s.vocab_local * (2 * s.act_bytes + F32_BYTES)
     stats = b.compute(f"{tag}.xent", "softmax", "forward", deps=(logits,), hbm_bytes=xent_bytes)
     # Softmax statistics (max and sum per token) are all-reduced over the vocabulary shards.
     reduced = b.collective(f"{tag}.xent_all_reduce", "all_reduce", ICI_TENSOR, 2.0 * s.tokens * F32_BYTES,
@@ -302,7 +340,7 @@ def loss_forward_backward(b: GroupBuilder, s: Shard, tag: str, x: int | None,
                    matmul=MatmulShape(m=s.tokens, k=s.vocab_local, n=s.d_model))
     dw = b.compute(f"{tag}.logits_dw", "matmul", "backward", deps=(reduced, stats),
                    matmul=MatmulShape(m=s.d_model, k=s.tokens, n=s.vocab_local))
-    kind = "reduce_scatter" if s.style == "2d" else "all_reduce"
+    kind = _reduction(s)
     out = b.collective(f"{tag}.logits_{kind}_dx", kind, ICI_TENSOR, s.activation_bytes_full, "backward", deps=(dx,))
     norm_bwd = b.compute(f"{tag}.final_norm_bwd", "norm", "backward", deps=(out, dx), hbm_bytes=_norm_bytes(s))
     return norm_bwd, tuple(i for i in (dw,) if i is not None)

@@ -468,6 +468,8 @@ class _Importer:
                 return self.collective(instr, kernel.collective, args, path, is_async=False, fused_out=instr.shape)
         if op == "custom-call" and ("AllocateBuffer" in instr.attrs or not instr.operands):
             return frozenset()
+        if op == "custom-call" and "ConcatBitcast" in (instr.attr("custom_call_target") or ""):
+            return _union(args)  # views the slices async copies placed side by side as one buffer: no kernel
         if instr.shape.size <= 1 and not instr.shape.is_tuple and op not in ("fusion", "custom-call"):
             return _union(args)  # scalar bookkeeping (loop counters, indices)
         return self.compute(instr, args)

@@ -251,6 +251,29 @@ def test_async_slices_into_on_chip_memory_are_dmas_not_kernels():
     assert ops[0].hbm_bytes == 2 * 256 * 64 * 2
 
 
+HLO_CONCAT_BITCAST = """
+HloModule m, is_scheduled=true
+
+ENTRY %main (w: bf16[2,256,64]) -> bf16[2,256,64] {
+  %w = bf16[2,256,64]{2,1,0} parameter(0)
+  %slice-start = ((bf16[2,256,64]{2,1,0}), bf16[1,256,64]{2,1,0:S(3)}, s32[]{:S(2)}) slice-start(%w), slice={[0:1], [0:256], [0:64]}
+  %slice-start.1 = ((bf16[2,256,64]{2,1,0}), bf16[1,256,64]{2,1,0:S(3)}, s32[]{:S(2)}) slice-start(%w), slice={[1:2], [0:256], [0:64]}
+  %slice-done = bf16[1,256,64]{2,1,0:S(3)} slice-done(%slice-start)
+  %slice-done.1 = bf16[1,256,64]{2,1,0:S(3)} slice-done(%slice-start.1)
+  %custom-call.9 = bf16[2,256,64]{2,1,0:S(3)} custom-call(%slice-done, %slice-done.1), custom_call_target="ConcatBitcast"
+  ROOT %neg = bf16[2,256,64]{2,1,0} negate(%custom-call.9)
+}
+"""
+
+
+def test_a_concat_bitcast_of_async_slices_is_a_view_not_a_kernel():
+    """XLA copies the two halves of a [2, 256, 64] buffer into on-chip memory (S(3)) side by side and views
+    them as one buffer (custom-call ConcatBitcast, as TPU v4 compiles of attention probabilities do): no
+    kernel moves their bytes; the kernel that reads the view is the only one."""
+    ops = import_hlo(HLO_CONCAT_BITCAST, MeshAxes(((FSDP, 1),))).groups[0].ops
+    assert [op.name for op in ops] == ["neg"]
+
+
 @NEEDS_TPU_COMPILER
 def test_host_offload_copies_become_transfers_over_the_host_link():
     """jax's save_and_offload policy writes each layer's named residual into host memory (S(5)) and reads
