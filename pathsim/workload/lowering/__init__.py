@@ -62,7 +62,7 @@ class _GroupLowering:
     def _gather_weights(self, tag: str, params_local: int, phase: str) -> int | None:
         """All-gather one block's weights over fsdp, at most `prefetch` blocks ahead of their use."""
         if self.prefetch == 0:
-            window = len(self.b.ops) - 1 if self.b.ops else None
+            window = self._last_op()
         else:
             window = self.block_starts[-self.prefetch] if len(self.block_starts) >= self.prefetch else None
         op = self.b.collective(f"{tag}.ag_w", "all_gather", self.fsdp_axis, params_local * self.s.param_bytes,
@@ -70,6 +70,10 @@ class _GroupLowering:
         if op is not None:
             self.last_gather = op
         return op
+
+    def _last_op(self) -> int | None:
+        """The op emitted last: with no layer ahead, what a layer's gathers wait for (the loop's iteration)."""
+        return len(self.b.ops) - 1 if self.b.ops else None
 
     def _mark_block_start(self, first_index: int) -> None:
         for i in range(first_index, len(self.b.ops)):
@@ -131,7 +135,7 @@ class _GroupLowering:
             previous_start = self.block_starts[-1] if self.block_starts else None
             # The remat's input gathers run ahead as the weights' do: with no layer ahead (XLA on v4), once
             # the previous layer's work is done, as the layer loop's next iteration.
-            gather_after = previous_start if self.prefetch > 0 else (len(b.ops) - 1 if b.ops else None)
+            gather_after = previous_start if self.prefetch > 0 else self._last_op()
             w = self._gather_weights(f"L{layer}.mb{mb}.bwd", s.layer_weight_params_local, "backward")
             dws: list[int] = []
             for sb in reversed(sub_blocks(s)):
