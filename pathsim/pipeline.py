@@ -9,7 +9,8 @@ from pathlib import Path
 
 from pathsim.catalog.kernels import kernel_spec
 from pathsim.catalog.latencies import LATENCIES, RuntimeLatencies
-from pathsim.catalog.xla_flags import COMPILED_LAYER_PREFETCH, CompileFlags, resolve_flags
+from pathsim.catalog.hardware import GIB
+from pathsim.catalog.xla_flags import COMPILED_LAYER_PREFETCH, COMPILER_HBM_GIB, CompileFlags, resolve_flags
 from pathsim.config.experiment import (
     ExperimentConfig, ModelConfig, PlanConfig, TopologyConfig, TrainingConfig, check_work_size, resolve_relative)
 from pathsim.costs.compute import ComputeCostModel, WithLinks, link_timing_of
@@ -159,7 +160,11 @@ def prepare(exp: ExperimentConfig, topo: TopologyConfig | None, base_dir: Path |
 
         imported = xla_program(exp.model, exp.training, exp.plan, topo, resolve_flags(exp.xla_flags, topo.chip))
         program = imported.program
-        planned = replace(planned, memory=replace(planned.memory, compiled_bytes=imported.compiled.per_chip_bytes))
+        # The compiler's figure against the HBM the compiler gives a program: the compiler's own verdict.
+        usable = COMPILER_HBM_GIB.get(topo.chip)
+        planned = replace(planned, memory=replace(
+            planned.memory, compiled_bytes=imported.compiled.per_chip_bytes,
+            hbm_bytes=planned.memory.hbm_bytes if usable is None else usable * GIB))
         return PreparedRun(
             experiment=exp, planned=planned, cost=cost, program=program, program_source="xla",
             notes=xla_notes(planned.cluster, cost, imported, planned.memory),

@@ -42,6 +42,9 @@ KERNEL_FLOOR_S = Sourced(1.6e-6, "per-kernel on-device floor: TPU7x GEMM 128^3-2
 FLASH_BLOCK_Q = Sourced(512, "query block of splash attention, MaxText configs/base.yml sa_block_q (maxtext 0.2.5)")
 FLASH_BLOCK_KV = Sourced(512, "key/value block of splash attention, MaxText configs/base.yml sa_block_kv "
                          "(maxtext 0.2.5)")
+FLASH_FUSED_BACKWARD = Sourced(0, "1: one backward kernel writes dQ, dK and dV (5 block matmuls); 0: a dq kernel "
+                               "and a dkv kernel each recompute the scores (3 + 4). MaxText configs/base.yml "
+                               "sa_use_fused_bwd_kernel: false (maxtext 0.2.5)")
 LAUNCH_OVERHEAD_S = Sourced(111.8e-6, "host enqueue-to-kernel-start of one jitted call, wall = max(floor, this + "
                           f"kernel); {FIT_SOURCE}. Launch overhead, not kernel time: used only to reproduce "
                           "wall-clock micro-benchmarks, never inside a compiled step")

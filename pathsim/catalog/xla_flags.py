@@ -68,6 +68,12 @@ DEFAULT = "maxtext"
 # v5e and v6e the compiled step hides them as the lowering does with one layer ahead (v5e: 1.85 compiled
 # under every flag set, 2.18 with 1, 3.67 with 0; v6e: 1.02 compiled, 1.08 with 1, 1.82 with 0).
 COMPILED_LAYER_PREFETCH = {"tpu_v4": 0, "tpu_v5p": 0, "tpu_v5e": 1, "tpu_v6e": 1}
+# HBM the TPU compiler lets one program use per chip, GiB: what libtpu 0.0.42.1 (jax 0.10.2) reports as
+# "available HBM" when it refuses an oversized program (`python -m pathsim.studies.compiler_hbm` prints it
+# again; tests/studies/test_compiler_hbm.py checks it). A compiled step fits when XLA's figure is within it:
+# the compiler's own verdict. It is below the chips' HBM (v4: 32 GiB, 1.25 reserved; v5e's "16 GB" is 16 GiB
+# to the compiler, 0.25 reserved).
+COMPILER_HBM_GIB = {"tpu_v4": 30.75, "tpu_v5e": 15.75, "tpu_v5p": 95.74, "tpu_v6e": 31.25}
 _FLAG = re.compile(r"--[A-Za-z0-9_]+(=[^\s=]+)?")
 
 

@@ -40,6 +40,9 @@ CORPUS = (
     CorpusCase("data2 x fsdp2 x tensor2", "v4x8", (("plan.ici", {"data": 2, "fsdp": 2, "tensor": 2}),)),
     CorpusCase("dcn data2 x fsdp4", "v4x4x2", (("plan.dcn", {"data": 2}), ("training.global_batch_seqs", 16))),
     CorpusCase("fsdp4 full v5e", "v5ex4"),
+    CorpusCase("fsdp4 flash v5e", "v5ex4", (("model.attention", "flash"),)),
+    CorpusCase("fsdp2 x tensor2 flash v5e", "v5ex4", (("plan.ici", {"fsdp": 2, "tensor": 2}),
+                                                     ("model.attention", "flash"))),
 )
 
 

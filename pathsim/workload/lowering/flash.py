@@ -2,24 +2,28 @@
 
 FLOP convention (hardware FLOPs, what the kernel executes): causal masking skips the key blocks entirely above
 the diagonal, so a kernel runs the block pairs at or below it, ceil(T/bq) (ceil(T/bk) + 1) / 2 of them when
-the blocks are equal. Each pair is two [bq, hd] x [hd, bk]-sized matmuls forward (Q K^T, then P V) and five
-backward (the scores recomputed, dP = dO V^T, dV = P^T dO, dQ = dS K, dK = dS^T Q). MFU keeps PaLM's model
-FLOPs (6N + 12 L H Q T, attention counted in full), whichever kernel runs.
-HBM traffic: Q, K and V read and the output written (backward: also the output, its gradient and the
-softmax statistics read, dQ, dK and dV written); blocks stay in VMEM.
+the blocks are equal. Each pair is two [bq, hd] x [hd, bk]-sized matmuls forward (Q K^T, then P V). The
+backward pass runs two kernels as MaxText configures splash attention (catalog FLASH_FUSED_BACKWARD): a dq
+kernel (the scores recomputed, dP = dO V^T, dQ = dS K: 3 per pair) and a dkv kernel (the scores recomputed,
+dV = P^T dO, dP, dK = dS^T Q: 4), or one fused kernel of 5. MFU keeps PaLM's model FLOPs
+(6N + 12 L H Q T, attention counted in full), whichever kernel runs.
+HBM traffic: Q, K and V read and the output written; each backward kernel reads Q, K, V, the output's
+gradient, the softmax statistics and D = rowsum(dO * O) (one f32 per row, computed beside the kernels) and
+writes its gradients; blocks stay in VMEM.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pathsim.catalog.kernels import FLASH_BLOCK_KV, FLASH_BLOCK_Q
+from pathsim.catalog.kernels import FLASH_BLOCK_KV, FLASH_BLOCK_Q, FLASH_FUSED_BACKWARD
 from pathsim.workload.lowering.context import Shard
 from pathsim.workload.program import MatmulShape
 
 F32_BYTES = 4  # the per-row softmax statistics (log-sum-exp) are f32
 FORWARD_MATMULS_PER_BLOCK = 2
-BACKWARD_MATMULS_PER_BLOCK = 5
+FUSED_BACKWARD_MATMULS_PER_BLOCK = 5
+DQ_MATMULS_PER_BLOCK, DKV_MATMULS_PER_BLOCK = 3, 4
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class FlashKernel:
 
     block: MatmulShape
     hbm_bytes: float
+    name: str = "attention"  # the op's name within its layer
 
 
 def causal_block_pairs(seq_len: int, block_q: int, block_kv: int) -> int:
@@ -61,7 +66,14 @@ def flash_forward(s: Shard) -> FlashKernel:
     return FlashKernel(_block(s, FORWARD_MATMULS_PER_BLOCK), q_and_o + kv + softmax_stats_bytes(s))
 
 
-def flash_backward(s: Shard) -> FlashKernel:
-    # Reads Q, K, V, O, dO and the statistics; writes dQ, dK, dV.
+def flash_backward(s: Shard) -> tuple[FlashKernel, ...]:
+    """The backward pass's kernels: (dq, dkv), or the one fused kernel."""
     q_and_o, kv = _qkvo_bytes(s)
-    return FlashKernel(_block(s, BACKWARD_MATMULS_PER_BLOCK), 2.0 * q_and_o + 2.0 * kv + softmax_stats_bytes(s))
+    q = do = q_and_o / 2.0
+    stats = softmax_stats_bytes(s)
+    if FLASH_FUSED_BACKWARD.value:  # reads Q, K, V, O, dO and the statistics; writes dQ, dK, dV
+        return (FlashKernel(_block(s, FUSED_BACKWARD_MATMULS_PER_BLOCK), 2.0 * q_and_o + 2.0 * kv + stats,
+                            "attention_bwd"),)
+    reads = q + kv + do + 2.0 * stats  # and D = rowsum(dO * O), one f32 per row like the statistics
+    return (FlashKernel(_block(s, DQ_MATMULS_PER_BLOCK), reads + q, "attention_dq"),  # writes dQ
+            FlashKernel(_block(s, DKV_MATMULS_PER_BLOCK), reads + kv, "attention_dkv"))  # writes dK, dV

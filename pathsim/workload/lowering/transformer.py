@@ -141,7 +141,8 @@ def _sub_block_core(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, phase: Ph
         last = b.compute(f"{tag}.rope", "elementwise", phase, deps=(last,), hbm_bytes=_rope_bytes(s),
                          scale=attn_scale if rope_scale is None else rope_scale) or last
     if sb.attention and s.flash:
-        last = _flash(b, f"{tag}.attention", phase, flash_forward(s), last, attn_scale) or last
+        kernel = flash_forward(s)
+        last = _flash(b, f"{tag}.{kernel.name}", phase, kernel, last, attn_scale) or last
     elif sb.attention:
         scores, values = _attention_shapes(s)
         last = b.compute(f"{tag}.scores", "attention_matmul", phase, deps=(last,), matmul=scores,
@@ -280,7 +281,8 @@ def backward_sub_block(b: GroupBuilder, s: Shard, sb: SubBlock, tag: str, dy: in
         last = b.compute(f"{tag}.mlp_act_bwd", "elementwise", "backward", deps=(dx_out,),
                          hbm_bytes=(5.0 if s.swiglu else 3.0) * s.tokens * s.ff_local * s.act_bytes)
     if sb.attention and s.flash:
-        last = _flash(b, f"{tag}.attention_bwd", "backward", flash_backward(s), last) or last
+        for kernel in flash_backward(s):
+            last = _flash(b, f"{tag}.{kernel.name}", "backward", kernel, last) or last
         last = b.compute(f"{tag}.rope_bwd", "elementwise", "backward", deps=(last,), hbm_bytes=_rope_bytes(s))
     elif sb.attention:
         scores, values = _attention_shapes(s)

@@ -70,6 +70,8 @@ def _key_parts(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, c
              **vers}
     if plan.microbatches > 1:  # steps compiled before gradient accumulation ran the whole batch at once
         parts["accumulates_gradients"] = True
+    if model.attention == "flash":  # programs compiled before the step called the flash kernel ran dot attention
+        parts["attention_kernel"] = "splash"
     if flags:  # absent for libtpu's defaults: keys of programs compiled before flags were part of them stay valid
         parts["xla_flags"] = list(flags)
     return parts

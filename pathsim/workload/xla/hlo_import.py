@@ -47,6 +47,7 @@ import numpy as np
 from pathsim.mesh.axis import HOST_LINK, MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp, GroupProgram, MatmulShape, Op, Phase, Program, group_label
 from pathsim.workload.xla.hlo_text import Computation, HloModule, Instruction, Shape, parse_module
+from pathsim.workload.xla.splash import splash_kernel
 
 __all__ = ["MeshAxes", "import_hlo", "replica_groups"]
 
@@ -61,6 +62,7 @@ HOST_COPIES = ("dynamic-update-slice-start", "dynamic-slice-start")
 ASYNC_SLICES = ("slice-start", "dynamic-slice-start", "dynamic-update-slice-start")
 MEGASCALE = {"ALL_REDUCE": "all_reduce", "ALL_GATHER": "all_gather", "REDUCE_SCATTER": "reduce_scatter",
              "ALL_TO_ALL": "all_to_all"}
+FLASH_KIND = "flash_attention"  # a fused attention kernel (splash.py), priced as the lowering's
 # Values, not kernels: they only route data (or ids) between kernels.
 _PASS = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast", "partition-id", "replica-id",
          "after-all", "opt-barrier", "domain", "add-dependency", "copy-start", "copy-done", "iota",
@@ -357,6 +359,8 @@ def _batched(op_name: str) -> bool:
 
 
 def _kind(kernel: _Kernel, phase: Phase, op_name: str = "") -> str:
+    if FLASH_KIND in kernel.kinds:
+        return FLASH_KIND
     if kernel.matmuls:
         batched = max(kernel.matmuls, key=lambda m: m.flops).batch > 1 or _batched(op_name)
         return "attention_matmul" if batched else "matmul"
@@ -470,6 +474,12 @@ class _Importer:
             return frozenset()
         if op == "custom-call" and "ConcatBitcast" in (instr.attr("custom_call_target") or ""):
             return _union(args)  # views the slices async copies placed side by side as one buffer: no kernel
+        if op == "custom-call":
+            splash = splash_kernel(instr, [self.operand_shape(instr, k) for k in range(len(instr.operands))])
+            if splash is not None:  # a Pallas kernel carries no estimate: priced from its attention shapes
+                no_reads = dict.fromkeys(range(len(instr.operands)), 0.0)  # its bytes are all in hbm_bytes
+                return self.compute(instr, args, _Kernel(splash.block.flops, (splash.block,),
+                                                         frozenset({FLASH_KIND}), no_reads, splash.hbm_bytes, None))
         if instr.shape.size <= 1 and not instr.shape.is_tuple and op not in ("fusion", "custom-call"):
             return _union(args)  # scalar bookkeeping (loop counters, indices)
         return self.compute(instr, args)
@@ -521,10 +531,12 @@ class _Importer:
         return _int_literal(value) if value is not None and value.opcode == "constant" else None
 
     # --- kernels ---------------------------------------------------------------------------------
-    def compute(self, instr: Instruction, args: list) -> frozenset[int]:
+    def compute(self, instr: Instruction, args: list, kernel: _Kernel | None = None) -> frozenset[int]:
         self.phase = _phase_of(instr.op_name(), self.phase)
         operand_bytes = [self.operand_shape(instr, k).bytes for k in range(len(instr.operands))]
-        if instr.opcode == "fusion":
+        if kernel is not None:
+            pass
+        elif instr.opcode == "fusion":
             kernel = _analyse(self.module, instr.called("calls"), self.kernels)
         else:
             kernel = self.single(instr)

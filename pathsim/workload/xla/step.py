@@ -16,9 +16,14 @@ Rematerialization (`training.remat`) as jax.checkpoint policies over one layer:
 - MaxText's policies and custom (workload/remat.py): the layer's tensors carry MaxText's checkpoint names
   (decoder_layer_input, query_proj, key_proj, value_proj, out_proj, mlpwi, mlpwo) and the policy is
   save_only_these_names, or save_and_offload_only_these_names (offload to pinned_host) when it offloads,
-  as MaxText's Decoder.get_remat_policy builds them. This step's attention is dot-product, which MaxText
-  tags no `context` in, so `context` names nothing here. Only these policies split K and V into two
-  projections and add the names: the programs of none, full and palm are those compiled before them.
+  as MaxText's Decoder.get_remat_policy builds them. `context` names the flash kernel's residuals (its
+  output and softmax statistics); a dot-product attention tags none, as in MaxText. Only these policies
+  split K and V into two projections and add the names: the programs of none, full and palm are those
+  compiled before them.
+
+Attention (`model.attention`): `dot` materialises the [T, T] scores (softmax in f32); `flash` calls JAX's
+Pallas TPU splash kernel inside shard_map as MaxText does (flash.py): the scores never reach HBM, and the
+kernel recomputes them in its backward pass. Only a TPU target compiles it.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from typing import Any, Callable
 from pathsim.config.experiment import ModelConfig, PlanConfig, TrainingConfig
 from pathsim.errors import ConfigError
 from pathsim.workload.remat import RematPolicy, remat_policy
+from pathsim.workload.xla.flash import CONTEXT_NAME, splash_attention
 from pathsim.workload.xla.mesh import MeshPlan
 
 PALM_SAVED_NAMES = ("qkv_proj",)
-# The tensors this step names for per-tensor policies (a dot-product attention tags no `context`).
+# The tensors this step names for per-tensor policies; flash attention's kernel also names `context`.
 XLA_TAGGED = ("decoder_layer_input", "query_proj", "key_proj", "value_proj", "out_proj", "mlpwi", "mlpwo")
 
 
@@ -150,7 +156,7 @@ def _f32_state(opt):
     return optax.GradientTransformation(lambda params: opt.init(f32(params)), update)
 
 
-def _remat(layer: Callable, remat: str, policy: RematPolicy | None = None) -> Callable:
+def _remat(layer: Callable, remat: str, policy: RematPolicy | None = None, flash: bool = False) -> Callable:
     import jax
 
     if remat == "none":
@@ -160,8 +166,9 @@ def _remat(layer: Callable, remat: str, policy: RematPolicy | None = None) -> Ca
     if policy is None or not policy.per_tensor:
         return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_only_these_names(*PALM_SAVED_NAMES))
     # The layer input is the checkpoint's own input, kept unless named for offload.
-    saved = [t for t, p in policy.tensors or () if p == "device" and t in XLA_TAGGED]
-    offloaded = [t for t, p in policy.tensors or () if p == "offload" and t in XLA_TAGGED]
+    tagged = XLA_TAGGED + ((CONTEXT_NAME,) if flash else ())  # the flash kernel names its residuals
+    saved = [t for t, p in policy.tensors or () if p == "device" and t in tagged]
+    offloaded = [t for t, p in policy.tensors or () if p == "offload" and t in tagged]
     if not offloaded:
         return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_only_these_names(*saved))
     return jax.checkpoint(layer, policy=jax.checkpoint_policies.save_and_offload_only_these_names(
@@ -196,6 +203,12 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     G = model.n_heads // model.kv_heads  # query heads per key/value head
     policy = remat_policy(training.remat, training.remat_custom)
     named = policy.per_tensor  # MaxText's names only where a per-tensor policy reads them
+    flash = model.attention == "flash"
+    if flash and mp.target is None:
+        raise ConfigError("model.attention", "flash runs JAX's Pallas TPU kernel, which only a TPU target "
+                          "compiles; use attention: dot on the devices at hand")
+    q_spec = _spec(("batch", "heads", None, None), rules, (Bm, model.n_heads, S, model.q_head_dim), sizes)
+    kv_spec = _spec(("batch", "kv_heads", None, None), rules, (Bm, model.kv_heads, S, model.q_head_dim), sizes)
 
     def tag(x, name):
         return checkpoint_name(x, name) if named else x
@@ -212,6 +225,10 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
             q = checkpoint_name(jnp.einsum("bsd,dhk->bshk", h, w["wq"]), "qkv_proj")
             kv = checkpoint_name(jnp.einsum("bsd,dtgk->bstgk", h, w["wkv"]), "qkv_proj")
             k, v = kv[:, :, 0], kv[:, :, 1]
+        if flash:
+            out = splash_attention(q * model.q_head_dim ** -0.5, k, v, mesh=mesh, q_spec=q_spec, kv_spec=kv_spec,
+                                   n_heads=model.n_heads, kv_heads=model.kv_heads)
+            return tag(jnp.einsum("bshk,hkd->bsd", out, w["wo"]), "out_proj")
         q = q.reshape(q.shape[0], S, model.kv_heads, G, model.q_head_dim)
         scores = jnp.einsum("bsgnk,btgk->bgnst", q, k).astype(jnp.float32) * model.q_head_dim ** -0.5
         causal = jnp.tril(jnp.ones((S, S), dtype=bool))
@@ -246,7 +263,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
             y = x + mlp(norm(x, w["norm2"]), w)
         return jax.lax.with_sharding_constraint(y.astype(adt), x_sharding), None
 
-    body = _remat(layer, training.remat, policy)
+    body = _remat(layer, training.remat, policy, flash)
 
     def loss_fn(params, tokens):
         # The lookup reads a table gathered over fsdp (vocab stays split over tensor): a gather from a

@@ -69,6 +69,7 @@ def test_folded_and_full_mode_agree_on_an_imported_symmetric_program():
     # Feasibility is the compiler's figure for the program that would run, pathsim's estimate beside it.
     assert folded.memory.compiled_bytes == _compile(exp, topo).per_chip_bytes
     assert folded.memory.deciding_bytes == folded.memory.compiled_bytes != folded.memory.total_bytes
+    assert folded.memory.hbm_bytes == 30.75 * 2**30  # judged against the HBM the compiler gives a v4 program
     # The guard read every family the plan implies, within its factor of the plan's bytes.
     check = folded.collective_check
     assert {(str(r.axis), r.family) for r in check.rows} >= {
