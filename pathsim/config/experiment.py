@@ -85,10 +85,12 @@ class ModelConfig(StrictModel):
         "true: the output layer reuses the input embedding table (PaLM); false: a separate output table "
         "(LLaMA)"))
     attention: Literal["flash", "dot"] = Field("dot", description=(
-        "attention kernel: flash computes attention blockwise in one fused kernel per layer and pass (the "
-        "[T, T] score matrix never reaches HBM, causal masking skips the blocks above the diagonal, the "
-        "backward pass recomputes the scores); dot materialises the scores and probabilities in HBM (PaLM, "
-        "GPT-3). Library models default to what their source used; a model written out in full to dot"))
+        "attention kernel: flash computes attention blockwise in fused kernels, as MaxText runs splash "
+        "attention (the [T, T] score matrix never reaches HBM, causal masking skips the blocks above the "
+        "diagonal; one kernel forward, a dq and a dkv kernel backward, each recomputing the scores; with "
+        "program: xla, JAX's Pallas splash kernel, TPU targets only); dot materialises the scores and "
+        "probabilities in HBM (PaLM, GPT-3). Library models default to what their source used; a model "
+        "written out in full to dot"))
 
     @model_validator(mode="before")
     @classmethod

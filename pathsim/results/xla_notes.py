@@ -31,7 +31,7 @@ def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, me
     chip = cluster.chip.name
     clock = COMPILER_CLOCK_HZ.get(chip)
     priced, estimated, missing = compiler_totals(program, cost)
-    hbm = cluster.chip.hbm_bytes
+    hbm = mem.hbm_bytes  # what the compiler gives one program (catalog COMPILER_HBM_GIB)
     how = (f"cache hit (compiled in {compiled.compile_s:.1f} s)" if compiled.cache_hit
            else f"compiled in {compiled.compile_s:.1f} s")
     notes = [
@@ -39,8 +39,9 @@ def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, me
         f"{how}",
         f"XLA flags: {compiled.flags.text()}",
         f"per-chip memory: XLA {compiled.per_chip_bytes / GIB:.2f} GiB (temp {compiled.memory_bytes['temp'] / GIB:.2f}),"
-        f" pathsim estimate {mem.total_bytes / GIB:.2f} GiB, of {hbm / GIB:.1f} GiB HBM"
-        + (" (XLA's figure exceeds HBM: the compile for the target did not refuse it)"
+        f" pathsim estimate {mem.total_bytes / GIB:.2f} GiB, of {hbm / GIB:.2f} GiB HBM the compiler gives a"
+        f" program ({cluster.chip.hbm_bytes / GIB:.1f} GiB in the chip catalog)"
+        + (" (XLA's figure exceeds it: the compile for the target did not refuse it)"
            if compiled.per_chip_bytes > hbm else ""),
         f"kernel time per chip: {priced * 1e3:.1f} ms priced by {cost.name}"
         + (f", {estimated * 1e3:.1f} ms by the compiler's estimated_cycles"
