@@ -15,7 +15,9 @@ degree), every chip holds them all and slices out those its query heads read.
 from __future__ import annotations
 
 from pathsim.catalog.kernels import FLASH_BLOCK_KV, FLASH_BLOCK_Q
+from pathsim.errors import ConfigError
 
+LANES = 128  # splash's key/value blocks are multiples of the vector lanes (its NUM_LANES)
 CONTEXT_NAME = "context"  # MaxText's checkpoint name of the kernel's residuals (output and softmax statistics)
 
 
@@ -25,6 +27,12 @@ def block_sizes(seq_len: int):
     from jax.experimental.pallas.ops.tpu.splash_attention import splash_attention_kernel as sk
 
     bq, bkv = min(FLASH_BLOCK_Q.value, seq_len), min(FLASH_BLOCK_KV.value, seq_len)
+    if seq_len % bq or seq_len % bkv or bkv % LANES:
+        edge = FLASH_BLOCK_Q.value
+        raise ConfigError("model.seq_len", f"{seq_len} tokens: flash attention under program: xla runs JAX's "
+                          f"splash kernel in blocks of min({edge}, sequence) tokens, which must be a multiple of "
+                          f"{LANES} and divide the sequence; give a multiple of {LANES} up to {edge} or of {edge} "
+                          "beyond, or attention: dot")
     return sk.BlockSizes(block_q=bq, block_kv=bkv, block_kv_compute=bkv, block_q_dkv=bq, block_kv_dkv=bkv,
                          block_kv_dkv_compute=bkv, block_q_dq=bq, block_kv_dq=bkv, use_fused_bwd_kernel=False)
 

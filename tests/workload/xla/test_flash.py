@@ -67,3 +67,15 @@ def test_the_local_step_refuses_flash():
     exp = parse_experiment(tiny_experiment(**FLASH, **{"plan.ici": {"fsdp": 1}, "plan.placement": {}}))
     with pytest.raises(ConfigError, match="model.attention"):
         LocalStep(exp.model, exp.training, exp.plan)
+
+
+@pytest.mark.parametrize("seq_len, ok", [(256, True), (2048, True), (200, False), (1000, False)])
+def test_splash_blocks_must_divide_the_sequence(seq_len, ok):
+    pytest.importorskip("jax")
+    from pathsim.workload.xla.flash import block_sizes
+
+    if ok:
+        assert block_sizes(seq_len).block_q == min(512, seq_len)
+    else:
+        with pytest.raises(ConfigError, match="model.seq_len"):
+            block_sizes(seq_len)
