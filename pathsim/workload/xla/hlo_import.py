@@ -534,12 +534,9 @@ class _Importer:
     def compute(self, instr: Instruction, args: list, kernel: _Kernel | None = None) -> frozenset[int]:
         self.phase = _phase_of(instr.op_name(), self.phase)
         operand_bytes = [self.operand_shape(instr, k).bytes for k in range(len(instr.operands))]
-        if kernel is not None:
-            pass
-        elif instr.opcode == "fusion":
-            kernel = _analyse(self.module, instr.called("calls"), self.kernels)
-        else:
-            kernel = self.single(instr)
+        if kernel is None:  # else priced by the caller (a splash kernel)
+            kernel = (_analyse(self.module, instr.called("calls"), self.kernels) if instr.opcode == "fusion"
+                      else self.single(instr))
         read = sum(kernel.read_bytes.get(k, b) if kernel.read_bytes else b for k, b in enumerate(operand_bytes))
         write = kernel.write_bytes if kernel.write_bytes is not None else instr.shape.bytes
         matmul = max(kernel.matmuls, key=lambda m: m.flops) if kernel.matmuls else None

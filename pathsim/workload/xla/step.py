@@ -216,6 +216,17 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     def norm(x, scale):
         return rms_norm(x, scale, adt)
 
+    def flash_attention(q, k, v):
+        return splash_attention(q * model.q_head_dim ** -0.5, k, v, mesh=mesh, q_spec=q_spec, kv_spec=kv_spec,
+                                n_heads=model.n_heads, kv_heads=model.kv_heads)
+
+    def dot_attention(q, k, v):
+        q = q.reshape(q.shape[0], S, model.kv_heads, G, model.q_head_dim)
+        scores = jnp.einsum("bsgnk,btgk->bgnst", q, k).astype(jnp.float32) * model.q_head_dim ** -0.5
+        causal = jnp.tril(jnp.ones((S, S), dtype=bool))
+        probs = jax.nn.softmax(jnp.where(causal, scores, -1e9), axis=-1).astype(adt)
+        return jnp.einsum("bgnst,btgk->bsgnk", probs, v).reshape(q.shape[0], S, model.n_heads, model.q_head_dim)
+
     def attention(h, w):
         if named:  # K and V as MaxText's two projections, each with its own name
             q = tag(jnp.einsum("bsd,dhk->bshk", h, w["wq"]), "query_proj")
@@ -225,15 +236,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
             q = checkpoint_name(jnp.einsum("bsd,dhk->bshk", h, w["wq"]), "qkv_proj")
             kv = checkpoint_name(jnp.einsum("bsd,dtgk->bstgk", h, w["wkv"]), "qkv_proj")
             k, v = kv[:, :, 0], kv[:, :, 1]
-        if flash:
-            out = splash_attention(q * model.q_head_dim ** -0.5, k, v, mesh=mesh, q_spec=q_spec, kv_spec=kv_spec,
-                                   n_heads=model.n_heads, kv_heads=model.kv_heads)
-            return tag(jnp.einsum("bshk,hkd->bsd", out, w["wo"]), "out_proj")
-        q = q.reshape(q.shape[0], S, model.kv_heads, G, model.q_head_dim)
-        scores = jnp.einsum("bsgnk,btgk->bgnst", q, k).astype(jnp.float32) * model.q_head_dim ** -0.5
-        causal = jnp.tril(jnp.ones((S, S), dtype=bool))
-        probs = jax.nn.softmax(jnp.where(causal, scores, -1e9), axis=-1).astype(adt)
-        out = jnp.einsum("bgnst,btgk->bsgnk", probs, v).reshape(q.shape[0], S, model.n_heads, model.q_head_dim)
+        out = flash_attention(q, k, v) if flash else dot_attention(q, k, v)
         return tag(jnp.einsum("bshk,hkd->bsd", out, w["wo"]), "out_proj")
 
     def mlp(h, w):
