@@ -12,10 +12,10 @@ from pathsim.config.experiment import load_experiment
 from tests.support import REPO
 
 PINNED = {  # the values of today's models; update them together with the reason in the commit
-    ("tpu_kernels", "two_pods"): {"step_time_s": 14.2849, "mfu": 0.56961, "hfu": 0.71253, "exposed_dcn_s": 0.21831},
-    ("tpu_kernels", "one_pod"): {"step_time_s": 14.0666, "mfu": 0.57845, "hfu": 0.72358, "exposed_dcn_s": 0.0},
-    ("roofline", "two_pods"): {"step_time_s": 13.0530, "mfu": 0.62337, "hfu": 0.77978, "exposed_dcn_s": 0.21831},
-    ("roofline", "one_pod"): {"step_time_s": 12.8347, "mfu": 0.63397, "hfu": 0.79304, "exposed_dcn_s": 0.0},
+    ("tpu_kernels", "two_pods"): {"step_time_s": 14.2844, "mfu": 0.56963, "hfu": 0.71256, "exposed_dcn_s": 0.21831},
+    ("tpu_kernels", "one_pod"): {"step_time_s": 14.0661, "mfu": 0.57847, "hfu": 0.72361, "exposed_dcn_s": 0.0},
+    ("roofline", "two_pods"): {"step_time_s": 13.0527, "mfu": 0.62338, "hfu": 0.77979, "exposed_dcn_s": 0.21831},
+    ("roofline", "one_pod"): {"step_time_s": 12.8344, "mfu": 0.63399, "hfu": 0.79306, "exposed_dcn_s": 0.0},
 }
 FILES = {"two_pods": "palm540b.yaml", "one_pod": "palm540b_1pod.yaml"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from pathsim.catalog.software import SOFTWARE
+from pathsim.catalog.software import AUTODIFF, SOFTWARE, activation_residual_bytes
 from pathsim.mesh.plan import stage_layers
 from pathsim.workload.lowering.context import Shard
 from pathsim.workload.lowering.flash import softmax_stats_bytes
@@ -51,7 +51,9 @@ class MemoryUse:
 
 
 def _layer_intermediates_bytes(s: Shard) -> float:
-    """Everything one layer's forward produces that its backward reads, on one chip."""
+    """What one layer's backward reads of its forward, as a recomputing backward holds it on one chip: the
+    input, q, k, v and the context, gate/up and the activation, attention's probabilities or statistics.
+    The norms' and the activation's own intermediates are fused into their consumers there."""
     elems = s.tokens * s.d_local  # the input
     if s.style == "2d" and s.tensor > 1:
         elems += s.tokens * s.d_model  # its tensor-gathered copy (a distinct buffer only when gathered)
@@ -69,9 +71,21 @@ def _layer_intermediates_bytes(s: Shard) -> float:
     return elems * s.act_bytes + len(attention) * probs * (SOFTWARE.f32_bytes + s.act_bytes)
 
 
+def _elementwise_residuals_bytes(s: Shard) -> float:
+    """What autodiff keeps of the norms and the MLP's activation (catalog AUTODIFF) beyond the intermediates
+    above: written to HBM when the layer is saved across the layer scan (no remat), fused away when the
+    backward recomputes them. Each norm keeps two f32 copies of its input and its output (the matmuls'
+    input; the first norm's is counted above as the input)."""
+    norms = len(sub_blocks(s))  # two in a serial block, one in a parallel block
+    width = s.tokens * s.d_local
+    nbytes = norms * width * AUTODIFF.norm_f32_copies * SOFTWARE.f32_bytes + (norms - 1) * width * s.act_bytes
+    mlps = sum(1 for sb in sub_blocks(s) if sb.mlp)
+    return nbytes + mlps * s.tokens * s.ff_local * activation_residual_bytes(s.mlp, s.act_bytes)
+
+
 def _saved_per_layer_bytes(s: Shard) -> float:
     if s.remat.name == "none":
-        return _layer_intermediates_bytes(s)
+        return _layer_intermediates_bytes(s) + _elementwise_residuals_bytes(s)
     if s.remat.per_tensor:  # the tensors the policy keeps on device (workload/remat.py)
         return sum(stored_bytes(s, sb, "device") for sb in sub_blocks(s))
     # full and PaLM's policy keep one fully sharded activation per layer (PaLM paper, appendix B).
@@ -80,9 +94,10 @@ def _saved_per_layer_bytes(s: Shard) -> float:
 
 def _loss_working_bytes(s: Shard) -> float:
     """The output table gathered over fsdp, and the logits of the vocabulary shard twice: as the matmul
-    writes them (activation dtype) and their f32 copy the loss's softmax reads (then its gradient)."""
+    writes them and their gradient, both in the activation dtype. MaxText's loss (workload/xla/loss.py)
+    keeps no f32 copy: XLA computes the f32 exponentials inside the fusions that read the logits."""
     logits = s.tokens * s.vocab_local
-    return s.embedding_params_local * s.param_bytes + logits * (s.act_bytes + SOFTWARE.f32_bytes)
+    return s.embedding_params_local * s.param_bytes + logits * 2 * s.act_bytes
 
 
 def _in_flight_microbatches(s: Shard, stage: int) -> int:

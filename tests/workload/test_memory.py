@@ -47,16 +47,34 @@ def test_flash_attention_keeps_no_score_matrix():
 
 
 def test_the_loss_and_a_layer_backward_are_never_live_together():
-    """A 256k vocabulary: the busiest moment is the loss, its gathered table and the logits (bf16 as the matmul
-    writes them, and their f32 copy), and nothing else."""
+    """A 256k vocabulary: the busiest moment is the loss, its gathered table, the logits and their gradient
+    (both bf16), and nothing else."""
     exp = parse_experiment(small_experiment(**{"model.vocab_size": 256000, "training.remat": "full"}))
     table = 256000 * 1024 // 4 * 2  # tensor 4 splits it, fsdp 16 gathers it, bf16
-    logits = 4 * 512 * 64000 * (2 + 4)  # 4 sequences of 512 tokens against a quarter of the vocabulary
+    logits = 4 * 512 * 64000 * (2 + 2)  # 4 sequences of 512 tokens against a quarter of the vocabulary
     assert memory_of(exp, CUBE).working_bytes == pytest.approx(table + logits)
 
 
 def _mem(remat: str, **overrides):
     return memory_of(parse_experiment(small_experiment(**{"training.remat": remat, **overrides})), CUBE)
+
+
+def test_no_remat_also_keeps_what_the_activation_and_the_norms_keep():
+    """Autodiff's residuals of the MLP's activation (catalog AUTODIFF: GELU four hidden-width tensors, ReLU a
+    one-byte mask) and of the norms (two f32 copies of the input each) are saved across the layer scan; a
+    recomputing backward fuses them away, so the working set holds none of them."""
+    small_vocab = {"model.vocab_size": 1024}  # the busiest moment is a layer's, not the loss's
+    gelu, relu = _mem("none", **small_vocab), _mem("none", **small_vocab, **{"model.mlp": "relu"})
+    hidden = 4 * 512 * 4096 // 4  # per layer and chip: 4 sequences x 512 tokens x the hidden width over tensor 4
+    assert gelu.activations_bytes - relu.activations_bytes == pytest.approx(4 * hidden * (4 * 2 - 1))
+    assert gelu.working_bytes == relu.working_bytes
+    from pathsim.pipeline import resolve
+    from pathsim.workload.memory import _layer_intermediates_bytes
+
+    shard = resolve(parse_experiment(small_experiment(**small_vocab))).shard
+    width = 4 * 512 * 256  # the model width over tensor 4 (2d)
+    norms = 2 * width * 2 * 4 + width * 2  # two norms' two f32 copies; the second norm's bf16 output
+    assert gelu.activations_bytes == pytest.approx(4 * (_layer_intermediates_bytes(shard) + norms + hidden * 4 * 2))
 
 
 def test_per_tensor_policies_order_saved_memory_and_offload_leaves_hbm():

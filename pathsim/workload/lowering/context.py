@@ -45,9 +45,13 @@ class Shard:
     remat: RematPolicy
     style: str
     parallel_block: bool
-    swiglu: bool
+    mlp: str  # the MLP's activation: swiglu, gelu or relu
     tied_embeddings: bool
     flash: bool  # fused blockwise attention: no [T, T] tensor in HBM
+
+    @property
+    def swiglu(self) -> bool:
+        return self.mlp == "swiglu"
 
     @property
     def activation_bytes_full(self) -> float:
@@ -107,7 +111,7 @@ def shard_for(model: ModelConfig, training: TrainingConfig, plan: PlanConfig) ->
         embedding_params_local=model.vocab_size * model.d_model // m_deg,  # one table; a stage holds 1 or 2
         param_bytes=training.param_bytes, grad_bytes=training.grad_bytes, act_bytes=training.activation_bytes,
         remat=remat_policy(training.remat, training.remat_custom), style=plan.tensor_style,
-        parallel_block=model.block == "parallel", swiglu=model.mlp == "swiglu",
+        parallel_block=model.block == "parallel", mlp=model.mlp,
         tied_embeddings=model.tied_embeddings, flash=model.attention == "flash",
     )
 

@@ -330,10 +330,11 @@ def loss_forward_backward(b: GroupBuilder, s: Shard, tag: str, x: int | None,
     x_full = _norm_and_gather(b, s, f"{tag}.final", x)
     logits = b.compute(f"{tag}.logits", "matmul", "forward", deps=(x_full, table),
                        matmul=MatmulShape(m=s.tokens, k=s.d_model, n=s.vocab_local))
-    # As XLA fuses it (docs/xla.md): the logits matmul writes the logits in the activation dtype with each
-    # row's max; one reduction reads them for the sum of exponentials, one loop reads them again and writes
-    # the f32 log-probabilities; the gradient (softmax minus one-hot) is fused into the two backward matmuls.
-    xent_bytes = s.tokens * s.vocab_local * (2 * s.act_bytes + F32_BYTES)
+    # MaxText's cross entropy as XLA fuses it (docs/xla.md): the logits matmul writes the logits in the
+    # activation dtype; one reduction reads them for each row's max and sum of exponentials; one fusion
+    # reads them again and writes their gradient (softmax minus one-hot, the loss's custom gradient) in the
+    # activation dtype for the two backward matmuls. No f32 copy of the logits reaches HBM.
+    xent_bytes = 3.0 * s.tokens * s.vocab_local * s.act_bytes
     stats = b.compute(f"{tag}.xent", "softmax", "forward", deps=(logits,), hbm_bytes=xent_bytes)
     # Softmax statistics (max and sum per token) are all-reduced over the vocabulary shards.
     reduced = b.collective(f"{tag}.xent_all_reduce", "all_reduce", ICI_TENSOR, 2.0 * s.tokens * F32_BYTES,

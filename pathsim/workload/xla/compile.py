@@ -72,6 +72,7 @@ def _key_parts(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, c
         parts["accumulates_gradients"] = True
     if model.attention == "flash":  # programs compiled before the step called the flash kernel ran dot attention
         parts["attention_kernel"] = "splash"
+    parts["loss"] = "maxtext_cross_entropy"  # programs compiled before it took log_softmax of the logits
     if flags:  # absent for libtpu's defaults: keys of programs compiled before flags were part of them stay valid
         parts["xla_flags"] = list(flags)
     return parts

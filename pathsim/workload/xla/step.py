@@ -1,5 +1,6 @@
-"""The JAX training step of an experiment: a decoder-only transformer (the `model:` family), its loss,
-the optimizer of `training:`, rematerialization as jax.checkpoint policies, layers under jax.lax.scan.
+"""The JAX training step of an experiment: a decoder-only transformer (the `model:` family), its loss
+(MaxText's cross entropy on f32 logits, loss.py), the optimizer of `training:`, rematerialization as
+jax.checkpoint policies, layers under jax.lax.scan.
 
 Weights and activations are annotated with logical axes; the plan's Sharding (mesh/sharding.py, which the
 lowering reads too) maps them to mesh axes.
@@ -184,6 +185,8 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     from jax.sharding import NamedSharding
     from jax.sharding import PartitionSpec as P
 
+    from pathsim.workload.xla.loss import mean_next_token_loss
+
     rules = mp.rules()
     sizes = dict(zip(mp.axes.names, mp.axes.sizes))
     pdt, adt = _dtype(training.param_bytes), _dtype(training.activation_bytes)
@@ -281,9 +284,7 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
         table = params["embed"].T if model.tied_embeddings else params["unembed"]
         logits = jnp.einsum("bsd,dv->bsv", x, table)
         logits = jax.lax.with_sharding_constraint(logits, logits_sharding).astype(jnp.float32)
-        labels = jnp.roll(tokens, -1, axis=1)
-        logp = jax.nn.log_softmax(logits, axis=-1)
-        return -jnp.mean(jnp.take_along_axis(logp, labels[..., None], axis=-1))
+        return mean_next_token_loss(logits, jnp.roll(tokens, -1, axis=1))
 
     opt = _optimizer(training)
     grad_fn = jax.value_and_grad(loss_fn)
