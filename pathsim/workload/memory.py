@@ -97,7 +97,7 @@ def _loss_working_bytes(s: Shard) -> float:
     writes them and their gradient, both in the activation dtype. MaxText's loss (workload/xla/loss.py)
     keeps no f32 copy: XLA computes the f32 exponentials inside the fusions that read the logits."""
     logits = s.tokens * s.vocab_local
-    return s.embedding_params_local * s.param_bytes + logits * 2 * s.act_bytes
+    return s.embedding_params_local * s.weight_compute_bytes + logits * 2 * s.act_bytes
 
 
 def _in_flight_microbatches(s: Shard, stage: int) -> int:
@@ -116,9 +116,9 @@ def memory_use(s: Shard, weight_prefetch_layers: int, hbm_bytes: float) -> Memor
         shard = local / s.fsdp
         # The layer in use and those prefetched ahead of it, but never more layers than the stage has.
         gathered_layers = min(weight_prefetch_layers + 1, layers)
-        gathered_weights = gathered_layers * s.layer_weight_params_local * s.param_bytes
+        gathered_weights = gathered_layers * s.layer_weight_params_local * s.weight_compute_bytes
         layer_working = (gathered_weights + _layer_intermediates_bytes(s)
-                         + s.layer_weight_params_local * s.grad_bytes)
+                         + s.layer_weight_params_local * s.weight_compute_bytes)
         # The loss (last stage) runs before any layer's backward and its logits die with it: the busiest
         # moment is one or the other, never both.
         working = max(layer_working, _loss_working_bytes(s) if stage == s.stages - 1 else 0.0)

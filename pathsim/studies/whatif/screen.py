@@ -142,12 +142,12 @@ class Screen:
                 return unit.critical_s + background_s
             return max(unit.critical_s, background_s + (shared if background_s else 0.0))
 
-        gather = ax("all_gather", s.layer_weight_params_local * s.param_bytes, fsdp_axis)
-        grads = s.layer_weight_params_local * s.grad_bytes
+        gather = ax("all_gather", s.layer_weight_params_local * s.weight_compute_bytes, fsdp_axis)
+        grads = s.layer_weight_params_local * s.weight_compute_bytes  # reduced as cast (Shard.weight_compute_bytes)
         reduce = ax("reduce_scatter", grads, fsdp_axis) + ax("all_reduce", grads / s.fsdp, ICI_DATA)
         if inputs.lowering.overlap_dcn_gradients:
             reduce += ax("all_reduce", grads / s.fsdp, DCN_DATA)
-        table_gather = ax("all_gather", s.embedding_params_local * s.param_bytes, fsdp_axis)
+        table_gather = ax("all_gather", s.embedding_params_local * s.weight_compute_bytes, fsdp_axis)
         f_layer = block(units.fwd, gather)
         # Without a pipeline every micro-batch reduce-scatters its gradients over fsdp (the lowering's rule).
         b_layer = block(units.bwd, gather + (ax("reduce_scatter", grads, fsdp_axis) if s.stages == 1 else 0.0))
@@ -172,7 +172,7 @@ class Screen:
         step = stage_sum + 2 * (s.stages - 1) * send + (s.microbatches - 1) * max(fb)
         step += reduce  # the last layer's reduction has no compute left to hide behind
         if not inputs.lowering.overlap_dcn_gradients:
-            step += ax("all_reduce", local_params / s.fsdp * s.grad_bytes, DCN_DATA)
+            step += ax("all_reduce", local_params / s.fsdp * s.weight_compute_bytes, DCN_DATA)
         work = inputs.work
         tokens_per_s = work.tokens_per_step / step
         peak = cluster.chips * cluster.chip.peak_bf16_flops_per_s

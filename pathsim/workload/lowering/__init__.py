@@ -65,7 +65,7 @@ class _GroupLowering:
             window = self._last_op()
         else:
             window = self.block_starts[-self.prefetch] if len(self.block_starts) >= self.prefetch else None
-        op = self.b.collective(f"{tag}.ag_w", "all_gather", self.fsdp_axis, params_local * self.s.param_bytes,
+        op = self.b.collective(f"{tag}.ag_w", "all_gather", self.fsdp_axis, params_local * self.s.weight_compute_bytes,
                                phase, deps=(self.last_gather, window))
         if op is not None:
             self.last_gather = op
@@ -84,9 +84,9 @@ class _GroupLowering:
     def _reduce_gradients(self, tag: str, params_local: int, deps: tuple[int, ...]) -> None:
         """Reduce-scatter over fsdp, all-reduce the shard over ICI data, and over DCN data if overlapped."""
         s, b = self.s, self.b
-        rs = b.collective(f"{tag}.rs_grad", "reduce_scatter", self.fsdp_axis, params_local * s.grad_bytes,
+        rs = b.collective(f"{tag}.rs_grad", "reduce_scatter", self.fsdp_axis, params_local * s.weight_compute_bytes,
                           "backward", deps=deps)
-        shard_bytes = params_local * s.grad_bytes / s.fsdp
+        shard_bytes = params_local * s.weight_compute_bytes / s.fsdp
         last = rs if rs is not None else None
         ar = b.collective(f"{tag}.ar_grad", "all_reduce", ICI_DATA, shard_bytes, "backward",
                           deps=(last,) if last is not None else deps)
@@ -169,7 +169,7 @@ class _GroupLowering:
         """Gradient accumulation without a pipeline: the accumulator is sharded as the weights (JAX
         frameworks; the compiled step reduces the layers' and the embedding's fsdp bytes M times with M
         micro-batches, docs/xla.md), so each micro-batch reduce-scatters its own gradients over fsdp."""
-        rs = self.b.collective(f"{tag}.rs_grad", "reduce_scatter", self.fsdp_axis, params * self.s.grad_bytes,
+        rs = self.b.collective(f"{tag}.rs_grad", "reduce_scatter", self.fsdp_axis, params * self.s.weight_compute_bytes,
                                "backward", deps=tuple(grads))
         return [rs] if rs is not None else grads
 
@@ -196,7 +196,7 @@ class _GroupLowering:
         grads = tuple(self.grad_ops)
         if not self.options.overlap_dcn_gradients:
             # Pathways' cross-pod transfer: after all in-island gradient reduction, hosts exchange shards.
-            dcn = b.collective("dcn_grad", "all_reduce", DCN_DATA, shard_params * s.grad_bytes, "backward",
+            dcn = b.collective("dcn_grad", "all_reduce", DCN_DATA, shard_params * s.weight_compute_bytes, "backward",
                                deps=grads, computation="transfer")
             grads = (dcn,) if dcn is not None else grads
         moments = s.optimizer_moments

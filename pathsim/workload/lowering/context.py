@@ -54,6 +54,15 @@ class Shard:
         return self.mlp == "swiglu"
 
     @property
+    def weight_compute_bytes(self) -> int:
+        """Bytes per weight element as the matmuls read it, and as fsdp gathers it and reduce-scatters its
+        gradient: the activation dtype. Frameworks that keep f32 weights (MaxText's weight_dtype) cast each
+        one to the activation dtype on its shard before the matmul (`jnp.asarray(kernel, dtype)`), so XLA
+        gathers the cast shard and the gradient of the cast is what is reduced; the f32 weights and their
+        gradients stay sharded (`param_bytes`, `grad_bytes`). The compiled step does the same."""
+        return self.act_bytes
+
+    @property
     def activation_bytes_full(self) -> float:
         """[tokens, d_model] activations: V of the per-layer tensor-axis collectives."""
         return float(self.tokens * self.d_model * self.act_bytes)

@@ -6,7 +6,8 @@ and all-reduce; all-to-all), the imported V bytes per chip (CommOp.bytes, summed
 beside the plan's nominal figure, worked out from the model and the plan alone:
 
 - fsdp axes: the weights (of one tensor shard) gathered once per pass, forward and backward, plus once
-  more for the recompute when layers are rematerialized; their gradients reduce-scattered once.
+  more for the recompute when layers are rematerialized; their gradients reduce-scattered once. Both in
+  the activation dtype: the step casts f32 weights to it on the shard, before the gathers.
 - tensor axis: each block's input activations [batch per chip, seq, d_model] gathered and its output
   reduced (2d style; megatron: one all-reduce per block), in each pass (forward, backward, recompute).
 - data axes: the gradients a chip holds after the fsdp reduce-scatter, all-reduced once.
@@ -97,10 +98,10 @@ def nominal_bytes(model: ModelConfig, training: TrainingConfig, plan: PlanConfig
     out: dict[tuple[MeshAxis, str], float] = {}
     for axis in size:
         if axis.kind == "fsdp":
-            out[(axis, "gather")] = micro * passes * weights * training.param_bytes
-            out[(axis, "reduce")] = micro * weights * training.grad_bytes
+            out[(axis, "gather")] = micro * passes * weights * training.activation_bytes
+            out[(axis, "reduce")] = micro * weights * training.activation_bytes
         elif axis.kind == "data":
-            out[(axis, "reduce")] = micro * weights * training.grad_bytes / fsdp
+            out[(axis, "reduce")] = micro * weights * training.activation_bytes / fsdp
         elif axis.kind == "tensor":
             per_pass = model.n_layers * blocks * activation * passes
             out[(axis, "reduce")] = per_pass

@@ -73,6 +73,8 @@ def _key_parts(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, c
     if model.attention == "flash":  # programs compiled before the step called the flash kernel ran dot attention
         parts["attention_kernel"] = "splash"
     parts["loss"] = "maxtext_cross_entropy"  # programs compiled before it took log_softmax of the logits
+    if training.param_bytes != training.activation_bytes:  # weights of another dtype: cast before the matmuls
+        parts["weights"] = "cast_to_activation_dtype"  # (a no-op otherwise: those programs' keys stay valid)
     if flags:  # absent for libtpu's defaults: keys of programs compiled before flags were part of them stay valid
         parts["xla_flags"] = list(flags)
     return parts

@@ -255,11 +255,17 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     # One layer's weights keep their sharding inside the scan; the constraint's transpose keeps their
     # gradients sharded too, so XLA reduce-scatters each layer's gradients in the loop instead of
     # carrying unreduced gradients of every layer out of it.
+    def compute_weight(name, w):
+        """A matmul's weight in the activation dtype, as MaxText's layers cast theirs (`jnp.asarray(kernel,
+        dtype)`) before the dot: the cast runs on the shard, so fsdp gathers weights in that dtype and the
+        matmuls write activation-dtype outputs. Norm scales stay as stored (the norm works in f32)."""
+        return w if name.startswith("norm") else w.astype(adt)
+
     layer_sharding = {k.split(".", 1)[1]: NamedSharding(mesh, _spec(ax[1:], rules, s[1:], sizes))
                       for k, (s, ax) in shapes.items() if k.startswith("layers.")}
 
     def layer(x, w):
-        w = {k: jax.lax.with_sharding_constraint(v, layer_sharding[k]) for k, v in w.items()}
+        w = {k: compute_weight(k, jax.lax.with_sharding_constraint(v, layer_sharding[k])) for k, v in w.items()}
         x = tag(jax.lax.with_sharding_constraint(x, x_sharding), "decoder_layer_input")
         h = norm(x, w["norm1"])
         if model.block == "parallel":
@@ -274,14 +280,14 @@ def build_step(model: ModelConfig, training: TrainingConfig, mp: MeshPlan, mesh)
     def loss_fn(params, tokens):
         # The lookup reads a table gathered over fsdp (vocab stays split over tensor): a gather from a
         # table split on both dims would be partitioned into a replicated [batch, seq, d_model] result.
-        table = jax.lax.with_sharding_constraint(params["embed"], lookup_sharding)
+        table = compute_weight("embed", jax.lax.with_sharding_constraint(params["embed"], lookup_sharding))
         x = jax.lax.with_sharding_constraint(jnp.take(table, tokens[:, :-1], axis=0), lookup_out).astype(adt)
         x = jnp.pad(x, ((0, 0), (0, 1), (0, 0)))  # the step predicts S tokens from S inputs
         x = jax.lax.with_sharding_constraint(x, x_sharding)
         layers = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("layers.")}
         x, _ = jax.lax.scan(body, x, layers)
         x = norm(x, params["final_norm"])
-        table = params["embed"].T if model.tied_embeddings else params["unembed"]
+        table = compute_weight("unembed", params["embed"].T if model.tied_embeddings else params["unembed"])
         logits = jnp.einsum("bsd,dv->bsv", x, table)
         logits = jax.lax.with_sharding_constraint(logits, logits_sharding).astype(jnp.float32)
         return mean_next_token_loss(logits, jnp.roll(tokens, -1, axis=1))

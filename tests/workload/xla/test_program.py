@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from pathsim.api import simulate_config
 from pathsim.catalog.xla_flags import resolve_flags
 from pathsim.config.experiment import ExperimentConfig, TopologyConfig, load_experiment, read_yaml
 from pathsim.errors import ConfigError
+from pathsim.pipeline import lowered_program
 from pathsim.platform.topology import build_cluster
 from pathsim.mesh.axis import MeshAxis
 from pathsim.workload.program import CommOp, ComputeOp
@@ -162,6 +164,31 @@ def test_maxtext_policies_compile_and_offload_puts_buffers_in_host_memory(remat,
     assert ("S(5)" in compiled.hlo_text) == to_host
     ops = simulate_config(exp, topo).timeline.spans
     assert any(span.track == "host" for span in ops) == to_host  # imported as copies over the host link
+
+
+@pytest.mark.slow
+@NEEDS_TPU_COMPILER
+def test_f32_weights_are_cast_before_the_matmuls_so_fsdp_moves_the_activation_dtype():
+    """MaxText keeps f32 weights (weight_dtype) and casts each to the activation dtype on its shard before
+    the matmul: the compiled step's matmuls, weight gathers and gradient reductions are bf16, and the
+    lowering moves the same bytes over fsdp (was: f32 matmul outputs and gathers twice the size)."""
+    f32 = {"training.param_bytes": 4, "training.grad_bytes": 4, "plan.ici": {"fsdp": 4}, "plan.placement": {}}
+    exp, topo = _configs(**f32)
+    compiled = _compile(exp, topo)
+    def result_dtypes(op):  # the element type of each op's (last) result shape
+        return re.findall(r"(\w+)\[[\d,]*\]\{[^}]*\}\)? " + op + r"\(", compiled.hlo_text)
+
+    dots, gathers = result_dtypes("convolution"), result_dtypes("all-gather(?:-start)?")
+    assert dots and set(dots) == {"bf16"} and gathers and set(gathers) == {"bf16"}
+
+    def fsdp_bytes(program, collective):
+        return sum(op.bytes for op in program.groups[0].ops if isinstance(op, CommOp)
+                   and op.collective == collective and op.axis == MeshAxis("ici", "fsdp"))
+
+    imported = import_hlo(compiled.hlo_text, compiled.mesh)
+    lowered = lowered_program(exp)
+    for collective in ("all_gather", "reduce_scatter"):
+        assert fsdp_bytes(imported, collective) == pytest.approx(fsdp_bytes(lowered, collective), rel=0.15)
 
 
 @pytest.mark.slow
