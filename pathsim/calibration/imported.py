@@ -5,7 +5,8 @@ StepKernelTimings), simulated on the measured platform with collectives fitted a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 from pathsim.calibration.cases import Case, experiment
 from pathsim.calibration.device import measured_chip, measured_latencies, mesh_cluster
@@ -85,6 +86,30 @@ def import_case_program(hlo_text: str, case: Case) -> Program:
     return import_hlo(hlo_text, case_mesh(case))
 
 
+_LOOP_THUNK = re.compile(r"while(\.\d+)?")
+
+
+def with_loop_thunks(program: Program, kernels: StepKernelTimings) -> Program:
+    """XLA:CPU runs a `while` loop (the layer scan) as a thunk of its own, which the trace times beside its
+    body's kernels: its condition and the buffers it carries between iterations. The import expands the
+    body by its trip count and has no op for the loop itself, so each timed loop thunk joins every group's
+    program, once per call, after the step's kernels (on one device the kernels run one after another, so
+    where it sits does not change the step); the kernel cost model prices it at its measured time."""
+    loops = [k for k in kernels.kernels if _LOOP_THUNK.fullmatch(k.name)]
+    if not loops:
+        return program
+    groups = []
+    for g in program.groups:
+        ops = list(g.ops)
+        for k in loops:
+            for _ in range(k.calls):
+                last = len(ops) - 1
+                ops.append(ComputeOp(name=k.name, kind="elementwise", phase=ops[last].phase if ops else "forward",
+                                     flops=0.0, hbm_bytes=0.0, deps=(last,) if ops else ()))
+        groups.append(replace(g, ops=tuple(ops)))
+    return replace(program, groups=tuple(groups))
+
+
 def accounting(kernels: StepKernelTimings, program: Program) -> KernelAccounting:
     collectives = {op.name for op in program.groups[0].ops if isinstance(op, CommOp)}
     return KernelAccounting(
@@ -106,7 +131,7 @@ def predict_imported(case: Case, hlo_text: str, kernels: StepKernelTimings, prof
     exp = experiment(case)
     chip = measured_chip(profile)
     cluster = mesh_cluster(chip, dict(case.plan))
-    program = import_case_program(hlo_text, case)
+    program = with_loop_thunks(import_case_program(hlo_text, case), kernels)
     # No concurrent-slowdown factor: each kernel was timed inside the real step, with the other devices
     # of the mesh competing for the same cores.
     cost = KernelCostModel(kernels.times_s(statistic), AnalyticCostModel(chip), name="kernels of the compiled step")

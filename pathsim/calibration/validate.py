@@ -118,8 +118,8 @@ def measure_case(case: Case, warmup: int, repeats: int, trace_kernels: bool = Fa
 
         kernels = time_step_kernels(case, step, 0, repeats)
     times += _wall_times_s(step.run, repeats // 2)
-    xla_flops, hlo_text = step.compiled_cost()
-    flops = check_flops(case, xla_flops, hlo_text) if case.devices == 1 else None
+    hlo_text = step.compiled.as_text()
+    flops = check_flops(case, hlo_text) if case.devices == 1 else None
     return MeasuredStep(statistics.median(times), flops, hlo_text, kernels)
 
 
@@ -306,5 +306,6 @@ def format_report(report: Report) -> str:
         for f in report.flops:
             lines.append(f"{f.case:<22}{f.pathsim_flops / 1e9:>15.3f}{f.xla_flops / 1e9:>12.3f}"
                          f"{f.relative_gap:>+8.2%}{f.xla_dot_flops / 1e9:>12.3f}{f.matmul_gap:>+8.2%}")
-        lines.append("  (XLA's total also counts elementwise work, which pathsim's accounting leaves out)")
+        lines.append("  (XLA's HLO with each loop body counted once per iteration; its total also counts elementwise "
+                     "work, which pathsim's accounting leaves out)")
     return "\n".join(lines)

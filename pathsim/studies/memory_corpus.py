@@ -52,6 +52,14 @@ CORPUS = (
     CorpusCase("fsdp4 full seq 4096", "tpu_v5e", (("model.seq_len", 4096), ("training.global_batch_seqs", 4))),
     CorpusCase("fsdp4 flash seq 4096", "tpu_v6e", (("model.seq_len", 4096), ("training.global_batch_seqs", 4),
                                                    ("model.attention", "flash"))),
+    # The Llama 3.1 8B v6e recipe's offload policy: the layer input and the attention projections go to the
+    # host, the MLP and the attention context are recomputed.
+    CorpusCase("fsdp4 flash offload seq 4096", "tpu_v6e", (
+        ("model.seq_len", 4096), ("training.global_batch_seqs", 4), ("model.attention", "flash"),
+        ("training.remat", "custom"),
+        ("training.remat_custom", {"decoder_layer_input": "offload", "query_proj": "offload", "key_proj": "offload",
+                                   "value_proj": "offload", "out_proj": "offload", "mlpwi": "remat",
+                                   "mlpwo": "remat", "context": "remat"}))),
 )
 
 

@@ -137,3 +137,15 @@ def test_error_terms_add_up_to_the_error_and_name_each_cause():
     assert terms.statistic_s == pytest.approx(4e-3 - 3.3e-3)  # mean shares summed vs the median busy time
     assert terms.gaps_s == pytest.approx(3.3e-3 - 3.5e-3)  # 0.2 ms of the span ran no kernel
     assert terms.host_s == pytest.approx(2e-5 - 0.3e-3) and terms.drift_s == pytest.approx(0.2e-3)
+
+
+def test_the_layer_loops_own_thunk_time_is_priced_as_measured():
+    """XLA:CPU times a while loop's own work (condition, carried buffers) as a thunk beside its body's
+    kernels; the imported program prices it once per call, so it is no longer a kernel the import misses."""
+    profile = make_profile(device_count=1, call_overhead_s=2e-5)
+    times = {"fusion.a": 1e-3, "fusion.b": 3e-3, "while.3": 5e-4}
+    prediction, accounting = predict_imported(cases("tiny", 1)[0], HLO, step_timings(times), profile)
+    assert prediction.ops == 3 and prediction.unmeasured_ops == 0
+    assert prediction.compute_s == pytest.approx(4.5e-3) and prediction.step_s == pytest.approx(4.5e-3 + 2e-5)
+    terms = error_terms(prediction, accounting, 4.5e-3, profile.meta.call_overhead_s)
+    assert terms.coverage_s == pytest.approx(0.0)

@@ -734,5 +734,48 @@ def import_hlo(hlo_text: str, mesh: MeshAxes | None = None, clock_hz: float | No
     return Program(groups=tuple(groups), group_axes=tuple(dcn), computations=(computation,))
 
 
+def computation_runs(module: HloModule) -> dict[str, int]:
+    """How many times each computation reached from the entry runs in one execution of the module: a while
+    loop's body once per iteration (its trip count as the import reads it), a computation a fusion, call or
+    async op calls once per call, a conditional's first branch (the one the import walks)."""
+    trip_count = _Importer(module, None, None).trip_count
+    runs: dict[str, int] = {}
+
+    def visit(name: str, times: int) -> None:
+        runs[name] = runs.get(name, 0) + times
+        comp = module.computations[name]
+        names = comp.by_name()
+        for instr in comp.instructions:
+            if instr.opcode == "while":
+                visit(instr.called("body"), times * trip_count(instr, names))
+            elif instr.opcode == "conditional":
+                branches = re.findall(r"%?([\w.\-]+)", instr.attr("branch_computations") or "") or \
+                    [instr.called("true_computation")]
+                visit(branches[0], times)
+            elif instr.opcode in ("fusion", "call", "async-call", "async-start"):
+                callee = instr.called("calls") or instr.called("to_apply")
+                if callee in module.computations:
+                    visit(callee, times)
+
+    visit(module.entry, 1)
+    return runs
+
+
+def matmul_flops(hlo_text: str) -> float:
+    """Matmul FLOPs one device executes in one run of a compiled HLO module: 2 x MACs of each dot and
+    convolution, times the runs of its computation (a layer scan's body once per layer)."""
+    module = parse_module(hlo_text)
+    total = 0.0
+    for name, times in computation_runs(module).items():
+        comp = module.computations[name]
+        shapes = {i.name: i.shape for i in comp.instructions}
+        for instr in comp.instructions:
+            if instr.opcode == "dot":
+                total += times * _dot_matmul(instr, shapes).flops
+            elif instr.opcode == "convolution":
+                total += times * _conv_matmul(instr, shapes).flops
+    return total
+
+
 def _with_computation(op: Op, computation: str) -> Op:
     return replace(op, computation=computation)
