@@ -43,6 +43,7 @@ def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, me
         f" program ({cluster.chip.hbm_bytes / GIB:.1f} GiB in the chip catalog)"
         + (" (XLA's figure exceeds it: the compile for the target did not refuse it)"
            if compiled.per_chip_bytes > hbm else ""),
+        *host_note(compiled.memory_bytes.get("host_temp"), mem.offloaded_bytes),
         f"kernel time per chip: {priced * 1e3:.1f} ms priced by {cost.name}"
         + (f", {estimated * 1e3:.1f} ms by the compiler's estimated_cycles"
            f" at {clock.value / 1e9:.2f} GHz" if estimated is not None else ", no compiler estimate (no clock "
@@ -50,3 +51,12 @@ def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, me
         + (f" ({missing} kernels without one)" if estimated is not None and missing else ""),
     ]
     return tuple(notes)
+
+
+def host_note(xla_host_bytes: float | None, offloaded_bytes: float) -> tuple[str, ...]:
+    """The host memory the compiled step's offloaded tensors use beside the estimate's offloaded bytes;
+    nothing when neither offloads, or the compile predates the figure and the estimate offloads nothing."""
+    if not xla_host_bytes and not offloaded_bytes:
+        return ()
+    xla = "not recorded (compiled before it was)" if xla_host_bytes is None else f"{xla_host_bytes / GIB:.2f} GiB"
+    return (f"host memory per chip (offloaded tensors): XLA {xla}, pathsim estimate {offloaded_bytes / GIB:.2f} GiB",)

@@ -74,6 +74,8 @@ class CorpusRow:
     estimate_state_bytes: float  # weights + gradients + optimizer
     estimate_activations_bytes: float  # saved for the backward
     estimate_working_bytes: float
+    xla_host_bytes: float = 0.0  # host memory of offloaded tensors (memory_analysis host temp), not in HBM
+    estimate_offloaded_bytes: float = 0.0
 
     @property
     def error(self) -> float:
@@ -107,7 +109,8 @@ def run_case(case: CorpusCase) -> CorpusRow:
     return CorpusRow(name=case.name, chip=case.chip, xla_bytes=compiled.per_chip_bytes,
                      xla_argument_bytes=m["argument"], xla_temp_bytes=m["temp"], estimate_bytes=mem.total_bytes,
                      estimate_state_bytes=mem.weights_bytes + mem.gradients_bytes + mem.optimizer_bytes,
-                     estimate_activations_bytes=mem.activations_bytes, estimate_working_bytes=mem.working_bytes)
+                     estimate_activations_bytes=mem.activations_bytes, estimate_working_bytes=mem.working_bytes,
+                     xla_host_bytes=m.get("host_temp", 0.0), estimate_offloaded_bytes=mem.offloaded_bytes)
 
 
 def table(rows: list[CorpusRow]) -> str:
@@ -118,6 +121,10 @@ def table(rows: list[CorpusRow]) -> str:
                      f"{r.xla_temp_bytes / GIB:.2f}) | {r.estimate_bytes / GIB:.2f} "
                      f"({r.estimate_state_bytes / GIB:.2f}, {r.estimate_activations_bytes / GIB:.2f}, "
                      f"{r.estimate_working_bytes / GIB:.2f}) | {100 * r.error:+.1f}% |")
+    for r in rows:
+        if r.xla_host_bytes or r.estimate_offloaded_bytes:
+            lines.append(f"{r.name} on {r.chip}, host memory of offloaded tensors: XLA "
+                         f"{r.xla_host_bytes / GIB:.3f} GiB, pathsim {r.estimate_offloaded_bytes / GIB:.3f} GiB")
     worst = max(rows, key=lambda r: abs(r.error))
     lines.append(f"\nworst: {worst.name} on {worst.chip}, {100 * worst.error:+.1f}%")
     return "\n".join(lines)

@@ -25,6 +25,10 @@ def test_the_table_names_the_worst_miss():
     assert rows[0].error == pytest.approx(-0.05) and rows[1].error == pytest.approx(0.3)
     text = table(rows)
     assert "| a | tpu_v4 | 2.00 (0.50, 1.50) | 1.90" in text and text.endswith("worst: b on tpu_v5e, +30.0%")
+    assert "host memory" not in text
+    offload = CorpusRow("c", "tpu_v6e", 1.0 * 2**30, 0.5 * 2**30, 0.5 * 2**30, 1.0 * 2**30, 0.5 * 2**30, 0.0,
+                        0.5 * 2**30, xla_host_bytes=0.25 * 2**30, estimate_offloaded_bytes=0.25 * 2**30)
+    assert "c on tpu_v6e, host memory of offloaded tensors: XLA 0.250 GiB, pathsim 0.250 GiB" in table([offload])
 
 
 # Today's errors of pathsim's estimate against XLA's figure (docs/memory.md has the whole corpus and why);
@@ -45,3 +49,5 @@ def test_the_estimate_against_the_compiler_as_pinned(name, chip, tmp_path, monke
     row = run_case(case)
     assert row.xla_bytes > row.xla_argument_bytes > 0
     assert row.error == pytest.approx(PINNED_ERRORS[name, chip], abs=0.005)
+    if row.estimate_offloaded_bytes:  # what the estimate sends to the host, the compiled step keeps there
+        assert row.xla_host_bytes == pytest.approx(row.estimate_offloaded_bytes, rel=0.01)

@@ -37,7 +37,10 @@ class CompiledStep:
     hlo_text: str
     mesh: MeshAxes
     target: str  # e.g. "v4:12x16x16 x 2 slices"
-    memory_bytes: dict  # per chip, from compiled.memory_analysis(): argument, output, alias, temp, code
+    # per chip, from compiled.memory_analysis(): argument, output, alias, temp, generated_code (HBM), and
+    # host_temp: host memory the step's offloaded tensors use (not in temp; absent from entries cached
+    # before it was recorded)
+    memory_bytes: dict
     compile_s: float  # wall time of the compile (of the run that filled the cache, on a hit)
     cache_hit: bool
     versions: dict  # jax, libtpu
@@ -147,7 +150,7 @@ def _compile_child(request: Path) -> None:
         m = compiled.memory_analysis()
         memory = {"argument": m.argument_size_in_bytes, "output": m.output_size_in_bytes,
                   "alias": m.alias_size_in_bytes, "temp": m.temp_size_in_bytes,
-                  "generated_code": m.generated_code_size_in_bytes}
+                  "generated_code": m.generated_code_size_in_bytes, "host_temp": m.host_temp_size_in_bytes}
         (request.parent / "hlo.txt").write_text(compiled.as_text())
         reply = {"memory": memory}
     except ConfigError as e:
