@@ -4,7 +4,7 @@ from pathsim.catalog.hardware import GIB
 from pathsim.results.xla_notes import host_note
 
 
-def test_thehost_note_puts_the_compilers_host_memory_beside_the_estimates_offload():
+def test_the_host_note_puts_the_compilers_host_memory_beside_the_estimates_offload():
     assert host_note(2 * GIB, 2 * GIB) == ("host memory per chip (offloaded tensors): XLA 2.00 GiB, pathsim "
                                             "estimate 2.00 GiB",)
     assert host_note(0.0, 0.0) == () and host_note(None, 0.0) == ()  # nothing offloaded: no note

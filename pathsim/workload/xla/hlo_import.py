@@ -392,6 +392,13 @@ def _int_literal(instr: Instruction) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def _first_branch(conditional: Instruction) -> str:
+    """The computation of a conditional's first branch: the one the import walks (the branch taken is
+    known only at run time)."""
+    branches = re.findall(r"%?([\w.\-]+)", conditional.attr("branch_computations") or "")
+    return branches[0] if branches else conditional.called("true_computation")
+
+
 def _channel(coll: Instruction) -> str:
     return coll.attr("channel_id") or coll.name
 
@@ -440,9 +447,7 @@ class _Importer:
         if op in ("call", "async-call"):
             return self.walk(self.module.computations[instr.called("to_apply")], args, path)
         if op == "conditional":
-            branches = re.findall(r"%?([\w.\-]+)", instr.attr("branch_computations") or "") or \
-                [instr.called("true_computation")]
-            return self.walk(self.module.computations[branches[0]], args[1:2], path)
+            return self.walk(self.module.computations[_first_branch(instr)], args[1:2], path)
         if (op in ("send", "recv") and "_xla_megascale_transfer_type" in instr.attrs) or \
                 (op == "recv-done" and instr.operands and instr.operands[0] in self.recv_key):
             return self.megascale(instr, args, path)
@@ -749,9 +754,7 @@ def computation_runs(module: HloModule) -> dict[str, int]:
             if instr.opcode == "while":
                 visit(instr.called("body"), times * trip_count(instr, names))
             elif instr.opcode == "conditional":
-                branches = re.findall(r"%?([\w.\-]+)", instr.attr("branch_computations") or "") or \
-                    [instr.called("true_computation")]
-                visit(branches[0], times)
+                visit(_first_branch(instr), times)
             elif instr.opcode in ("fusion", "call", "async-call", "async-start"):
                 callee = instr.called("calls") or instr.called("to_apply")
                 if callee in module.computations:
