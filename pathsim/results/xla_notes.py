@@ -38,7 +38,9 @@ def xla_notes(cluster: Cluster, cost: ComputeCostModel, imported: XlaProgram, me
         f"XLA program: {compiled.target}, jax {compiled.versions['jax']}, libtpu {compiled.versions['libtpu']}, "
         f"{how}",
         f"XLA flags: {compiled.flags.text()}",
-        f"per-chip memory: XLA {compiled.per_chip_bytes / GIB:.2f} GiB (temp {compiled.memory_bytes['temp'] / GIB:.2f}),"
+        f"per-chip memory: XLA {compiled.per_chip_bytes / GIB:.2f} GiB (temp {compiled.temp_bytes / GIB:.2f}"
+        + (", the heap as memory_analysis reports it: the compiler's log gave no fragmentation to count once"
+           if "temp_fragmentation" not in compiled.memory_bytes else "") + "),"
         f" pathsim estimate {mem.total_bytes / GIB:.2f} GiB, of {hbm / GIB:.2f} GiB HBM the compiler gives a"
         f" program ({cluster.chip.hbm_bytes / GIB:.1f} GiB in the chip catalog)"
         + (" (XLA's figure exceeds it: the compile for the target did not refuse it)"

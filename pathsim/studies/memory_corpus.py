@@ -5,7 +5,7 @@ policies, attention kinds, sequence lengths, optimizers and fsdp, tensor and dat
     python -m pathsim.studies.memory_corpus [--json]
 
 The compiler's figure is arguments + outputs - donated aliases + temporaries + code
-(CompiledStep.per_chip_bytes). docs/memory.md carries the table and what explains its gaps.
+(CompiledStep.per_chip_bytes; the temporaries' heap as the compiler's log sizes it, compiler_log.py). docs/memory.md carries the table and what explains its gaps.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def run_case(case: CorpusCase) -> CorpusRow:
     mem = memory_use(inputs.shard, inputs.lowering.weight_prefetch_layers, build_cluster(topo).chip.hbm_bytes)
     m = compiled.memory_bytes
     return CorpusRow(name=case.name, chip=case.chip, xla_bytes=compiled.per_chip_bytes,
-                     xla_argument_bytes=m["argument"], xla_temp_bytes=m["temp"], estimate_bytes=mem.total_bytes,
+                     xla_argument_bytes=m["argument"], xla_temp_bytes=compiled.temp_bytes, estimate_bytes=mem.total_bytes,
                      estimate_state_bytes=mem.weights_bytes + mem.gradients_bytes + mem.optimizer_bytes,
                      estimate_activations_bytes=mem.activations_bytes, estimate_working_bytes=mem.working_bytes,
                      xla_host_bytes=m.get("host_temp", 0.0), estimate_offloaded_bytes=mem.offloaded_bytes)

@@ -9,8 +9,8 @@ import json
 import os
 from pathlib import Path
 
-FORMAT = 3  # bump when the step or what is stored changes (2: key/value heads split over tensor, padded
-# vocabulary; 3: f32 optimizer moments for bf16 parameters)
+FORMAT = 4  # bump when the step or what is stored changes (2: key/value heads split over tensor, padded
+# vocabulary; 3: f32 optimizer moments for bf16 parameters; 4: the heap's fragmentation from the compiler's log)
 
 
 def cache_dir() -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,12 +24,14 @@ from pathsim.config.experiment import ModelConfig, PlanConfig, TopologyConfig, T
 from pathsim.errors import ConfigError
 from pathsim.processes import Terminated, signal_on_parent_death, terminate_cleanly, watch_parent
 from pathsim.workload.xla import cache
+from pathsim.workload.xla.compiler_log import hbm_requirement
 from pathsim.workload.xla.hlo_import import MeshAxes
 from pathsim.workload.xla.mesh import mesh_plan
 from pathsim.workload.xla.status import compile_status
 
 TPU_EXTRA = 'program: xla needs JAX with libtpu and optax: pip install -e ".[tpu]"'
 _PARENT_ENV = "PATHSIM_COMPILE_PARENT"  # the pid the compile child lives and dies with
+_INFO_LINE = re.compile(r"I\d{4} ")  # libtpu's INFO lines (glog), which the child asks for: not the error
 _OOM_MARKERS = ("RESOURCE_EXHAUSTED", "Ran out of memory", "out of memory", "exceeds the memory")
 
 
@@ -38,8 +41,9 @@ class CompiledStep:
     mesh: MeshAxes
     target: str  # e.g. "v4:12x16x16 x 2 slices"
     # per chip, from compiled.memory_analysis(): argument, output, alias, temp, generated_code (HBM), and
-    # host_temp: host memory the step's offloaded tensors use (not in temp; absent from entries cached
-    # before it was recorded)
+    # host_temp: host memory the step's offloaded tensors use (not in temp); from the compiler's log:
+    # temp_fragmentation, which memory_analysis's temp counts twice (compiler_log.py; absent when the log
+    # did not state it)
     memory_bytes: dict
     compile_s: float  # wall time of the compile (of the run that filled the cache, on a hit)
     cache_hit: bool
@@ -47,10 +51,15 @@ class CompiledStep:
     flags: CompileFlags = LIBTPU_DEFAULTS  # the XLA/libtpu flags it was compiled with
 
     @property
+    def temp_bytes(self) -> float:
+        """The temporaries' heap as the compiler sizes it for the program (fragmentation counted once)."""
+        return self.memory_bytes["temp"] - self.memory_bytes.get("temp_fragmentation", 0.0)
+
+    @property
     def per_chip_bytes(self) -> float:
         """What one chip holds at the peak: arguments + outputs (less donated aliases) + temporaries + code."""
         m = self.memory_bytes
-        return m["argument"] + m["output"] - m["alias"] + m["temp"] + m["generated_code"]
+        return m["argument"] + m["output"] - m["alias"] + self.temp_bytes + m["generated_code"]
 
 
 def versions() -> dict:
@@ -193,7 +202,9 @@ def _run_compile(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
                                         # the experiment's flags, never the caller's environment's: they are
                                         # part of the cache key and of the report
                                         env={**os.environ, _PARENT_ENV: str(os.getpid()),
-                                             "LIBTPU_INIT_ARGS": " ".join(flags)},
+                                             "LIBTPU_INIT_ARGS": " ".join(flags),
+                                             # INFO: the log then states the program's HBM requirement
+                                             "TPU_STDERR_LOG_LEVEL": "0", "TPU_MIN_LOG_LEVEL": "0"},
                                         preexec_fn=signal_on_parent_death)
             with _Progress(target):
                 while proc.poll() is None:
@@ -208,13 +219,18 @@ def _run_compile(model: ModelConfig, training: TrainingConfig, plan: PlanConfig,
         stderr = log.read_text(errors="replace")
         reply_path = Path(tmp) / "reply.json"
         if not reply_path.exists():  # died without a reply (killed, out of host memory, a flag libtpu refused)
-            last = [ln for ln in stderr.splitlines() if ln.strip()][-1:] or [f"exit code {proc.returncode}"]
+            said = [ln for ln in stderr.splitlines() if ln.strip() and not _INFO_LINE.match(ln)]
+            last = said[-1:] or [f"exit code {proc.returncode}"]
             field = "xla_flags" if "command line flag" in stderr else "plan"
             raise ConfigError(field, f"the XLA compile for {target} failed: {last[0][:300]}")
         reply = json.loads(reply_path.read_text())
         if "field" in reply:
             raise (CompilerRefusal if reply.get("compiler") else ConfigError)(reply["field"], reply["message"])
-        return (Path(tmp) / "hlo.txt").read_text(), reply["memory"]
+        memory = reply["memory"]
+        requirement = hbm_requirement(stderr)
+        if requirement is not None:
+            memory["temp_fragmentation"] = requirement.temp_fragmentation_bytes
+        return (Path(tmp) / "hlo.txt").read_text(), memory
 
 
 def compile_step(model: ModelConfig, training: TrainingConfig, plan: PlanConfig, topo: TopologyConfig,

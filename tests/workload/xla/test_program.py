@@ -48,6 +48,17 @@ def test_second_compile_is_a_cache_hit_and_a_changed_step_is_not():
 
 
 @NEEDS_TPU_COMPILER
+def test_a_compile_reads_the_heaps_fragmentation_from_the_compilers_log_and_counts_it_once():
+    # 1,024 tokens without remat: the temporaries outgrow the on-chip memories and their heap fragments
+    compiled = _compile(*_configs(**{"training.remat": "none", "model.seq_len": 1024}))
+    m = compiled.memory_bytes
+    assert 0 < m["temp_fragmentation"] < m["temp"] / 2  # memory_analysis's temp holds it twice
+    assert compiled.temp_bytes == m["temp"] - m["temp_fragmentation"]
+    assert compiled.per_chip_bytes == m["argument"] + m["output"] - m["alias"] + compiled.temp_bytes \
+        + m["generated_code"]
+
+
+@NEEDS_TPU_COMPILER
 def test_collectives_land_on_the_torus_dims_the_placement_gives_their_axes():
     exp, topo = _configs()
     compiled = _compile(exp, topo)
