@@ -1,4 +1,4 @@
-"""End to end: three of MaxText's published launches (maxtext 0.2.5, configs/tpu/...) run straight from
+"""End to end: four of MaxText's published launches (maxtext 0.2.5, configs/...) run straight from
 their settings, next to the same launches written as pathsim experiments: identical predictions."""
 
 from __future__ import annotations
@@ -28,6 +28,12 @@ LAUNCHES = {
         "steps=15 per_device_batch_size=6 enable_checkpointing=false remat_policy=full global_parameter_scale=16 "
         "max_target_length=2048 base_output_directory=gs://out use_iota_embed=true reuse_example_batch=1 "
         "dataset_type=synthetic attention=flash gcs_metrics=true", ["--topology", "v5e-256"]),
+    # configs/experimental/512b.sh on a v4-2048 (1024 chips: fsdp 64 x tensor 16)
+    "512b_v4_2048": (
+        "steps=20 per_device_batch_size=2 enable_checkpointing=false remat_policy=full global_parameter_scale=512 "
+        "ici_fsdp_parallelism=-1 ici_tensor_parallelism=16 max_target_length=2048 base_output_directory=gs://out "
+        "dataset_path=gs://data use_iota_embed=true reuse_example_batch=1 dataset_type=synthetic gcs_metrics=true "
+        "attention=flash quantization=", ["--topology", "v4-2048"]),
 }
 
 
@@ -47,7 +53,7 @@ def test_a_maxtext_launch_and_its_experiment_predict_the_same(name, repo, tmp_pa
     shipped = repo / "experiments" / "maxtext" / f"{name}.yaml"  # MaxText's dims in full, not library names
     assert written.read_text() == shipped.read_text()
     assert _json(capsys, "run", str(shipped), "--json") == launched
-    assert launched["chips"] in (256, 2048) and 0 < launched["mfu"] < 1
+    assert launched["chips"] in (256, 1024, 2048) and 0 < launched["mfu"] < 1
 
 
 def test_ignored_keys_go_to_stderr_and_flash_attention_is_modelled(tmp_path, capsys, monkeypatch):
